@@ -1,0 +1,74 @@
+import type { ProviderError } from '../errors.js';
+
+/** An image attached to a message, sent only to models that accept images. */
+export interface ImagePart {
+  mimeType: string;
+  /** base64 without a data: prefix */
+  data: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+  images?: ImagePart[];
+}
+
+export interface GenerationParams {
+  temperature?: number;
+  maxTokens?: number;
+  topP?: number;
+  /** Ollama num_ctx; ignored elsewhere */
+  contextLength?: number;
+  /** Ollama keep_alive, passed through as given */
+  keepAlive?: string | number;
+}
+
+export interface ChatRequest {
+  /** the provider-local model name: `gpt-4o-mini`, not `openai/gpt-4o-mini` */
+  model: string;
+  messages: ChatMessage[];
+  params: GenerationParams;
+  signal?: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type ChatChunk =
+  | { type: 'text'; text: string }
+  | { type: 'done'; usage: TokenUsage | null; stopReason: string | null };
+
+export interface ModelInfo {
+  /** provider-local model name */
+  name: string;
+  contextLength: number | null;
+  vision: boolean;
+  tools: boolean;
+}
+
+export interface EmbedResult {
+  vectors: number[][];
+  usage: TokenUsage | null;
+}
+
+export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
+
+/**
+ * One model provider. Implementations wrap the official SDKs, turn off the SDK's own retries
+ * (the router retries with jitter and honours retry-after), and throw only ProviderError.
+ */
+export interface Provider {
+  /** configured name, the part before the slash in `name/model` */
+  readonly name: string;
+  readonly kind: ProviderKind;
+  /** Text deltas, then exactly one `done`. Throws ProviderError. */
+  streamChat(request: ChatRequest): AsyncIterable<ChatChunk>;
+  listModels(signal?: AbortSignal): Promise<ModelInfo[]>;
+  embed(model: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult>;
+  /** Capabilities of one model; falls back to conservative defaults when the provider cannot tell. */
+  capabilities(model: string, signal?: AbortSignal): Promise<ModelInfo>;
+}
+
+export type { ProviderError };
