@@ -1,0 +1,244 @@
+import Bottleneck from 'bottleneck';
+import { ProviderError } from '../errors.js';
+import type { ChatMessage, GenerationParams, Provider, TokenUsage } from './types.js';
+
+export interface ProviderLimits {
+  maxConcurrent: number;
+  requestsPerMinute: number | null;
+}
+
+export interface RouterOptions {
+  retries: number;
+  retryBaseDelayMs: number;
+  firstTokenTimeoutMs: number;
+  totalTimeoutMs: number;
+  limits?: Record<string, ProviderLimits>;
+  /** longest pause honoured from a retry-after header before giving up on that model */
+  maxRetryAfterMs?: number;
+  random?: () => number;
+}
+
+/** One provider call, reported for the usage ledger (failed attempts too). */
+export interface ProviderCall {
+  modelId: string;
+  provider: string;
+  model: string;
+  usage: TokenUsage | null;
+  outputText: string;
+  latencyMs: number;
+  ttftMs: number | null;
+  status: 'ok' | 'partial' | 'error';
+  error: ProviderError | null;
+}
+
+export interface StreamRequest {
+  /** `provider/model` ids in order: the chosen model first, then its fallbacks */
+  candidates: string[];
+  messages: ChatMessage[];
+  params: GenerationParams;
+  signal?: AbortSignal;
+  onText?: (delta: string) => void;
+  /** called before the first byte from each model tried */
+  onAttempt?: (modelId: string) => void;
+  onCall?: (call: ProviderCall) => void;
+}
+
+export interface StreamOutcome {
+  /** the model that produced the text (or the last one tried) */
+  modelId: string | null;
+  text: string;
+  usage: TokenUsage | null;
+  stopReason: string | null;
+  status: 'ok' | 'partial' | 'error' | 'aborted';
+  error: ProviderError | null;
+  /** models that failed before their first token, in order */
+  failures: Array<{ modelId: string; error: ProviderError }>;
+  ttftMs: number | null;
+  latencyMs: number;
+}
+
+export function splitModelId(modelId: string): { provider: string; model: string } {
+  const slash = modelId.indexOf('/');
+  return slash < 0 ? { provider: '', model: modelId } : { provider: modelId.slice(0, slash), model: modelId.slice(slash + 1) };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+type AttemptResult =
+  | { kind: 'ok'; text: string; usage: TokenUsage | null; stopReason: string | null; ttftMs: number | null }
+  | { kind: 'failed'; text: string; error: ProviderError; ttftMs: number | null };
+
+/**
+ * Picks a model, streams from it, retries and falls back. Never throws for provider trouble:
+ * everything ends in a StreamOutcome. A failure before the first token tries again (5xx, 429,
+ * connection) and then the next fallback; a failure after it keeps the partial text.
+ */
+export class ProviderRouter {
+  private readonly limiters = new Map<string, Bottleneck>();
+  private readonly random: () => number;
+
+  constructor(
+    private readonly providers: ReadonlyMap<string, Provider>,
+    private readonly options: RouterOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
+
+  provider(name: string): Provider | undefined {
+    return this.providers.get(name);
+  }
+
+  get providerNames(): string[] {
+    return [...this.providers.keys()];
+  }
+
+  private limiter(provider: string): Bottleneck {
+    let limiter = this.limiters.get(provider);
+    if (!limiter) {
+      const limits = this.options.limits?.[provider] ?? { maxConcurrent: 4, requestsPerMinute: null };
+      limiter = new Bottleneck({
+        maxConcurrent: limits.maxConcurrent,
+        ...(limits.requestsPerMinute
+          ? { reservoir: limits.requestsPerMinute, reservoirRefreshAmount: limits.requestsPerMinute, reservoirRefreshInterval: 60_000 }
+          : {}),
+      });
+      this.limiters.set(provider, limiter);
+    }
+    return limiter;
+  }
+
+  async stream(request: StreamRequest): Promise<StreamOutcome> {
+    const started = performance.now();
+    const failures: StreamOutcome['failures'] = [];
+    let lastModel: string | null = null;
+    let lastError: ProviderError | null = null;
+    const candidates = [...new Set(request.candidates)];
+    for (const modelId of candidates) {
+      lastModel = modelId;
+      const { provider: providerName, model } = splitModelId(modelId);
+      const provider = this.providers.get(providerName);
+      if (!provider) {
+        lastError = new ProviderError('unknown_model', `no provider named "${providerName}" is configured (model ${modelId})`);
+        failures.push({ modelId, error: lastError });
+        continue;
+      }
+      for (let attempt = 0; ; attempt++) {
+        if (request.signal?.aborted) return this.aborted(modelId, '', null, failures, started);
+        request.onAttempt?.(modelId);
+        const attemptStart = performance.now();
+        const result = await this.limiter(providerName).schedule(() => this.attempt(provider, model, request));
+        const latencyMs = Math.round(performance.now() - attemptStart);
+        if (result.kind === 'ok') {
+          request.onCall?.({ modelId, provider: providerName, model, usage: result.usage, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: 'ok', error: null });
+          return {
+            modelId, text: result.text, usage: result.usage, stopReason: result.stopReason, status: 'ok', error: null,
+            failures, ttftMs: result.ttftMs, latencyMs: Math.round(performance.now() - started),
+          };
+        }
+        const partial = result.text.length > 0;
+        request.onCall?.({ modelId, provider: providerName, model, usage: null, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: partial ? 'partial' : 'error', error: result.error });
+        if (result.error.failure === 'aborted') return this.aborted(modelId, result.text, result.ttftMs, failures, started);
+        if (partial) {
+          return {
+            modelId, text: result.text, usage: null, stopReason: null, status: 'partial', error: result.error,
+            failures, ttftMs: result.ttftMs, latencyMs: Math.round(performance.now() - started),
+          };
+        }
+        lastError = result.error;
+        const delay = this.retryDelay(result.error, attempt);
+        if (delay === null) {
+          failures.push({ modelId, error: result.error });
+          break;
+        }
+        await sleep(delay, request.signal);
+      }
+    }
+    return {
+      modelId: lastModel, text: '', usage: null, stopReason: null, status: 'error',
+      error: lastError ?? new ProviderError('unknown_model', 'no model to try'), failures, ttftMs: null,
+      latencyMs: Math.round(performance.now() - started),
+    };
+  }
+
+  /** Milliseconds to wait before retrying the same model, or null to move on. */
+  private retryDelay(error: ProviderError, attempt: number): number | null {
+    if (!error.retryable || attempt >= this.options.retries) return null;
+    const maxRetryAfter = this.options.maxRetryAfterMs ?? 30_000;
+    if (error.retryAfterMs !== null) return error.retryAfterMs <= maxRetryAfter ? error.retryAfterMs : null;
+    const base = this.options.retryBaseDelayMs * 2 ** attempt;
+    return Math.round(base / 2 + this.random() * base); // "equal jitter": never zero, never in lockstep
+  }
+
+  private aborted(modelId: string, text: string, ttftMs: number | null, failures: StreamOutcome['failures'], started: number): StreamOutcome {
+    return {
+      modelId, text, usage: null, stopReason: 'aborted', status: 'aborted',
+      error: new ProviderError('aborted', 'stopped by the user'), failures, ttftMs,
+      latencyMs: Math.round(performance.now() - started),
+    };
+  }
+
+  private async attempt(provider: Provider, model: string, request: StreamRequest): Promise<AttemptResult> {
+    const controller = new AbortController();
+    let timedOut: 'first_token' | 'total' | null = null;
+    const onCallerAbort = (): void => controller.abort(request.signal?.reason);
+    if (request.signal?.aborted) onCallerAbort();
+    request.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const firstTokenTimer = setTimeout(() => {
+      timedOut = 'first_token';
+      controller.abort();
+    }, this.options.firstTokenTimeoutMs);
+    const totalTimer = setTimeout(() => {
+      timedOut = 'total';
+      controller.abort();
+    }, this.options.totalTimeoutMs);
+    const start = performance.now();
+    let ttftMs: number | null = null;
+    let text = '';
+    try {
+      for await (const chunk of provider.streamChat({ model, messages: request.messages, params: request.params, signal: controller.signal })) {
+        if (chunk.type === 'text') {
+          if (!chunk.text) continue;
+          if (ttftMs === null) {
+            ttftMs = Math.round(performance.now() - start);
+            clearTimeout(firstTokenTimer);
+          }
+          text += chunk.text;
+          request.onText?.(chunk.text);
+        } else {
+          return { kind: 'ok', text, usage: chunk.usage, stopReason: chunk.stopReason, ttftMs };
+        }
+      }
+      // a stream that ends without its final event was cut short
+      throw new ProviderError('malformed', 'the stream ended before the model finished');
+    } catch (err) {
+      let error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
+      if (timedOut) {
+        error = new ProviderError('timeout', timedOut === 'first_token'
+          ? `no first token within ${this.options.firstTokenTimeoutMs} ms`
+          : `the answer took longer than ${this.options.totalTimeoutMs} ms`, { cause: err });
+      } else if (request.signal?.aborted) {
+        error = new ProviderError('aborted', 'stopped by the user', { cause: err });
+      }
+      return { kind: 'failed', text, error, ttftMs };
+    } finally {
+      clearTimeout(firstTokenTimer);
+      clearTimeout(totalTimer);
+      request.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)));
+  }
+}
