@@ -1,0 +1,237 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import JSON5 from 'json5';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ThreadloomError } from './errors.js';
+import { modelIdSchema } from './experiences/schema.js';
+import { formatIssues } from './validation.js';
+
+/**
+ * One schema for the config file and the environment. The file is optional; every setting that
+ * matters has an env variable, and env wins. Secrets come from env, or from the file by naming
+ * the env variable that holds them (`apiKeyEnv`), never from the database.
+ */
+
+const providerLimits = {
+  maxConcurrent: z.number().int().positive().default(4),
+  requestsPerMinute: z.number().int().positive().nullable().default(null),
+};
+
+const openaiProvider = z.strictObject({
+  kind: z.literal('openai'),
+  baseURL: z.url().optional(),
+  apiKey: z.string().min(1).optional(),
+  apiKeyEnv: z.string().min(1).optional(),
+  ...providerLimits,
+});
+const anthropicProvider = z.strictObject({
+  kind: z.literal('anthropic'),
+  baseURL: z.url().optional(),
+  apiKey: z.string().min(1).optional(),
+  apiKeyEnv: z.string().min(1).optional(),
+  ...providerLimits,
+});
+const ollamaProvider = z.strictObject({
+  kind: z.literal('ollama'),
+  host: z.url().default('http://127.0.0.1:11434'),
+  keepAlive: z.union([z.string(), z.number()]).optional(),
+  ...providerLimits,
+});
+const providerSchema = z.discriminatedUnion('kind', [openaiProvider, anthropicProvider, ollamaProvider]);
+export type ProviderConfig = z.output<typeof providerSchema>;
+
+const priceSchema = z.strictObject({
+  /** USD per million input tokens */
+  input: z.number().min(0),
+  /** USD per million output tokens */
+  output: z.number().min(0),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  defaultModel: modelIdSchema.default('ollama/llama3.2'),
+  /** cheap model for conversation titles and summaries; null = the turn's own model */
+  utilityModel: modelIdSchema.nullable().default(null),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider names are lowercase'), providerSchema).default({}),
+  prices: z.record(modelIdSchema, priceSchema).default({}),
+  routing: z
+    .strictObject({
+      firstTokenTimeoutMs: z.number().int().positive().default(60_000),
+      totalTimeoutMs: z.number().int().positive().default(600_000),
+      retries: z.number().int().min(0).max(10).default(2),
+      retryBaseDelayMs: z.number().int().min(0).default(500),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      userTurnsPerMinute: z.number().int().positive().default(12),
+    })
+    .prefault({}),
+  context: z
+    .strictObject({
+      /** used when a provider cannot tell a model's context length */
+      defaultContextLength: z.number().int().min(512).default(8192),
+      reservedAnswerTokens: z.number().int().min(64).default(1024),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8787),
+      password: z.string().min(8).optional(),
+    })
+    .prefault({}),
+  /** user ids (platform:id) allowed to run admin commands such as `bind` */
+  admins: z.array(z.string()).default([]),
+  discord: z.strictObject({ token: z.string().min(1).optional(), apiBaseURL: z.url().optional() }).prefault({}),
+  slack: z
+    .strictObject({
+      botToken: z.string().min(1).optional(),
+      appToken: z.string().min(1).optional(),
+      signingSecret: z.string().min(1).optional(),
+      apiURL: z.url().optional(),
+    })
+    .prefault({}),
+  matrix: z
+    .strictObject({
+      homeserverURL: z.url().optional(),
+      accessToken: z.string().min(1).optional(),
+      userId: z.string().min(1).optional(),
+      password: z.string().min(1).optional(),
+    })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+type Env = Record<string, string | undefined>;
+
+/** env variable → config path; env wins over the file. */
+const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
+  ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
+  ['THREADLOOM_DEFAULT_MODEL', ['defaultModel'], 'string'],
+  ['THREADLOOM_UTILITY_MODEL', ['utilityModel'], 'string'],
+  ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],
+  ['THREADLOOM_ADMIN_PORT', ['admin', 'port'], 'number'],
+  ['THREADLOOM_ADMIN_PASSWORD', ['admin', 'password'], 'string'],
+  ['DISCORD_TOKEN', ['discord', 'token'], 'string'],
+  ['DISCORD_API_BASE_URL', ['discord', 'apiBaseURL'], 'string'],
+  ['SLACK_BOT_TOKEN', ['slack', 'botToken'], 'string'],
+  ['SLACK_APP_TOKEN', ['slack', 'appToken'], 'string'],
+  ['SLACK_SIGNING_SECRET', ['slack', 'signingSecret'], 'string'],
+  ['SLACK_API_URL', ['slack', 'apiURL'], 'string'],
+  ['MATRIX_HOMESERVER_URL', ['matrix', 'homeserverURL'], 'string'],
+  ['MATRIX_ACCESS_TOKEN', ['matrix', 'accessToken'], 'string'],
+  ['MATRIX_USER_ID', ['matrix', 'userId'], 'string'],
+  ['MATRIX_PASSWORD', ['matrix', 'password'], 'string'],
+];
+
+/** The built-in providers and the env variables that switch them on. */
+const BUILT_IN_PROVIDERS: ReadonlyArray<{ name: string; kind: ProviderConfig['kind']; keyEnv?: string; urlEnv: string }> = [
+  { name: 'openai', kind: 'openai', keyEnv: 'OPENAI_API_KEY', urlEnv: 'OPENAI_BASE_URL' },
+  { name: 'anthropic', kind: 'anthropic', keyEnv: 'ANTHROPIC_API_KEY', urlEnv: 'ANTHROPIC_BASE_URL' },
+  { name: 'ollama', kind: 'ollama', urlEnv: 'OLLAMA_HOST' },
+];
+
+export function configPath(env: Env): string {
+  if (env.THREADLOOM_CONFIG) return env.THREADLOOM_CONFIG;
+  for (const candidate of ['threadloom.config.yaml', 'threadloom.config.yml', 'threadloom.config.json5']) {
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'threadloom.config.yaml';
+}
+
+function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
+  if (!existsSync(file)) {
+    if (explicit) throw new ThreadloomError('config', `config file ${file} does not exist (THREADLOOM_CONFIG)`);
+    return {};
+  }
+  const text = readFileSync(file, 'utf8');
+  try {
+    const parsed: unknown = /\.json5?$/.test(file) ? JSON5.parse(text) : YAML.parse(text);
+    if (parsed == null) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ThreadloomError('config', `${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: Env): void {
+  for (const [name, keys, type] of ENV_PATHS) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    setPath(raw, keys, type === 'number' && /^\d+$/.test(value) ? Number(value) : value);
+  }
+  const providers = (raw.providers ??= {}) as Record<string, Record<string, unknown>>;
+  for (const builtIn of BUILT_IN_PROVIDERS) {
+    const url = env[builtIn.urlEnv];
+    const key = builtIn.keyEnv ? env[builtIn.keyEnv] : undefined;
+    const declared = providers[builtIn.name];
+    // Ollama is always on (it is the default model's provider); the others when their env is set.
+    if (!declared && !url && !key && builtIn.kind !== 'ollama') continue;
+    const entry = (providers[builtIn.name] ??= { kind: builtIn.kind });
+    if (url) entry[builtIn.kind === 'ollama' ? 'host' : 'baseURL'] = url;
+    if (key && entry.apiKey === undefined && entry.apiKeyEnv === undefined) entry.apiKey = key;
+  }
+}
+
+export interface ResolvedSecrets {
+  /** provider name → api key (resolved from apiKey or apiKeyEnv) */
+  apiKeys: Record<string, string | undefined>;
+}
+
+/** Cross-field checks the schema cannot express; each names the key and the fix. */
+function checkConfig(config: Config, env: Env): string[] {
+  const problems: string[] = [];
+  for (const [name, provider] of Object.entries(config.providers)) {
+    if (provider.kind === 'ollama') continue;
+    if (provider.apiKeyEnv && !env[provider.apiKeyEnv]) {
+      problems.push(`providers.${name}.apiKeyEnv: the variable ${provider.apiKeyEnv} is not set`);
+    }
+    const hostedDefault = provider.baseURL === undefined;
+    if (hostedDefault && !provider.apiKey && !provider.apiKeyEnv) {
+      const envName = provider.kind === 'openai' ? 'OPENAI_API_KEY' : 'ANTHROPIC_API_KEY';
+      const fix = name === provider.kind ? `set ${envName}` : `set apiKeyEnv to the variable holding the key, or set baseURL for a local server`;
+      problems.push(`providers.${name}.apiKey: ${fix}`);
+    }
+  }
+  const models = [config.defaultModel, config.utilityModel].filter((m): m is string => m !== null);
+  for (const model of models) {
+    const provider = model.slice(0, model.indexOf('/'));
+    if (!config.providers[provider]) {
+      const key = model === config.defaultModel ? 'defaultModel' : 'utilityModel';
+      problems.push(`${key}: no provider named "${provider}" is configured; add providers.${provider} or pick one of: ${Object.keys(config.providers).join(', ')}`);
+    }
+  }
+  return problems;
+}
+
+/** Reads the file (if any) and env; throws one ThreadloomError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const file = configPath(env);
+  const raw = readConfigFile(file, Boolean(env.THREADLOOM_CONFIG));
+  applyEnv(raw, env);
+  const parsed = configSchema.safeParse(raw);
+  const problems = parsed.success ? checkConfig(parsed.data, env) : formatIssues(parsed.error);
+  if (problems.length > 0) {
+    throw new ThreadloomError('config', `invalid configuration (${path.basename(file)} + environment):\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data!;
+}
+
+export function apiKeyFor(provider: ProviderConfig, env: Env = process.env): string | undefined {
+  if (provider.kind === 'ollama') return undefined;
+  return provider.apiKey ?? (provider.apiKeyEnv ? env[provider.apiKeyEnv] : undefined);
+}

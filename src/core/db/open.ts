@@ -1,0 +1,61 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
+import * as sqliteVec from 'sqlite-vec';
+import { ThreadloomError } from '../errors.js';
+import type { Database } from './types.js';
+
+export type Db = Kysely<Database>;
+
+/**
+ * SQLite can roll back DDL, but kysely's adapter says it cannot; saying so makes the migrator
+ * run all pending migrations in one transaction, so a failed migration leaves the file as it was.
+ */
+class TransactionalSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class ThreadloomSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new TransactionalSqliteAdapter();
+  }
+}
+
+export interface OpenedDatabase {
+  db: Db;
+  sqlite: SQLite.Database;
+  file: string;
+  close(): Promise<void>;
+}
+
+/** Opens (creating if needed) the SQLite file: WAL, busy timeout, foreign keys, sqlite-vec loaded. */
+export function openDatabase(file: string): OpenedDatabase {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let sqlite: SQLite.Database;
+  try {
+    sqlite = new SQLite(file);
+  } catch (err) {
+    throw new ThreadloomError('database', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('synchronous = NORMAL');
+  sqliteVec.load(sqlite);
+  const db = new Kysely<Database>({ dialect: new ThreadloomSqliteDialect({ database: sqlite }) });
+  return {
+    db,
+    sqlite,
+    file,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+export function databaseFile(dataDir: string): string {
+  return path.join(dataDir, 'threadloom.db');
+}
