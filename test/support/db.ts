@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConversationService } from '../../src/core/conversations/service.js';
+import { migrateToLatest } from '../../src/core/db/migrate.js';
+import { openDatabase, type OpenedDatabase } from '../../src/core/db/open.js';
+import { ExperienceService, type Experience } from '../../src/core/experiences/service.js';
+import type { ExperienceInput } from '../../src/core/experiences/schema.js';
+import type { ConversationRow, MessageRow } from '../../src/core/db/types.js';
+
+/** A real SQLite file in a fresh temp folder, migrated to the latest schema. */
+export async function createTestDatabase(): Promise<OpenedDatabase & { dir: string; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-test-'));
+  const database = openDatabase(path.join(dir, 'threadloom.db'));
+  await migrateToLatest(database.db);
+  return {
+    ...database,
+    dir,
+    cleanup: async () => {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let counter = 0;
+
+/** Builds data through the real services, the way the app does. */
+export class TestContext {
+  readonly experiences: ExperienceService;
+  readonly conversations: ConversationService;
+
+  constructor(readonly database: Awaited<ReturnType<typeof createTestDatabase>>) {
+    this.experiences = new ExperienceService(database.db);
+    this.conversations = new ConversationService(database.db);
+  }
+
+  get db() {
+    return this.database.db;
+  }
+
+  static async create(): Promise<TestContext> {
+    return new TestContext(await createTestDatabase());
+  }
+
+  async newExperience(overrides: Partial<ExperienceInput> = {}): Promise<Experience> {
+    counter++;
+    return this.experiences.create({ name: `Experience ${counter}`, slug: `exp-${counter}`, systemPrompt: 'Be helpful.', ...overrides });
+  }
+
+  async newConversation(experience?: Experience): Promise<ConversationRow> {
+    const e = experience ?? (await this.newExperience());
+    return this.conversations.create({ platform: 'test', channelId: `c${++counter}`, threadId: null }, e.id, 'test:u1');
+  }
+
+  async say(conversationId: number, text: string, parentId?: number | null): Promise<MessageRow> {
+    return this.conversations.append(conversationId, { role: 'user', content: text, authorId: 'u1', authorName: 'Ada' }, parentId);
+  }
+
+  async answer(conversationId: number, text: string, parentId?: number | null): Promise<MessageRow> {
+    return this.conversations.append(conversationId, { role: 'assistant', content: text, model: 'fake/model' }, parentId);
+  }
+
+  async close(): Promise<void> {
+    await this.database.cleanup();
+  }
+}
