@@ -1,0 +1,54 @@
+import type { Engine } from '../engine.js';
+import { ThreadloomError } from '../errors.js';
+import type { Inbound, Reply } from '../inbound.js';
+import { findConversationFor } from '../turns/places.js';
+import { fallbackTitle } from '../turns/title.js';
+import { COMMANDS, findCommand } from './table.js';
+import { UsageError, type CommandContext } from './types.js';
+
+/** `prefix name args` → { name, args }, or null when the text is not a command. */
+export function parseCommandText(text: string, prefix: string): { name: string; args: string } | null {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith(prefix)) return null;
+  const body = trimmed.slice(prefix.length).trim();
+  const match = /^(\S+)\s*([\s\S]*)$/.exec(body);
+  return match ? { name: match[1]!.toLowerCase(), args: match[2]!.trim() } : null;
+}
+
+export async function runCommand(engine: Engine, inbound: Inbound, reply: Reply): Promise<void> {
+  const name = inbound.command?.name ?? '';
+  const rest = inbound.command?.args ?? '';
+  const spec = findCommand(name);
+  if (!spec) {
+    await reply.post(`Unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Try \`help\`.`, { private: true });
+    return;
+  }
+  const isAdmin = engine.isAdmin(inbound);
+  if (spec.admin && !isAdmin) {
+    await reply.post(`Only Threadloom admins can use \`${spec.name}\`.`, { private: true });
+    return;
+  }
+  const ctx: CommandContext = {
+    engine,
+    inbound,
+    reply,
+    rest,
+    args: rest ? rest.split(/\s+/) : [],
+    isAdmin,
+    existingConversation: () => findConversationFor(engine.deps, inbound),
+    conversation: () => engine.conversationFor(inbound, reply, fallbackTitle(rest || spec.name)),
+    say: async (text, options) => {
+      await reply.post(text, { private: spec.private, ...options });
+    },
+  };
+  try {
+    await spec.run(ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      await reply.post(`${err.message ? `${err.message}\n` : ''}Usage: ${spec.usage}`, { private: true });
+      return;
+    }
+    if (err instanceof ThreadloomError) throw err;
+    throw new ThreadloomError('invalid', `command ${spec.name} failed: ${String(err)}`, { cause: err, userMessage: `\`${spec.name}\` failed; nothing was changed.` });
+  }
+}

@@ -1,0 +1,24 @@
+import { usageSince } from '../usage/ledger.js';
+import type { CommandSpec } from './types.js';
+
+function money(usd: number): string {
+  return usd === 0 ? '$0' : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+export const USAGE: CommandSpec = {
+  name: 'usage',
+  usage: 'usage',
+  summary: 'your turns, tokens and cost today and this month',
+  private: true,
+  async run(ctx) {
+    const { deps } = ctx.engine;
+    const now = deps.now();
+    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    const who = { platform: ctx.inbound.platform, userId: ctx.inbound.author.id };
+    const [today, thisMonth] = await Promise.all([usageSince(deps.db, day, who), usageSince(deps.db, month, who)]);
+    const line = (label: string, t: typeof today) =>
+      `${label}: ${t.turns} turns, ${t.tokensIn.toLocaleString('en')} tokens in / ${t.tokensOut.toLocaleString('en')} out, ${money(t.costUsd)}`;
+    await ctx.say([line('Today (UTC)', today), line('This month', thisMonth)].join('\n'));
+  },
+};

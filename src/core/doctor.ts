@@ -1,0 +1,75 @@
+import { configPath, loadConfig, type Config } from './config.js';
+import { databaseFile, openDatabase } from './db/open.js';
+import { pendingMigrations } from './db/migrate.js';
+import { errorMessage } from './errors.js';
+import { createProviders } from './providers/registry.js';
+import { splitModelId } from './providers/router.js';
+
+type Env = Record<string, string | undefined>;
+type Check = { ok: boolean; name: string; detail: string; warnOnly?: boolean };
+
+const PROVIDER_TIMEOUT_MS = 5_000;
+
+/**
+ * Checks what a newcomer gets wrong first, one line each. True when nothing failed
+ * (an unreachable provider that is not the default model's is a warning, not a failure).
+ */
+export async function runDoctor(env: Env, print: (line: string) => void): Promise<boolean> {
+  const checks: Check[] = [];
+  const report = (check: Check): void => {
+    checks.push(check);
+    const mark = check.ok ? 'ok  ' : check.warnOnly ? 'warn' : 'FAIL';
+    print(`${mark} ${check.name.padEnd(20)} ${check.detail}`);
+  };
+
+  let config: Config;
+  try {
+    config = loadConfig(env);
+    report({ ok: true, name: 'config', detail: `${configPath(env)} + environment` });
+  } catch (err) {
+    report({ ok: false, name: 'config', detail: errorMessage(err).replace(/\n\s*/g, '; ') });
+    return false;
+  }
+
+  const file = databaseFile(config.dataDir);
+  try {
+    const database = openDatabase(file);
+    try {
+      const integrity = database.sqlite.pragma('quick_check', { simple: true });
+      const vec = database.sqlite.prepare('select vec_version() as v').get() as { v: string };
+      report({ ok: integrity === 'ok', name: 'database', detail: `${file} (${integrity}, WAL, sqlite-vec ${vec.v})` });
+      const pending = await pendingMigrations(database.db);
+      report({
+        ok: pending.length === 0,
+        warnOnly: true,
+        name: 'migrations',
+        detail: pending.length ? `${pending.length} pending (${pending.join(', ')}): run \`npm run migrate\` or start Threadloom` : 'up to date',
+      });
+    } finally {
+      await database.close();
+    }
+  } catch (err) {
+    report({ ok: false, name: 'database', detail: `${file}: ${errorMessage(err)}` });
+  }
+
+  const defaultProvider = splitModelId(config.defaultModel).provider;
+  const providers = createProviders(config, env);
+  await Promise.all(
+    [...providers.entries()].map(async ([name, provider]) => {
+      const critical = name === defaultProvider;
+      try {
+        const models = await provider.listModels(AbortSignal.timeout(PROVIDER_TIMEOUT_MS));
+        const missing = critical && !models.some((m) => `${name}/${m.name}` === config.defaultModel || `${name}/${m.name}` === `${config.defaultModel}:latest`);
+        report({
+          ok: !missing,
+          warnOnly: true,
+          name: `provider ${name}`,
+          detail: `reachable, ${models.length} models${missing ? `; the default model ${config.defaultModel} is not among them` : ''}`,
+        });
+      } catch (err) {
+        report({ ok: false, warnOnly: !critical, name: `provider ${name}`, detail: `unreachable: ${errorMessage(err)}${critical ? ' (it serves the default model)' : ''}` });
+      }
+    }),
+  );
+  return checks.every((c) => c.ok || c.warnOnly);
+}

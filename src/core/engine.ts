@@ -1,0 +1,151 @@
+import { runCommand } from './commands/run.js';
+import type { ConversationRow } from './db/types.js';
+import { ThreadloomError, errorMessage } from './errors.js';
+import type { Inbound, Reply } from './inbound.js';
+import type { EngineDeps } from './turns/deps.js';
+import { claimEvent, UserRateLimiter } from './turns/gate.js';
+import { experienceForChannel, findConversationFor, nodeForPlatformMessage } from './turns/places.js';
+import { fallbackTitle } from './turns/title.js';
+import { TurnRunner, type TurnUser } from './turns/turn.js';
+
+/**
+ * The platform-neutral heart: an adapter hands every event to `handle` with a way to answer.
+ * Nothing a user sends can make it throw: failures become one short message in the chat.
+ */
+export class Engine {
+  readonly turns: TurnRunner;
+  private readonly limiter: UserRateLimiter;
+
+  constructor(readonly deps: EngineDeps) {
+    this.turns = new TurnRunner(deps);
+    this.limiter = new UserRateLimiter(deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
+  }
+
+  async handle(inbound: Inbound, reply: Reply): Promise<void> {
+    if (inbound.author.isBot) return;
+    try {
+      if (!(await claimEvent(this.deps.db, inbound))) return;
+      switch (inbound.kind) {
+        case 'command':
+          return await runCommand(this, inbound, reply);
+        case 'action':
+          return await this.action(inbound, reply);
+        case 'edit':
+          return await this.edit(inbound, reply);
+        case 'message':
+          return await this.message(inbound, reply);
+      }
+    } catch (err) {
+      await this.fail(err, inbound, reply);
+    }
+  }
+
+  isAdmin(inbound: Inbound): boolean {
+    return inbound.authorIsAdmin === true || this.deps.config.admins.includes(`${inbound.platform}:${inbound.author.id}`);
+  }
+
+  user(inbound: Inbound): TurnUser {
+    return { platform: inbound.platform, id: inbound.author.id, name: inbound.author.name };
+  }
+
+  /** The conversation for this message's place, creating it (and its thread) when asked. */
+  async conversationFor(inbound: Inbound, reply: Reply, title: string): Promise<ConversationRow> {
+    const existing = await findConversationFor(this.deps, inbound);
+    if (existing) return existing;
+    let threadId = inbound.threadId;
+    if (!threadId && !inbound.isDirect && reply.startThread && reply.capabilities.threads) {
+      threadId = await reply.startThread(title);
+    }
+    const experience = await experienceForChannel(this.deps, inbound.platform, inbound.channelId);
+    return this.deps.conversations.create(
+      { platform: inbound.platform, channelId: inbound.channelId, threadId },
+      experience.id,
+      `${inbound.platform}:${inbound.author.id}`,
+    );
+  }
+
+  private async message(inbound: Inbound, reply: Reply): Promise<void> {
+    const text = inbound.text.trim();
+    if (!text && inbound.attachments.length === 0) return;
+    const existing = await findConversationFor(this.deps, inbound);
+    const addressed = inbound.mentionsBot || inbound.isDirect || (existing !== null && (inbound.threadId !== null || inbound.replyTo !== null));
+    if (!addressed) return;
+    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    const conversation = existing ?? (await this.conversationFor(inbound, reply, fallbackTitle(text)));
+    const userMessage = await this.deps.conversations.append(conversation.id, {
+      role: 'user',
+      content: text,
+      authorId: inbound.author.id,
+      authorName: inbound.author.name,
+      attachments: inbound.attachments,
+    });
+    await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
+    await this.turns.run({ conversation: await this.deps.conversations.get(conversation.id), parentId: userMessage.id, reply, user: this.user(inbound) });
+  }
+
+  /** An edited user message grows a branch and gets a fresh answer. */
+  private async edit(inbound: Inbound, reply: Reply): Promise<void> {
+    const node = await nodeForPlatformMessage(this.deps, inbound.platform, inbound.messageId);
+    if (!node || node.role !== 'user' || node.content === inbound.text.trim()) return;
+    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    const edited = await this.deps.conversations.editUserMessage(node.id, inbound.text.trim());
+    await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
+    const conversation = await this.deps.conversations.get(edited.conversation_id);
+    await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound) });
+  }
+
+  private async action(inbound: Inbound, reply: Reply): Promise<void> {
+    const action = inbound.action;
+    if (!action) return;
+    const node = await nodeForPlatformMessage(this.deps, inbound.platform, action.targetMessageId);
+    if (!node) throw new ThreadloomError('not_found', 'action on an unknown message', { userMessage: 'I no longer know that message.' });
+    if (action.name === 'stop') {
+      this.turns.stop(node.conversation_id);
+      return;
+    }
+    if (action.name === 'regen') return this.regenerate(node.id, inbound, reply);
+    await this.showSibling(node.id, action.name === 'prev' ? -1 : 1, reply, action.targetMessageId, inbound.platform);
+  }
+
+  /** A sibling answer under the same user message. */
+  async regenerate(answerId: number, inbound: Inbound, reply: Reply): Promise<void> {
+    const answer = await this.deps.conversations.message(answerId);
+    if (answer.role !== 'assistant' || answer.parent_id === null) {
+      throw new ThreadloomError('invalid', 'regenerate needs an answer', { userMessage: 'There is no answer to regenerate yet.' });
+    }
+    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    const conversation = await this.deps.conversations.get(answer.conversation_id);
+    await this.turns.run({ conversation, parentId: answer.parent_id, reply, user: this.user(inbound) });
+  }
+
+  /** Switches to the previous/next sibling of `nodeId` and shows its answer in place. */
+  async showSibling(nodeId: number, direction: -1 | 1, reply: Reply, platformMessageId: string | null, platform: string): Promise<string> {
+    const { conversations } = this.deps;
+    const { siblings, index } = await conversations.siblings(nodeId);
+    const target = siblings[index + direction];
+    if (!target) return direction < 0 ? 'This is the first branch.' : 'This is the last branch.';
+    await conversations.switchTo(target.id);
+    const label = `branch ${index + direction + 1}/${siblings.length}`;
+    if (platformMessageId && target.role === 'assistant') {
+      const max = reply.capabilities.maxMessageLength - label.length - 8;
+      const text = target.content.length > max ? `${target.content.slice(0, max)}…` : target.content;
+      const buttons = reply.capabilities.buttons
+        ? [{ action: 'prev' as const, label: '◀' }, { action: 'next' as const, label: `▶ ${index + direction + 1}/${siblings.length}` }, { action: 'regen' as const, label: 'Regenerate' }]
+        : undefined;
+      await reply.edit(platformMessageId, `${text || '(empty answer)'}\n\n_${label}_`, { buttons });
+      await this.turns.mapPlatformMessages(platform, [platformMessageId], target.id, target.conversation_id);
+    }
+    return `Switched to ${label}.`;
+  }
+
+  private async fail(err: unknown, inbound: Inbound, reply: Reply): Promise<void> {
+    const known = err instanceof ThreadloomError;
+    if (!known || err.code === 'database') {
+      this.deps.log.error('event failed', { eventId: inbound.eventId, platform: inbound.platform, error: errorMessage(err) });
+    }
+    const text = known ? err.userMessage : 'Something went wrong on my side; nothing you sent was lost. Please try again.';
+    await reply.post(text, { private: true }).catch((postErr) => {
+      this.deps.log.warn('could not tell the user about a failure', { error: errorMessage(postErr) });
+    });
+  }
+}

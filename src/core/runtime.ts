@@ -1,0 +1,75 @@
+import type { Config } from './config.js';
+import { ConversationService } from './conversations/service.js';
+import { databaseFile, openDatabase, type OpenedDatabase } from './db/open.js';
+import { migrateToLatest } from './db/migrate.js';
+import { Engine } from './engine.js';
+import { ExperienceService } from './experiences/service.js';
+import { consoleLogger, type Logger } from './log.js';
+import { ModelCatalog } from './providers/catalog.js';
+import { PriceTable } from './providers/pricing.js';
+import { createProviders, localProviderNames, providerLimits } from './providers/registry.js';
+import { ProviderRouter } from './providers/router.js';
+import type { Provider } from './providers/types.js';
+import type { EngineDeps } from './turns/deps.js';
+
+export interface Runtime {
+  engine: Engine;
+  deps: EngineDeps;
+  database: OpenedDatabase;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  log?: Logger;
+  /** replaces the providers built from config (tests) */
+  providers?: Map<string, Provider>;
+  now?: () => Date;
+  databaseFile?: string;
+}
+
+/**
+ * Opens the database, applies pending migrations, installs the built-in Experiences on first
+ * start and wires the engine. Everything the process runs hangs off the returned Runtime.
+ */
+export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const log = options.log ?? consoleLogger();
+  const database = openDatabase(options.databaseFile ?? databaseFile(config.dataDir));
+  try {
+    const { applied } = await migrateToLatest(database.db);
+    if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
+    const experiences = new ExperienceService(database.db);
+    if ((await experiences.list({ includeArchived: true })).length === 0) {
+      const installed = await experiences.installTemplates();
+      log.info(`installed ${installed.length} built-in Experiences`);
+    }
+    const router = new ProviderRouter(options.providers ?? createProviders(config), {
+      ...config.routing,
+      limits: providerLimits(config),
+    });
+    const deps: EngineDeps = {
+      db: database.db,
+      config,
+      router,
+      catalog: new ModelCatalog(router, config.context.defaultContextLength),
+      prices: new PriceTable(config.prices, localProviderNames(config)),
+      experiences,
+      conversations: new ConversationService(database.db),
+      log,
+      now: options.now ?? (() => new Date()),
+    };
+    const engine = new Engine(deps);
+    return {
+      engine,
+      deps,
+      database,
+      close: async () => {
+        engine.turns.stopAll();
+        await router.stop();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}

@@ -1,0 +1,21 @@
+import type { Config } from '../config.js';
+import type { ConversationService } from '../conversations/service.js';
+import type { Db } from '../db/open.js';
+import type { ExperienceService } from '../experiences/service.js';
+import type { Logger } from '../log.js';
+import type { ModelCatalog } from '../providers/catalog.js';
+import type { PriceTable } from '../providers/pricing.js';
+import type { ProviderRouter } from '../providers/router.js';
+
+/** Everything a turn needs, built once in main.ts (or a test) and shared. */
+export interface EngineDeps {
+  db: Db;
+  config: Config;
+  router: ProviderRouter;
+  catalog: ModelCatalog;
+  prices: PriceTable;
+  experiences: ExperienceService;
+  conversations: ConversationService;
+  log: Logger;
+  now: () => Date;
+}

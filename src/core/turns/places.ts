@@ -1,0 +1,45 @@
+import type { ConversationRow } from '../db/types.js';
+import type { Experience } from '../experiences/service.js';
+import type { Inbound } from '../inbound.js';
+import type { EngineDeps } from './deps.js';
+
+/** The tree node a platform message shows, if the bot knows it. */
+export async function nodeForPlatformMessage(deps: EngineDeps, platform: string, platformMessageId: string) {
+  return deps.db
+    .selectFrom('platform_messages')
+    .innerJoin('messages', 'messages.id', 'platform_messages.message_id')
+    .selectAll('messages')
+    .where('platform_messages.platform', '=', platform)
+    .where('platform_messages.platform_message_id', '=', platformMessageId)
+    .executeTakeFirst();
+}
+
+/** The Experience bound to a channel, else the default one. */
+export async function experienceForChannel(deps: EngineDeps, platform: string, channelId: string): Promise<Experience> {
+  const binding = await deps.db
+    .selectFrom('bindings')
+    .select('experience_id')
+    .where('platform', '=', platform)
+    .where('channel_id', '=', channelId)
+    .executeTakeFirst();
+  if (binding) {
+    const bound = await deps.experiences.getById(binding.experience_id);
+    if (bound && !bound.archivedAt) return bound;
+  }
+  return deps.experiences.defaultExperience();
+}
+
+/**
+ * The running conversation this message belongs to: the one its reply points into, else the
+ * one of its thread (or channel/DM). Null when there is none yet.
+ */
+export async function findConversationFor(deps: EngineDeps, inbound: Inbound): Promise<ConversationRow | null> {
+  if (inbound.replyTo) {
+    const node = await nodeForPlatformMessage(deps, inbound.platform, inbound.replyTo);
+    if (node) {
+      const conversation = await deps.conversations.get(node.conversation_id);
+      if (!conversation.archived_at) return conversation;
+    }
+  }
+  return (await deps.conversations.findActive({ platform: inbound.platform, channelId: inbound.channelId, threadId: inbound.threadId })) ?? null;
+}

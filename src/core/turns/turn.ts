@@ -1,0 +1,235 @@
+import { buildContext } from '../context/builder.js';
+import { promptVariables } from '../context/prompt.js';
+import type { ConversationRow, MessageStatus, NewUsageEvent } from '../db/types.js';
+import type { Experience } from '../experiences/service.js';
+import type { Reply, ReplyButton } from '../inbound.js';
+import type { StreamOutcome } from '../providers/router.js';
+import { StreamRenderer } from '../stream.js';
+import { promptTokenEstimate, recordUsage, usageRow } from '../usage/ledger.js';
+import type { EngineDeps } from './deps.js';
+import { chooseModel, type ModelChoice } from './model-choice.js';
+import { summariseFallenOut } from './summarize.js';
+import { generateTitle } from './title.js';
+
+export interface TurnUser {
+  platform: string;
+  id: string;
+  name: string;
+}
+
+export interface TurnInput {
+  conversation: ConversationRow;
+  /** the user message the answer goes under */
+  parentId: number;
+  reply: Reply;
+  user: TurnUser;
+}
+
+export interface TurnResult {
+  answerId: number;
+  outcome: StreamOutcome;
+  platformMessageIds: string[];
+}
+
+function notices(conversation: ConversationRow): Record<string, boolean> {
+  try {
+    return JSON.parse(conversation.notices) as Record<string, boolean>;
+  } catch {
+    return {};
+  }
+}
+
+/** The one line under an answer that says what happened, or null when nothing notable did. */
+export function outcomeFooter(outcome: StreamOutcome, choice: ModelChoice): string | null {
+  const reason = outcome.error?.userMessage ?? 'unknown error';
+  switch (outcome.status) {
+    case 'ok': {
+      if (outcome.failures.length === 0) return null;
+      const first = outcome.failures[0]!;
+      if (choice.source === 'conversation') {
+        return `↪ You picked ${choice.modelId}, but ${first.error.userMessage}; ${outcome.modelId} answered instead.`;
+      }
+      return `↪ Answered by ${outcome.modelId} (${outcome.failures.map((f) => f.modelId).join(', ')}: ${first.error.userMessage}).`;
+    }
+    case 'partial':
+      return `⚠ The answer was cut off (${reason}); what arrived is kept.`;
+    case 'aborted':
+      return '⏹ Stopped.';
+    case 'error': {
+      const tried = outcome.failures.map((f) => f.modelId);
+      return `⚠ No answer: ${reason}.${tried.length ? ` Tried ${tried.join(', ')}.` : ''}`;
+    }
+  }
+}
+
+function answerStatus(outcome: StreamOutcome): MessageStatus {
+  if (outcome.status === 'ok') return 'complete';
+  return outcome.text ? 'partial' : 'error';
+}
+
+/** Runs one chat turn: context → route → stream into the reply → persist the answer and usage. */
+export class TurnRunner {
+  private readonly active = new Map<number, AbortController>();
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  isStreaming(conversationId: number): boolean {
+    return this.active.has(conversationId);
+  }
+
+  /** Aborts the conversation's running answer; what arrived is kept. */
+  stop(conversationId: number): boolean {
+    const controller = this.active.get(conversationId);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  stopAll(): void {
+    for (const controller of this.active.values()) controller.abort();
+  }
+
+  async run(input: TurnInput): Promise<TurnResult> {
+    const { deps } = this;
+    const { reply, user } = input;
+    let conversation = input.conversation;
+    const experience = (await deps.experiences.getById(conversation.experience_id)) as Experience;
+    const choice = await chooseModel(deps, conversation, experience);
+    const usageBase = { platform: user.platform, userId: user.id, experienceId: experience.id, conversationId: conversation.id, messageId: null };
+
+    const renderer = new StreamRenderer(reply);
+    renderer.start();
+    const controller = new AbortController();
+    this.active.get(conversation.id)?.abort(); // a new turn supersedes a running one
+    this.active.set(conversation.id, controller);
+    try {
+      const context = await this.context(conversation, experience, choice, input.parentId, user, usageBase);
+      conversation = context.conversation;
+      const answer = await deps.conversations.append(conversation.id, { role: 'assistant', content: '', status: 'streaming', model: choice.modelId }, input.parentId);
+      const rows: NewUsageEvent[] = [];
+      const estimate = promptTokenEstimate(context.built.messages);
+      const outcome = await deps.router.stream({
+        candidates: choice.candidates,
+        messages: context.built.messages,
+        params: context.params,
+        signal: controller.signal,
+        onText: (delta) => renderer.push(delta),
+        onCall: (call) => {
+          const status = call.status === 'ok' && rows.some((r) => r.status === 'error') ? 'fallback' : call.status;
+          rows.push(usageRow(call, { ...usageBase, messageId: answer.id, purpose: 'chat' }, deps.prices, estimate, status));
+        },
+      });
+
+      // persist first: a platform that refuses the final edit must not lose the answer
+      const final = rows.find((r) => r.status !== 'error') ?? null;
+      await deps.conversations.finishAnswer(answer.id, {
+        content: outcome.text,
+        status: answerStatus(outcome),
+        model: outcome.modelId,
+        error: outcome.error?.message ?? null,
+        tokensIn: final ? final.tokens_in ?? null : null,
+        tokensOut: outcome.usage?.outputTokens ?? null,
+        costUsd: rows.reduce((sum, r) => sum + (r.cost_usd ?? 0), 0),
+        latencyMs: outcome.latencyMs,
+        ttftMs: outcome.ttftMs,
+      });
+      await recordUsage(deps.db, rows);
+
+      const footer = [context.notice, outcomeFooter(outcome, choice)].filter(Boolean).join('\n') || undefined;
+      const buttons = await this.buttons(reply, answer.id, outcome);
+      let messageIds: string[];
+      try {
+        messageIds = (await renderer.finish({ footer, buttons })).messageIds;
+      } catch (err) {
+        deps.log.warn('could not write the final answer to the platform', { error: String(err), conversationId: conversation.id });
+        messageIds = renderer.messageIds;
+      }
+      await this.mapPlatformMessages(user.platform, messageIds, answer.id, conversation.id);
+      if (!conversation.title) await this.title(conversation, input.parentId, choice, usageBase);
+      return { answerId: answer.id, outcome, platformMessageIds: messageIds };
+    } finally {
+      if (this.active.get(conversation.id) === controller) this.active.delete(conversation.id);
+    }
+  }
+
+  private async context(
+    conversation: ConversationRow,
+    experience: Experience,
+    choice: ModelChoice,
+    leafId: number,
+    user: TurnUser,
+    usageBase: { platform: string; userId: string; experienceId: number; conversationId: number; messageId: null },
+  ) {
+    const { deps } = this;
+    const info = await deps.catalog.capabilities(choice.modelId);
+    const providerConfig = deps.config.providers[info.provider];
+    const isOllama = providerConfig?.kind === 'ollama';
+    // Ollama allocates memory for num_ctx and reloads the model when it changes: keep it fixed
+    const contextLength = isOllama ? Math.min(info.contextLength ?? deps.config.context.defaultContextLength, deps.config.context.defaultContextLength) : info.contextLength!;
+    const request = {
+      experience,
+      personaOverride: conversation.persona_override,
+      variables: promptVariables(deps.now(), user.name, choice.modelId, experience.name),
+      leafId,
+      model: { contextLength, vision: info.vision },
+      reservedAnswerTokens: experience.params.maxTokens ?? deps.config.context.reservedAnswerTokens,
+    };
+    let built = await buildContext(deps.db, request);
+    let notice: string | null = null;
+    const seen = notices(conversation);
+    if (built.droppedCount > 0) {
+      if (experience.contextPolicy.summarize) {
+        const summary = await summariseFallenOut(deps, conversation, built, experience.contextPolicy.maxMessages, choice.candidates, usageBase);
+        if (summary) built = await buildContext(deps.db, request);
+        if (summary && !seen.summarised) notice = 'ℹ Earlier messages were summarised to stay within the context window.';
+        if (!summary && !seen.truncated) notice = `ℹ Only the last ${built.included.length} messages were used (summarising failed).`;
+      } else if (!seen.truncated) {
+        notice = `ℹ Only the last ${built.included.length} messages are used; older ones are left out.`;
+      }
+      if (notice) {
+        const key = notice.includes('summarised') ? 'summarised' : 'truncated';
+        const updated = JSON.stringify({ ...seen, [key]: true });
+        await deps.conversations.update(conversation.id, { notices: updated });
+        conversation = { ...conversation, notices: updated };
+      }
+    }
+    const keepAlive = providerConfig?.kind === 'ollama' ? providerConfig.keepAlive : undefined;
+    const params = {
+      temperature: experience.params.temperature ?? undefined,
+      maxTokens: experience.params.maxTokens ?? undefined,
+      topP: experience.params.topP ?? undefined,
+      ...(isOllama ? { contextLength } : {}),
+      ...(keepAlive !== undefined ? { keepAlive } : {}),
+    };
+    return { built, notice, params, conversation };
+  }
+
+  private async buttons(reply: Reply, answerId: number, outcome: StreamOutcome): Promise<ReplyButton[] | undefined> {
+    if (!reply.capabilities.buttons || outcome.status === 'error') return undefined;
+    const { siblings, index } = await this.deps.conversations.siblings(answerId);
+    const buttons: ReplyButton[] = [];
+    if (siblings.length > 1) {
+      buttons.push({ action: 'prev', label: '◀' }, { action: 'next', label: `▶ ${index + 1}/${siblings.length}` });
+    }
+    buttons.push({ action: 'regen', label: 'Regenerate' });
+    return buttons;
+  }
+
+  async mapPlatformMessages(platform: string, platformIds: string[], messageId: number, conversationId: number): Promise<void> {
+    if (!platformIds.length) return;
+    await this.deps.db
+      .insertInto('platform_messages')
+      .values(platformIds.map((id, part) => ({ platform, platform_message_id: id, message_id: messageId, conversation_id: conversationId, part })))
+      .onConflict((oc) => oc.columns(['platform', 'platform_message_id']).doUpdateSet((eb) => ({ message_id: eb.ref('excluded.message_id'), part: eb.ref('excluded.part') })))
+      .execute();
+  }
+
+  private async title(conversation: ConversationRow, userMessageId: number, choice: ModelChoice, usageBase: Parameters<typeof generateTitle>[3]): Promise<void> {
+    try {
+      const first = await this.deps.conversations.message(userMessageId);
+      const title = await generateTitle(this.deps, first.content, choice.candidates, usageBase);
+      await this.deps.conversations.update(conversation.id, { title });
+    } catch (err) {
+      this.deps.log.warn('title generation failed', { error: String(err) });
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { UsagePurpose } from '../db/types.js';
+import type { ChatMessage } from '../providers/types.js';
+import { promptTokenEstimate, recordUsage, usageRow, type UsageContext } from '../usage/ledger.js';
+import type { EngineDeps } from './deps.js';
+
+/**
+ * A behind-the-scenes model call (title, summary): the utility model first if configured, then
+ * the turn's own models. Usage is recorded; failure returns null and never reaches the user.
+ */
+export async function utilityCompletion(
+  deps: EngineDeps,
+  request: { purpose: UsagePurpose; candidates: string[]; messages: ChatMessage[]; maxTokens: number; usage: Omit<UsageContext, 'purpose'> },
+): Promise<{ text: string; modelId: string } | null> {
+  const candidates = deps.config.utilityModel ? [deps.config.utilityModel, ...request.candidates] : request.candidates;
+  const rows: Parameters<typeof recordUsage>[1] = [];
+  const estimate = promptTokenEstimate(request.messages);
+  const outcome = await deps.router.stream({
+    candidates,
+    messages: request.messages,
+    params: { maxTokens: request.maxTokens, temperature: 0.3 },
+    onCall: (call) => rows.push(usageRow(call, { ...request.usage, purpose: request.purpose }, deps.prices, estimate)),
+  });
+  await recordUsage(deps.db, rows).catch((err) => deps.log.error('usage write failed', { error: String(err) }));
+  if (outcome.status !== 'ok' || !outcome.text.trim() || !outcome.modelId) {
+    deps.log.warn(`${request.purpose} generation failed`, { error: outcome.error?.message });
+    return null;
+  }
+  return { text: outcome.text.trim(), modelId: outcome.modelId };
+}

@@ -1,0 +1,80 @@
+import type { Db } from '../db/open.js';
+import type { NewUsageEvent, UsagePurpose, UsageStatus } from '../db/types.js';
+import { estimateTokens } from '../context/tokens.js';
+import type { ChatMessage } from '../providers/types.js';
+import type { PriceTable } from '../providers/pricing.js';
+import type { ProviderCall } from '../providers/router.js';
+
+/** Who a provider call was made for. */
+export interface UsageContext {
+  platform: string | null;
+  userId: string | null;
+  experienceId: number | null;
+  conversationId: number | null;
+  messageId: number | null;
+  purpose: UsagePurpose;
+}
+
+export function promptTokenEstimate(messages: ChatMessage[]): number {
+  return messages.reduce((sum, m) => sum + estimateTokens(m.content) + 4, 0);
+}
+
+/**
+ * Turns a provider call into one append-only usage row. Token counts come from the provider;
+ * when it sent none they are estimated and the row says so. Cost is fixed at write time.
+ */
+export function usageRow(
+  call: ProviderCall,
+  context: UsageContext,
+  prices: PriceTable,
+  promptEstimate: number,
+  status: UsageStatus = call.status,
+): NewUsageEvent {
+  const estimated = call.usage === null;
+  const usage = call.usage ?? { inputTokens: promptEstimate, outputTokens: estimateTokens(call.outputText) };
+  return {
+    platform: context.platform,
+    user_id: context.userId,
+    experience_id: context.experienceId,
+    conversation_id: context.conversationId,
+    message_id: context.messageId,
+    provider: call.provider,
+    model: call.modelId,
+    purpose: context.purpose,
+    tokens_in: usage.inputTokens,
+    tokens_out: usage.outputTokens,
+    estimated: estimated ? 1 : 0,
+    cost_usd: prices.cost(call.modelId, usage),
+    latency_ms: call.latencyMs,
+    ttft_ms: call.ttftMs,
+    status,
+    error: call.error ? call.error.message.slice(0, 500) : null,
+  };
+}
+
+export async function recordUsage(db: Db, rows: NewUsageEvent[]): Promise<void> {
+  if (rows.length) await db.insertInto('usage_events').values(rows).execute();
+}
+
+export interface UsageTotals {
+  turns: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+}
+
+/** Totals for one user (or everyone) since a time, from the ledger's time index. */
+export async function usageSince(db: Db, since: Date, who?: { platform: string; userId: string }): Promise<UsageTotals> {
+  const row = await db
+    .selectFrom('usage_events')
+    .select((eb) => [
+      eb.fn.count<number>('id').filterWhere('purpose', '=', 'chat').as('turns'),
+      eb.fn.coalesce(eb.fn.sum<number>('tokens_in'), eb.val(0)).as('tokensIn'),
+      eb.fn.coalesce(eb.fn.sum<number>('tokens_out'), eb.val(0)).as('tokensOut'),
+      eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.val(0)).as('costUsd'),
+    ])
+    .where('created_at', '>=', since.toISOString())
+    .$if(who !== undefined, (qb) => qb.where('platform', '=', who!.platform).where('user_id', '=', who!.userId))
+    .executeTakeFirstOrThrow();
+  return { turns: Number(row.turns), tokensIn: Number(row.tokensIn), tokensOut: Number(row.tokensOut), costUsd: Number(row.costUsd) };
+}

@@ -1,0 +1,58 @@
+import { loadConfig, type Config } from './core/config.js';
+import { ThreadloomError } from './core/errors.js';
+import { pruneProcessedEvents } from './core/turns/gate.js';
+import { consoleLogger } from './core/log.js';
+import { startRuntime } from './core/runtime.js';
+
+const started = performance.now();
+const log = consoleLogger();
+
+/** One line per platform: enabled, or what to set to enable it. */
+function platformLines(config: Config): string[] {
+  const lines: string[] = [];
+  const platforms: Array<[string, boolean, string]> = [
+    ['discord', Boolean(config.discord.token), 'set DISCORD_TOKEN'],
+    ['slack', Boolean(config.slack.botToken && (config.slack.appToken || config.slack.signingSecret)), 'set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)'],
+    ['matrix', Boolean(config.matrix.homeserverURL && (config.matrix.accessToken || config.matrix.password)), 'set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_USER_ID + MATRIX_PASSWORD)'],
+  ];
+  for (const [name, configured, hint] of platforms) {
+    lines.push(configured ? `${name}: credentials found, but this version has no ${name} adapter yet` : `${name}: off — ${hint} to enable`);
+  }
+  lines.push('admin web: not in this version yet — try a persona in the terminal with `npm run chat -- --experience homelab`');
+  return lines;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const runtime = await startRuntime(config, { log });
+  for (const line of platformLines(config)) log.info(line);
+  log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
+
+  const maintenance = setInterval(() => {
+    pruneProcessedEvents(runtime.deps.db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));
+  }, 3_600_000);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    clearInterval(maintenance);
+    await runtime.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  const message = err instanceof ThreadloomError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`threadloom could not start: ${message}\n`);
+  process.exit(1);
+});

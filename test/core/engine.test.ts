@@ -1,0 +1,266 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/core/engine.js';
+import { RecordingReply, command, inbound } from '../support/reply.js';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+
+let rt: TestRuntime;
+beforeEach(async () => {
+  rt = await startTestRuntime();
+});
+afterEach(async () => {
+  await rt.shutdown();
+});
+
+async function messages(conversationId?: number) {
+  return rt.deps.db
+    .selectFrom('messages')
+    .selectAll()
+    .$if(conversationId !== undefined, (qb) => qb.where('conversation_id', '=', conversationId!))
+    .orderBy('id')
+    .execute();
+}
+
+/** Chat requests a fake saw for answers, leaving out title generation. */
+function turnRequests(fake: TestRuntime['openai']) {
+  return fake.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
+}
+
+async function usage() {
+  return rt.deps.db.selectFrom('usage_events').selectAll().orderBy('id').execute();
+}
+
+describe(Engine.name, () => {
+  describe('chat turn', () => {
+    it('should stream an answer into the reply and persist it with its model, tokens and cost', async () => {
+      rt.openai.script({ answer: 'Run `ss -tlnp` to list listening ports.', usage: { input: 120, output: 12 } });
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('how do I see open ports?'), reply);
+
+      expect(reply.messages[0]!.text).toBe('Run `ss -tlnp` to list listening ports.');
+      const [question, answer] = await messages();
+      expect(question).toMatchObject({ role: 'user', content: 'how do I see open ports?', author_name: 'Ada' });
+      expect(answer).toMatchObject({ role: 'assistant', content: 'Run `ss -tlnp` to list listening ports.', status: 'complete', model: 'openai/gpt-4o-mini', tokens_in: 120, tokens_out: 12 });
+      expect(answer!.parent_id).toBe(question!.id);
+      const chat = (await usage()).filter((u) => u.purpose === 'chat');
+      expect(chat).toHaveLength(1);
+      // gpt-4o-mini: $0.15 in / $0.60 out per million tokens
+      expect(chat[0]).toMatchObject({ model: 'openai/gpt-4o-mini', tokens_in: 120, tokens_out: 12, estimated: 0, status: 'ok', user_id: 'ada', platform: 'test' });
+      expect(chat[0]!.cost_usd).toBeCloseTo((120 * 0.15 + 12 * 0.6) / 1e6, 12);
+    });
+
+    it('should send the persona and substituted variables as the system prompt', async () => {
+      await rt.engine.handle(inbound('hi'), new RecordingReply());
+      const body = rt.openai.chatRequests()[0]!.body;
+      expect(body.messages[0].role).toBe('system');
+      expect(body.messages[0].content).toContain('You are talking with Ada');
+      expect(body.messages[0].content).toContain('openai/gpt-4o-mini');
+      expect(body.messages[0].content).not.toMatch(/\{(user|date|model)\}/);
+      expect(body.messages.at(-1)).toEqual({ role: 'user', content: 'hi' });
+    });
+
+    it('should answer a redelivered event only once', async () => {
+      const reply = new RecordingReply();
+      const event = inbound('hello once');
+      await rt.engine.handle(event, reply);
+      await rt.engine.handle({ ...event }, reply);
+      expect(turnRequests(rt.openai)).toHaveLength(1);
+      expect(reply.messages).toHaveLength(1);
+    });
+
+    it('should ignore bots, and channel chatter that does not mention it', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('beep', { author: { id: 'bot', name: 'Bot', isBot: true } }), reply);
+      await rt.engine.handle(inbound('lunch?', { isDirect: false, channelId: 'general' }), reply);
+      expect(reply.messages).toHaveLength(0);
+      expect(rt.openai.chatRequests()).toHaveLength(0);
+    });
+
+    it('should open a thread on a mention and continue it without one', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('@threadloom why is my disk full?', { isDirect: false, channelId: 'ops', mentionsBot: true }), reply);
+      expect(reply.threads).toEqual(['@threadloom why is my disk full?']);
+      await rt.engine.handle(inbound('it is /var/log', { isDirect: false, channelId: 'ops', threadId: 'thread-1' }), reply);
+      const second = turnRequests(rt.openai)[1]!.body.messages.map((m: { content: string }) => m.content);
+      expect(second.slice(1)).toEqual(['@threadloom why is my disk full?', 'Echo: @threadloom why is my disk full?', 'it is /var/log']);
+      const conversations = await rt.deps.db.selectFrom('conversations').selectAll().execute();
+      expect(conversations).toHaveLength(1);
+      expect(conversations[0]).toMatchObject({ thread_id: 'thread-1', channel_id: 'ops' });
+    });
+
+    it('should give the conversation a generated title', async () => {
+      rt.openai.script({ answer: 'sure' }, { answer: '"Disk Space On The NAS."' });
+      await rt.engine.handle(inbound('my NAS is out of space, what can I delete?'), new RecordingReply());
+      const conversation = await rt.deps.db.selectFrom('conversations').selectAll().executeTakeFirstOrThrow();
+      expect(conversation.title).toBe('Disk Space On The NAS');
+      expect((await usage()).map((u) => u.purpose)).toEqual(['chat', 'title']);
+    });
+  });
+
+  describe('branches', () => {
+    it('should answer an edited message on a new branch and let the user move between branches', async () => {
+      const reply = new RecordingReply();
+      const first = inbound('restart nginx');
+      await rt.engine.handle(first, reply);
+      await rt.engine.handle(inbound('reload nginx', { kind: 'edit', messageId: first.messageId }), reply);
+      expect(reply.last().text).toBe('Echo: reload nginx');
+
+      const list = new RecordingReply();
+      await rt.engine.handle(command('branch', 'list'), list);
+      expect(list.last().text).toContain('Branch 2 of 2');
+      await rt.engine.handle(command('branch', 'prev'), list);
+      expect(list.last().text).toContain('Now on branch 1 of 2');
+      expect(list.last().text).toContain('Echo: restart nginx');
+      const conversation = await rt.deps.db.selectFrom('conversations').selectAll().executeTakeFirstOrThrow();
+      const leaf = await rt.deps.conversations.message(conversation.active_leaf_id!);
+      expect(leaf.content).toBe('Echo: restart nginx');
+    });
+
+    it('should regenerate from the button and switch answers with the arrows', async () => {
+      rt.openai.script({ answer: 'first answer' }, { answer: 'title' }, { answer: 'second answer' });
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('name a linux distro'), reply);
+      const answerMessage = reply.messages[0]!;
+      expect(answerMessage.options.buttons?.map((b) => b.action)).toEqual(['regen']);
+
+      await rt.engine.handle(inbound('', { kind: 'action', action: { name: 'regen', targetMessageId: answerMessage.id } }), reply);
+      const regenerated = reply.last();
+      expect(regenerated.text).toBe('second answer');
+      expect(regenerated.options.buttons?.map((b) => b.label)).toEqual(['◀', '▶ 2/2', 'Regenerate']);
+
+      await rt.engine.handle(inbound('', { kind: 'action', action: { name: 'prev', targetMessageId: regenerated.id } }), reply);
+      expect(regenerated.text).toContain('first answer');
+      expect(regenerated.text).toContain('branch 1/2');
+      const answers = (await messages()).filter((m) => m.role === 'assistant');
+      expect(answers.map((a) => a.content)).toEqual(['first answer', 'second answer']);
+      expect(answers[1]!.parent_id).toBe(answers[0]!.parent_id);
+    });
+  });
+
+  describe('routing', () => {
+    it('should fall back to the next model when the first fails before its first token, and say so', async () => {
+      await rt.deps.experiences.update('general', { fallbackModels: ['anthropic/claude-haiku-4-5'] });
+      rt.openai.script({ status: 500 }, { status: 500 }, { status: 500 });
+      rt.anthropic.script({ answer: 'from claude' });
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('hello'), reply);
+      expect(reply.messages[0]!.text).toContain('from claude');
+      expect(reply.messages[0]!.text).toContain('Answered by anthropic/claude-haiku-4-5 (openai/gpt-4o-mini: the model server had an internal error)');
+      expect(rt.openai.chatRequests().length).toBeGreaterThanOrEqual(3); // first try + 2 retries
+      const chat = (await usage()).filter((u) => u.purpose === 'chat');
+      expect(chat.map((u) => u.status)).toEqual(['error', 'error', 'error', 'fallback']);
+      expect((await messages()).at(-1)).toMatchObject({ model: 'anthropic/claude-haiku-4-5', status: 'complete' });
+    });
+
+    it('should honour a model the user picked, and say when a fallback answered instead', async () => {
+      await rt.engine.handle(command('model', 'anthropic/claude-haiku-4-5'), new RecordingReply());
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('hi claude'), reply);
+      expect(turnRequests(rt.anthropic)).toHaveLength(1);
+      expect(reply.messages[0]!.text).toBe('Echo: hi claude');
+
+      rt.anthropic.script({ status: 404, errorMessage: 'model: claude-haiku-4-5' });
+      await rt.engine.handle(inbound('again'), reply);
+      expect(reply.last().text).toContain('You picked anthropic/claude-haiku-4-5, but that model does not exist on its provider; openai/gpt-4o-mini answered instead.');
+    });
+
+    it('should keep a partial answer when the stream breaks, mark it, and tell the user', async () => {
+      rt.openai.script({ answer: 'The first part arrives and then', chunkSize: 5, cutAfterChunks: 3 });
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('tell me'), reply);
+      expect(reply.messages[0]!.text).toContain('The first part');
+      expect(reply.messages[0]!.text).toContain('⚠ The answer was cut off');
+      const answer = (await messages()).at(-1)!;
+      expect(answer.status).toBe('partial');
+      expect(answer.content).toBe('The first part ');
+      expect((await usage()).find((u) => u.purpose === 'chat')).toMatchObject({ status: 'partial', estimated: 1 });
+    });
+
+    it('should stop a running answer and keep what arrived', async () => {
+      rt.openai.script({ answer: 'one two three four five', chunkSize: 4, stallAfterChunks: 2 });
+      const reply = new RecordingReply();
+      const turn = rt.engine.handle(inbound('count'), reply);
+      await waitFor(() => reply.messages.length > 0 && reply.messages[0]!.text.includes('one'));
+      await rt.engine.handle(command('stop'), new RecordingReply());
+      await turn;
+      expect(reply.messages[0]!.text).toContain('one two');
+      expect(reply.messages[0]!.text).toContain('⏹ Stopped.');
+      expect((await messages()).at(-1)).toMatchObject({ status: 'partial', content: 'one two ' });
+      expect(rt.openai.chatRequests()[0]!.disconnected).toBe(true);
+    });
+
+    it('should tell the user when no model could answer, and keep the question', async () => {
+      rt.openai.script({ status: 401, errorMessage: 'bad key' });
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('anyone there?'), reply);
+      expect(reply.messages[0]!.text).toContain('⚠ No answer: the provider refused our credentials.');
+      const [question, answer] = await messages();
+      expect(question!.content).toBe('anyone there?');
+      expect(answer).toMatchObject({ status: 'error', content: '' });
+    });
+  });
+
+  describe('limits', () => {
+    it('should refuse a user over the per-minute limit with when to try again', async () => {
+      await rt.close();
+      rt = await startTestRuntime({ config: (c) => ({ ...c, limits: { userTurnsPerMinute: 2 } }) });
+      const reply = new RecordingReply();
+      for (const text of ['one', 'two', 'three']) await rt.engine.handle(inbound(text), reply);
+      expect(turnRequests(rt.openai)).toHaveLength(2);
+      expect(reply.last()).toMatchObject({ private: true });
+      expect(reply.last().text).toMatch(/faster than 2 per minute\. Try again in \d+ s\./);
+    });
+  });
+
+  describe('commands', () => {
+    it('should answer unknown commands and bad arguments with a usage line', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(command('frobnicate'), reply);
+      expect(reply.last().text).toMatch(/^Unknown command "frobnicate"/);
+      await rt.engine.handle(command('export', 'pdf'), reply);
+      await rt.engine.handle(inbound('hi'), reply);
+      await rt.engine.handle(command('export', 'pdf'), reply);
+      expect(reply.last().text).toBe('Unknown format "pdf".\nUsage: export [markdown | json]');
+    });
+
+    it('should refuse admin commands to others and bind for admins', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(command('bind', 'homelab', { isDirect: false, channelId: 'ops' }), reply);
+      expect(reply.last().text).toBe('Only Threadloom admins can use `bind`.');
+      await rt.engine.handle(command('bind', 'homelab', { isDirect: false, channelId: 'ops', authorIsAdmin: true }), reply);
+      expect(reply.last().text).toContain('bound to Homelab');
+      const threaded = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('@bot my proxmox node is down', { isDirect: false, channelId: 'ops', mentionsBot: true }), threaded);
+      const conversation = await rt.deps.db.selectFrom('conversations').selectAll().where('channel_id', '=', 'ops').executeTakeFirstOrThrow();
+      expect((await rt.deps.experiences.getById(conversation.experience_id))!.slug).toBe('homelab');
+    });
+
+    it('should export the branch as Markdown and JSON files', async () => {
+      await rt.engine.handle(inbound('what is a VLAN?'), new RecordingReply());
+      const reply = new RecordingReply();
+      await rt.engine.handle(command('export'), reply);
+      expect(reply.last().options.file?.content).toContain('**Ada**\n\nwhat is a VLAN?');
+      await rt.engine.handle(command('export', 'json'), reply);
+      const data = JSON.parse(reply.last().options.file!.content);
+      expect(data.messages.map((m: { content: string }) => m.content)).toEqual(['what is a VLAN?', 'Echo: what is a VLAN?']);
+    });
+
+    it('should start over with new and report usage', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('first'), reply);
+      await rt.engine.handle(command('new'), reply);
+      await rt.engine.handle(inbound('second'), reply);
+      const last = turnRequests(rt.openai).at(-1)!;
+      expect(last.body.messages.slice(1)).toEqual([{ role: 'user', content: 'second' }]);
+      await rt.engine.handle(command('usage'), reply);
+      expect(reply.last().text).toMatch(/^Today \(UTC\): 2 turns, /);
+    });
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

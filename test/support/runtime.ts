@@ -1,0 +1,56 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/core/config.js';
+import type { Logger } from '../../src/core/log.js';
+import { startRuntime, type Runtime } from '../../src/core/runtime.js';
+import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
+
+export interface TestRuntime extends Runtime {
+  openai: FakeProviderServer;
+  anthropic: FakeProviderServer;
+  ollama: FakeProviderServer;
+  logs: Array<{ level: string; message: string }>;
+  dir: string;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The whole engine over a real migrated SQLite file, talking through the real SDKs to fake
+ * OpenAI, Anthropic and Ollama servers. The default model is openai/gpt-4o-mini.
+ */
+export async function startTestRuntime(options: { config?: (c: Config) => Config; now?: () => Date } = {}): Promise<TestRuntime> {
+  const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(), startFakeAnthropic(), startFakeOllama()]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-engine-'));
+  let config = loadConfig({
+    THREADLOOM_DATA_DIR: dir,
+    THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
+    OPENAI_API_KEY: 'sk-test-not-real',
+    OPENAI_BASE_URL: openai.url,
+    ANTHROPIC_API_KEY: 'ak-test-not-real',
+    ANTHROPIC_BASE_URL: anthropic.url,
+    OLLAMA_HOST: ollama.url,
+  });
+  config = { ...config, routing: { ...config.routing, retryBaseDelayMs: 5, firstTokenTimeoutMs: 3_000, totalTimeoutMs: 10_000 } };
+  if (options.config) config = options.config(config);
+  const logs: TestRuntime['logs'] = [];
+  const log: Logger = {
+    info: (message) => logs.push({ level: 'info', message }),
+    warn: (message) => logs.push({ level: 'warn', message }),
+    error: (message) => logs.push({ level: 'error', message }),
+  };
+  const runtime = await startRuntime(config, { log, now: options.now });
+  return {
+    ...runtime,
+    openai,
+    anthropic,
+    ollama,
+    logs,
+    dir,
+    shutdown: async () => {
+      await runtime.close();
+      await Promise.all([openai.close(), anthropic.close(), ollama.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
