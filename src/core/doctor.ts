@@ -53,7 +53,7 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
   }
 
   const defaultProvider = splitModelId(config.defaultModel).provider;
-  const providers = createProviders(config, env);
+  const providers = await createProviders(config, env);
   await Promise.all(
     [...providers.entries()].map(async ([name, provider]) => {
       const critical = name === defaultProvider;

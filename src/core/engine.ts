@@ -80,7 +80,7 @@ export class Engine {
       attachments: inbound.attachments,
     });
     await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
-    await this.turns.run({ conversation: await this.deps.conversations.get(conversation.id), parentId: userMessage.id, reply, user: this.user(inbound) });
+    await this.turns.run({ conversation, parentId: userMessage.id, reply, user: this.user(inbound) });
   }
 
   /** An edited user message grows a branch and gets a fresh answer. */

@@ -42,7 +42,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       const installed = await experiences.installTemplates();
       log.info(`installed ${installed.length} built-in Experiences`);
     }
-    const router = new ProviderRouter(options.providers ?? createProviders(config), {
+    const router = new ProviderRouter(options.providers ?? (await createProviders(config)), {
       ...config.routing,
       limits: providerLimits(config),
     });

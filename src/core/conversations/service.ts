@@ -104,7 +104,8 @@ export class ConversationService {
       const conversation = await findConversationById(trx, conversationId);
       if (!conversation) throw notFound('conversation');
       const parent = parentId === undefined ? conversation.active_leaf_id : parentId;
-      if (parent !== null) {
+      // the active leaf is known to belong here; any other parent is checked
+      if (parent !== null && parent !== conversation.active_leaf_id) {
         const parentRow = await findMessage(trx, parent);
         if (!parentRow || parentRow.conversation_id !== conversationId) throw notFound('message');
       }

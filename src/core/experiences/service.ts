@@ -87,14 +87,22 @@ function validate(input: unknown, where = ''): ExperienceSpec {
 const importSchema = z.union([z.array(z.unknown()), z.strictObject({ experiences: z.array(z.unknown()) }), z.record(z.string(), z.unknown())]);
 
 export class ExperienceService {
+  /** Experiences by id, read on every turn; every write below goes through `remember`/`forget`. */
+  private readonly byId = new Map<number, Experience>();
+
   constructor(private readonly db: Db) {}
+
+  private remember(experience: Experience): Experience {
+    this.byId.set(experience.id, experience);
+    return experience;
+  }
 
   async create(input: ExperienceInput): Promise<Experience> {
     const spec = validate(input);
     if (await findExperienceBySlug(this.db, spec.slug)) {
       throw new ThreadloomError('invalid', `slug: an Experience with slug "${spec.slug}" already exists`);
     }
-    return toExperience(await insertExperience(this.db, toRow(spec)));
+    return this.remember(toExperience(await insertExperience(this.db, toRow(spec))));
   }
 
   async update(slug: string, changes: Partial<ExperienceInput>): Promise<Experience> {
@@ -103,17 +111,17 @@ export class ExperienceService {
     if (spec.slug !== slug && (await findExperienceBySlug(this.db, spec.slug))) {
       throw new ThreadloomError('invalid', `slug: an Experience with slug "${spec.slug}" already exists`);
     }
-    return toExperience(await updateExperienceRow(this.db, current.id, toRow(spec)));
+    return this.remember(toExperience(await updateExperienceRow(this.db, current.id, toRow(spec))));
   }
 
   async archive(slug: string): Promise<Experience> {
     const current = await this.require(slug);
-    return toExperience(await updateExperienceRow(this.db, current.id, { archived_at: new Date().toISOString() }));
+    return this.remember(toExperience(await updateExperienceRow(this.db, current.id, { archived_at: new Date().toISOString() })));
   }
 
   async unarchive(slug: string): Promise<Experience> {
     const current = await this.require(slug);
-    return toExperience(await updateExperienceRow(this.db, current.id, { archived_at: null }));
+    return this.remember(toExperience(await updateExperienceRow(this.db, current.id, { archived_at: null })));
   }
 
   async get(slug: string): Promise<Experience | null> {
@@ -122,8 +130,10 @@ export class ExperienceService {
   }
 
   async getById(id: number): Promise<Experience | null> {
+    const cached = this.byId.get(id);
+    if (cached) return cached;
     const row = await findExperienceById(this.db, id);
-    return row ? toExperience(row) : null;
+    return row ? this.remember(toExperience(row)) : null;
   }
 
   async require(slug: string): Promise<Experience> {
@@ -208,6 +218,6 @@ export class ExperienceService {
         written.push(toExperience(row));
       }
       return written;
-    });
+    }).then((written) => written.map((e) => this.remember(e)));
   }
 }

@@ -1,26 +1,32 @@
 import { apiKeyFor, type Config } from '../config.js';
-import { createAnthropicProvider } from './anthropic.js';
-import { createOllamaProvider } from './ollama.js';
-import { createOpenAIProvider } from './openai.js';
 import type { ProviderLimits } from './router.js';
 import type { Provider } from './types.js';
 
 type Env = Record<string, string | undefined>;
 
-/** One Provider per configured entry, by name (`openai`, `lmstudio`, `ollama`, ...). */
-export function createProviders(config: Config, env: Env = process.env): Map<string, Provider> {
+/**
+ * One Provider per configured entry, by name (`openai`, `lmstudio`, `ollama`, ...). Each SDK is
+ * loaded only when a provider of its kind is configured: the Anthropic SDK alone holds ~24 MB.
+ */
+export async function createProviders(config: Config, env: Env = process.env): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   for (const [name, entry] of Object.entries(config.providers)) {
     switch (entry.kind) {
-      case 'openai':
+      case 'openai': {
+        const { createOpenAIProvider } = await import('./openai.js');
         providers.set(name, createOpenAIProvider({ name, apiKey: apiKeyFor(entry, env), baseURL: entry.baseURL }));
         break;
-      case 'anthropic':
+      }
+      case 'anthropic': {
+        const { createAnthropicProvider } = await import('./anthropic.js');
         providers.set(name, createAnthropicProvider({ name, apiKey: apiKeyFor(entry, env), baseURL: entry.baseURL }));
         break;
-      case 'ollama':
+      }
+      case 'ollama': {
+        const { createOllamaProvider } = await import('./ollama.js');
         providers.set(name, createOllamaProvider({ name, host: entry.host }));
         break;
+      }
     }
   }
   return providers;

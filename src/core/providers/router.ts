@@ -1,11 +1,8 @@
-import Bottleneck from 'bottleneck';
 import { ProviderError } from '../errors.js';
+import { ProviderGate, type ProviderLimits } from './limits.js';
 import type { ChatMessage, GenerationParams, Provider, TokenUsage } from './types.js';
 
-export interface ProviderLimits {
-  maxConcurrent: number;
-  requestsPerMinute: number | null;
-}
+export type { ProviderLimits };
 
 export interface RouterOptions {
   retries: number;
@@ -77,7 +74,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 type AttemptResult =
   | { kind: 'ok'; text: string; usage: TokenUsage | null; stopReason: string | null; ttftMs: number | null }
-  | { kind: 'failed'; text: string; error: ProviderError; ttftMs: number | null };
+  | { kind: 'failed'; text: string; error: ProviderError; ttftMs: number | null; notSent?: true };
 
 /**
  * Picks a model, streams from it, retries and falls back. Never throws for provider trouble:
@@ -85,7 +82,8 @@ type AttemptResult =
  * connection) and then the next fallback; a failure after it keeps the partial text.
  */
 export class ProviderRouter {
-  private readonly limiters = new Map<string, Bottleneck>();
+  private readonly gates = new Map<string, ProviderGate>();
+  private stopped = false;
   private readonly random: () => number;
 
   constructor(
@@ -103,23 +101,20 @@ export class ProviderRouter {
     return [...this.providers.keys()];
   }
 
-  private limiter(provider: string): Bottleneck {
-    let limiter = this.limiters.get(provider);
-    if (!limiter) {
-      const limits = this.options.limits?.[provider] ?? { maxConcurrent: 4, requestsPerMinute: null };
-      limiter = new Bottleneck({
-        maxConcurrent: limits.maxConcurrent,
-        ...(limits.requestsPerMinute
-          ? { reservoir: limits.requestsPerMinute, reservoirRefreshAmount: limits.requestsPerMinute, reservoirRefreshInterval: 60_000 }
-          : {}),
-      });
-      this.limiters.set(provider, limiter);
+  private gate(provider: string): ProviderGate {
+    let gate = this.gates.get(provider);
+    if (!gate) {
+      gate = new ProviderGate(this.options.limits?.[provider] ?? { maxConcurrent: 4, requestsPerMinute: null });
+      if (this.stopped) gate.stop();
+      this.gates.set(provider, gate);
     }
-    return limiter;
+    return gate;
   }
 
   async stream(request: StreamRequest): Promise<StreamOutcome> {
     const started = performance.now();
+    // the total timeout bounds the whole answer, retries and fallbacks included
+    const deadline = started + this.options.totalTimeoutMs;
     const failures: StreamOutcome['failures'] = [];
     let lastModel: string | null = null;
     let lastError: ProviderError | null = null;
@@ -136,8 +131,13 @@ export class ProviderRouter {
       for (let attempt = 0; ; attempt++) {
         if (request.signal?.aborted) return this.aborted(modelId, '', null, failures, started);
         request.onAttempt?.(modelId);
-        const attemptStart = performance.now();
-        const result = await this.limiter(providerName).schedule(() => this.attempt(provider, model, request));
+        let attemptStart = performance.now();
+        const result = await this.gate(providerName)
+          .run(() => {
+            attemptStart = performance.now(); // time waiting for the gate is not the provider's latency
+            return this.attempt(provider, model, request, deadline);
+          }, request.signal)
+          .catch((error: ProviderError): AttemptResult => ({ kind: 'failed', text: '', error, ttftMs: null, notSent: true }));
         const latencyMs = Math.round(performance.now() - attemptStart);
         if (result.kind === 'ok') {
           request.onCall?.({ modelId, provider: providerName, model, usage: result.usage, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: 'ok', error: null });
@@ -147,7 +147,9 @@ export class ProviderRouter {
           };
         }
         const partial = result.text.length > 0;
-        request.onCall?.({ modelId, provider: providerName, model, usage: null, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: partial ? 'partial' : 'error', error: result.error });
+        if (!result.notSent) {
+          request.onCall?.({ modelId, provider: providerName, model, usage: null, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: partial ? 'partial' : 'error', error: result.error });
+        }
         if (result.error.failure === 'aborted') return this.aborted(modelId, result.text, result.ttftMs, failures, started);
         if (partial) {
           return {
@@ -188,7 +190,7 @@ export class ProviderRouter {
     };
   }
 
-  private async attempt(provider: Provider, model: string, request: StreamRequest): Promise<AttemptResult> {
+  private async attempt(provider: Provider, model: string, request: StreamRequest, deadline: number): Promise<AttemptResult> {
     const controller = new AbortController();
     let timedOut: 'first_token' | 'total' | null = null;
     const onCallerAbort = (): void => controller.abort(request.signal?.reason);
@@ -201,7 +203,7 @@ export class ProviderRouter {
     const totalTimer = setTimeout(() => {
       timedOut = 'total';
       controller.abort();
-    }, this.options.totalTimeoutMs);
+    }, Math.max(0, deadline - performance.now()));
     const start = performance.now();
     let ttftMs: number | null = null;
     let text = '';
@@ -238,7 +240,9 @@ export class ProviderRouter {
     }
   }
 
+  /** Drops calls still waiting for their provider (they end as aborted); used at shutdown. */
   async stop(): Promise<void> {
-    await Promise.all([...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => undefined)));
+    this.stopped = true;
+    for (const gate of this.gates.values()) gate.stop();
   }
 }

@@ -1,6 +1,7 @@
 import { buildContext } from '../context/builder.js';
 import { promptVariables } from '../context/prompt.js';
-import type { ConversationRow, MessageStatus, NewUsageEvent } from '../db/types.js';
+import { childrenOf } from '../conversations/repository.js';
+import type { ConversationRow, MessageRow, MessageStatus, NewUsageEvent } from '../db/types.js';
 import type { Experience } from '../experiences/service.js';
 import type { Reply, ReplyButton } from '../inbound.js';
 import type { StreamOutcome } from '../providers/router.js';
@@ -135,7 +136,7 @@ export class TurnRunner {
       await recordUsage(deps.db, rows);
 
       const footer = [context.notice, outcomeFooter(outcome, choice)].filter(Boolean).join('\n') || undefined;
-      const buttons = await this.buttons(reply, answer.id, outcome);
+      const buttons = await this.buttons(reply, answer, outcome);
       let messageIds: string[];
       try {
         messageIds = (await renderer.finish({ footer, buttons })).messageIds;
@@ -203,9 +204,10 @@ export class TurnRunner {
     return { built, notice, params, conversation };
   }
 
-  private async buttons(reply: Reply, answerId: number, outcome: StreamOutcome): Promise<ReplyButton[] | undefined> {
+  private async buttons(reply: Reply, answer: MessageRow, outcome: StreamOutcome): Promise<ReplyButton[] | undefined> {
     if (!reply.capabilities.buttons || outcome.status === 'error') return undefined;
-    const { siblings, index } = await this.deps.conversations.siblings(answerId);
+    const siblings = await childrenOf(this.deps.db, answer.conversation_id, answer.parent_id);
+    const index = siblings.findIndex((s) => s.id === answer.id);
     const buttons: ReplyButton[] = [];
     if (siblings.length > 1) {
       buttons.push({ action: 'prev', label: '◀' }, { action: 'next', label: `▶ ${index + 1}/${siblings.length}` });
