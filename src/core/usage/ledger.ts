@@ -30,8 +30,10 @@ export function usageRow(
   promptEstimate: number,
   status: UsageStatus = call.status,
 ): NewUsageEvent {
-  const estimated = call.usage === null;
-  const usage = call.usage ?? { inputTokens: promptEstimate, outputTokens: estimateTokens(call.outputText) };
+  // a call that failed before any text was read is not charged: most never reached a model
+  const nothingServed = call.usage === null && call.status === 'error' && call.outputText === '';
+  const estimated = call.usage === null && !nothingServed;
+  const usage = call.usage ?? (nothingServed ? { inputTokens: 0, outputTokens: 0 } : { inputTokens: promptEstimate, outputTokens: estimateTokens(call.outputText) });
   return {
     platform: context.platform,
     user_id: context.userId,
