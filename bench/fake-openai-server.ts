@@ -8,10 +8,15 @@ const ANSWER_TOKENS = Number(process.env.ANSWER_TOKENS ?? 200);
 const DELAY_MS = Number(process.env.CHUNK_DELAY_MS ?? 0);
 // one chunk per token, as real servers stream; "tok " is one token in GPT tokenizers
 const answer = 'tok '.repeat(ANSWER_TOKENS);
-const fake = await startFakeOpenAI({ models: ['*'], defaultAnswer: answer, chunkSize: 4 });
+// like a real server, stop at the request's token limit: title calls ask for a few tokens
+const answerFor = (request: { body: { max_tokens?: number; max_completion_tokens?: number } }): string => {
+  const limit = request.body.max_completion_tokens ?? request.body.max_tokens ?? Infinity;
+  return limit < ANSWER_TOKENS ? 'Counting to two hundred' : answer;
+};
+const fake = await startFakeOpenAI({ models: ['*'], defaultAnswer: answerFor, chunkSize: 4 });
 if (DELAY_MS > 0) {
   // pace the streams of one load run: every conversation's answer and its title call
-  fake.script(...Array.from({ length: 1000 }, () => ({ answer, delayMs: DELAY_MS, usage: { input: 50, output: ANSWER_TOKENS } })));
+  fake.script(...Array.from({ length: 1000 }, () => ({ delayMs: DELAY_MS })));
 }
 process.stdout.write(`${fake.url}\n`);
 process.stdin.resume();

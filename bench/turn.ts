@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
 import { loadConfig } from '../src/core/config.js';
@@ -19,6 +18,7 @@ import { figure, summarise } from './stats.js';
 
 const TURNS = 300;
 const CONCURRENT = 200;
+// the build must be current: npm run bench:turn builds first
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 function startFake(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
@@ -107,38 +107,22 @@ async function main(): Promise<void> {
   await runtime.close();
   fast.child.stdin!.end();
 
-  // 200 conversations at once, each streaming 200 tokens over ~2 s
-  const paced = await startFake({ ANSWER_TOKENS: '200', CHUNK_DELAY_MS: '10' });
-  const loadDir = mkdtempSync(path.join(tmpdir(), 'threadloom-bench-load-'));
-  const loadConfigValue = loadConfig({ THREADLOOM_DATA_DIR: loadDir, THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini', OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: paced.url });
-  const loaded = await startRuntime(
-    { ...loadConfigValue, limits: { userTurnsPerMinute: 1000 }, providers: { openai: { ...loadConfigValue.providers.openai!, maxConcurrent: 1000 } } },
-    { log: silentLogger },
-  );
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-  loop.enable();
-  const loadStart = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => loaded.engine.handle(message(`user${i}`, 'stream please'), new NullReply())));
-  const loadMs = performance.now() - loadStart;
-  loop.disable();
-  clearInterval(sampler);
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const streamed = await loaded.deps.db.selectFrom('messages').select((eb) => eb.fn.countAll<number>().as('n')).where('role', '=', 'assistant').where('status', '=', 'complete').executeTakeFirstOrThrow();
-  figure('concurrent_conversations', CONCURRENT, 'conversations', 0);
-  figure('concurrent_answers_complete', Number(streamed.n), 'answers', 0);
-  figure('concurrent_wall_time', loadMs, 'ms', 0);
-  figure('event_loop_delay_p99', loop.percentile(99) / 1e6, 'ms');
-  figure('event_loop_delay_max', loop.max / 1e6, 'ms');
-  figure('peak_rss', peakRss / 1024 / 1024, 'MB', 1);
-  await loaded.close();
-  paced.child.stdin!.end();
+  // 200 conversations at once, each streaming 200 tokens over ~2 s (plus its short title call), in a
+  // fresh process on the build; then the same 400 streams through the bare SDK as the baseline
+  for (const mode of ['sdk', 'threadloom']) {
+    const paced = await startFake({ ANSWER_TOKENS: '200', CHUNK_DELAY_MS: '10' });
+    const load = spawn(process.execPath, [path.join(ROOT, 'bench/turn-load.mjs'), paced.url, mode], {
+      env: { ...process.env, CONCURRENT: String(CONCURRENT) },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    await new Promise((resolve) => load.once('exit', resolve));
+    paced.child.stdin!.end();
+  }
 
   // start-to-ready: a fresh process on a fresh data directory, as `npm start` runs it
   const readyDir = mkdtempSync(path.join(tmpdir(), 'threadloom-bench-ready-'));
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, [...process.execArgv, path.join(ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
     env: { ...process.env, THREADLOOM_DATA_DIR: readyDir, THREADLOOM_CONFIG: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -152,7 +136,7 @@ async function main(): Promise<void> {
   figure('start_to_ready_wall', performance.now() - spawnedAt, 'ms', 0);
   figure('start_to_ready_internal', internal, 'ms', 0);
   child.kill('SIGTERM');
-  for (const d of [dir, loadDir, readyDir]) rmSync(d, { recursive: true, force: true });
+  for (const d of [dir, readyDir]) rmSync(d, { recursive: true, force: true });
 }
 
 await main();

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step to forget.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli.ts');
+// The compiled CLI (`npm run build` writes dist/).
+await import('../dist/src/cli.js');

@@ -199,6 +199,32 @@ describe(Engine.name, () => {
     });
   });
 
+  describe('context window', () => {
+    it('should summarise messages that fall out of the window, say so once, and use the summary after', async () => {
+      await rt.deps.experiences.update('general', { contextPolicy: { maxMessages: 4, tokenBudget: null, summarize: true } });
+      const summaryRequests = () => rt.openai.chatRequests().filter((r) => JSON.stringify(r.body).includes('running summary'));
+      const reply = new RecordingReply();
+      for (let i = 0; i < 2; i++) await rt.engine.handle(inbound(`question ${i}`), reply);
+      expect(summaryRequests()).toHaveLength(0);
+
+      // the third question makes five messages on a four-message window
+      rt.openai.script({ answer: 'Ada asked questions 0 and 1.' });
+      await rt.engine.handle(inbound('question 2'), reply);
+      expect(summaryRequests()).toHaveLength(1);
+      expect(JSON.stringify(summaryRequests()[0]!.body)).toContain('question 0');
+      expect(reply.last().text).toContain('ℹ Earlier messages were summarised');
+      const turn = turnRequests(rt.openai).at(-1)!.body.messages;
+      expect(turn[1]).toEqual({ role: 'system', content: 'Summary of the earlier part of this conversation:\nAda asked questions 0 and 1.' });
+      expect(turn.slice(2).map((m: { content: string }) => m.content)).toEqual(['Echo: question 1', 'question 2']);
+      expect(await rt.deps.db.selectFrom('summaries').selectAll().execute()).toHaveLength(1);
+
+      // the window has room again: no new summary, no second notice
+      await rt.engine.handle(inbound('question 3'), reply);
+      expect(reply.last().text).toBe('Echo: question 3');
+      expect((await usage()).filter((u) => u.purpose === 'summary')).toHaveLength(1);
+    });
+  });
+
   describe('limits', () => {
     it('should refuse a user over the per-minute limit with when to try again', async () => {
       await rt.close();

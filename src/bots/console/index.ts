@@ -24,7 +24,7 @@ export const CONSOLE_PLATFORM = 'console';
  * A terminal chat on the same engine: type to talk, `/command` for commands, Ctrl-C stops an
  * answer being written (a second Ctrl-C at an empty prompt quits).
  */
-export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapter & { done: Promise<void> } {
+export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapter & { done: Promise<void>; interrupt(): void } {
   const { engine } = options;
   const output = options.output ?? process.stdout;
   const input = options.input ?? process.stdin;
@@ -77,9 +77,16 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     if (conversation) engine.turns.stop(conversation.id);
   }
 
+  /** Ctrl-C: stops the answer being written; at an idle prompt, quits. */
+  function interrupt(): void {
+    if (busy) void stopCurrent();
+    else rl?.close();
+  }
+
   return {
     platform: CONSOLE_PLATFORM,
     done,
+    interrupt,
     async start() {
       const experience = await engine.deps.experiences.require(options.experienceSlug);
       await engine.deps.db
@@ -88,17 +95,18 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
         .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id }))
         .execute();
       output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
-      rl = readline.createInterface({ input, output, terminal: false });
+      // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
+      const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
+      rl = readline.createInterface({ input, output, terminal });
       rl.on('line', (line) => {
         queue = queue.then(() => handleLine(line)).catch((err) => {
           output.write(`error: ${String(err)}\n`);
         });
       });
-      rl.on('SIGINT', () => {
-        if (busy) void stopCurrent();
-        else rl?.close();
-      });
+      rl.on('SIGINT', interrupt);
+      if (!terminal && input === process.stdin) process.on('SIGINT', interrupt);
       rl.on('close', () => {
+        process.off('SIGINT', interrupt);
         void queue.then(resolveDone);
       });
     },

@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOllama, type FakeProviderServer } from './fakes/providers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+// by file URL, so the child resolves it from here and not from its own working directory
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a Threadloom entry point in its own process with only the given environment. */
+function run(script: string, args: string[], env: Record<string, string>, until?: { stderr: RegExp; then: 'SIGTERM' }): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, script), ...args], {
+    cwd: mkdtempSync(path.join(tmpdir(), 'threadloom-cwd-')),
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    if (until && until.stderr.test(stderr)) child.kill(until.then);
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+const CLOSED_PORT = 'http://127.0.0.1:9'; // discard port: nothing listens there
+
+describe('npm start', () => {
+  it('should start with nothing configured, say what to set for each platform, and stop cleanly', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-start-'));
+    const result = await run('src/main.ts', [], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: CLOSED_PORT }, { stderr: /ready in \d+ ms/, then: 'SIGTERM' });
+    expect(result.stderr).toContain('installed 14 built-in Experiences');
+    expect(result.stderr).toContain('discord: off — set DISCORD_TOKEN to enable');
+    expect(result.stderr).toContain('slack: off — set SLACK_BOT_TOKEN');
+    expect(result.stderr).toContain('matrix: off — set MATRIX_HOMESERVER_URL');
+    expect(result.stderr).toContain('SIGTERM: shutting down');
+    expect(result.code).toBe(0);
+  });
+
+  it('should refuse a broken configuration with the key and the fix, before touching anything', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-start-'));
+    const result = await run('src/main.ts', [], { THREADLOOM_DATA_DIR: dataDir, THREADLOOM_DEFAULT_MODEL: 'anthropic/claude-haiku-4-5' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('defaultModel: no provider named "anthropic" is configured');
+  });
+});
+
+describe('threadloom doctor', () => {
+  let ollama: FakeProviderServer;
+  beforeAll(async () => {
+    ollama = await startFakeOllama();
+  });
+  afterAll(async () => {
+    await ollama.close();
+  });
+
+  it('should print one line per check and pass when the default model is there', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-doctor-'));
+    const result = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url });
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^ok\s+config\s/);
+    expect(lines[1]).toMatch(/^ok\s+database\s.*\(ok, WAL, sqlite-vec v0\./);
+    expect(lines[2]).toMatch(/^warn migrations\s+1 pending/);
+    expect(lines[3]).toMatch(/^ok\s+provider ollama\s+reachable, 3 models/);
+    expect(result.code).toBe(0);
+  });
+
+  it('should fail when the default model\'s provider is unreachable', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-doctor-'));
+    const result = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: CLOSED_PORT });
+    expect(result.stdout).toMatch(/FAIL provider ollama\s+unreachable: .*\(it serves the default model\)/);
+    expect(result.code).toBe(1);
+  });
+});
