@@ -2,7 +2,7 @@ import { loadConfig, type Config } from './core/config.js';
 import { ThreadloomError } from './core/errors.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
 import { consoleLogger } from './core/log.js';
-import { startRuntime } from './core/runtime.js';
+import { startRuntime, type Runtime } from './core/runtime.js';
 
 const started = performance.now();
 const log = consoleLogger();
@@ -30,25 +30,29 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const runtime = await startRuntime(config, { log });
-  for (const line of platformLines(config)) log.info(line);
-  log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
 
-  const maintenance = setInterval(() => {
-    pruneProcessedEvents(runtime.deps.db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));
-  }, 3_600_000);
-
+  let runtime: Runtime | null = null;
+  let maintenance: NodeJS.Timeout | null = null;
   let stopping = false;
+  // registered before anything starts, so a signal during start-up also shuts down cleanly
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: shutting down`);
-    clearInterval(maintenance);
-    await runtime.close();
+    if (maintenance) clearInterval(maintenance);
+    await runtime?.close();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  runtime = await startRuntime(config, { log });
+  const { db } = runtime.deps;
+  maintenance = setInterval(() => {
+    pruneProcessedEvents(db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));
+  }, 3_600_000);
+  for (const line of platformLines(config)) log.info(line);
+  log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
 }
 
 main().catch((err) => {

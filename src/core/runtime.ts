@@ -37,6 +37,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
+    // answers cut off by a crash or kill were never finished: say so instead of "streaming" forever
+    await database.db.updateTable('messages').set({ status: 'error', error: 'interrupted: Threadloom stopped while answering' }).where('status', '=', 'streaming').execute();
     const experiences = new ExperienceService(database.db);
     if ((await experiences.list({ includeArchived: true })).length === 0) {
       const installed = await experiences.installTemplates();

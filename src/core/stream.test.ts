@@ -187,6 +187,18 @@ describe(StreamRenderer.name, () => {
     });
   });
 
+  describe('abandon', () => {
+    it('should stop showing typing and write nothing more when a turn fails before its answer', async () => {
+      const chat = new FakeChat();
+      const renderer = new StreamRenderer(chat, { typingIntervalMs: 8000 });
+      renderer.start();
+      renderer.abandon();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(chat.typingAt).toHaveLength(1);
+      expect(chat.calls).toHaveLength(0);
+    });
+  });
+
   describe('finish', () => {
     it('should put the footer and the buttons on the last message only', async () => {
       const chat = new FakeChat({ maxMessageLength: 200 });

@@ -118,6 +118,14 @@ export class StreamRenderer {
     this.scheduleFlush();
   }
 
+  /** Gives up without writing anything more (the turn failed before an answer): stops typing and timers. */
+  abandon(): void {
+    this.finished ??= Promise.resolve({ messageIds: this.messageIds, text: this.answer });
+    this.stopTyping();
+    if (this.flushTimer) this.scheduler.clearTimeout(this.flushTimer.handle);
+    this.flushTimer = null;
+  }
+
   /** Writes the final text of every message now; rejects only if a final write fails twice. */
   finish(options: FinishOptions = {}): Promise<RenderedAnswer> {
     this.finished ??= this.finishNow(options);

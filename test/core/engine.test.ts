@@ -87,6 +87,18 @@ describe(Engine.name, () => {
       expect(conversations[0]).toMatchObject({ thread_id: 'thread-1', channel_id: 'ops' });
     });
 
+    it('should answer two people writing in the same thread at once, neither cut short', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('@bot standup notes?', { isDirect: false, channelId: 'team', mentionsBot: true }), reply);
+      rt.openai.script({ answer: 'answer for Ada', delayMs: 20 }, { answer: 'answer for Bo', delayMs: 20 });
+      await Promise.all([
+        rt.engine.handle(inbound('mine first', { isDirect: false, channelId: 'team', threadId: 'thread-1' }), reply),
+        rt.engine.handle(inbound('and mine', { isDirect: false, channelId: 'team', threadId: 'thread-1', author: { id: 'bo', name: 'Bo', isBot: false } }), reply),
+      ]);
+      const answers = (await messages()).filter((m) => m.role === 'assistant').map((m) => [m.content, m.status]);
+      expect(answers).toEqual(expect.arrayContaining([['answer for Ada', 'complete'], ['answer for Bo', 'complete']]));
+    });
+
     it('should give the conversation a generated title', async () => {
       rt.openai.script({ answer: 'sure' }, { answer: '"Disk Space On The NAS."' });
       await rt.engine.handle(inbound('my NAS is out of space, what can I delete?'), new RecordingReply());

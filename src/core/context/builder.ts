@@ -68,7 +68,8 @@ export async function buildContext(db: Db, request: ContextRequest): Promise<Bui
       olderBeyondWalk = !walk.reachedRoot;
     }
   }
-  path = path.filter((m) => !(m.status === 'error' && m.content === ''));
+  // answers that failed or are still being written have nothing to show a model yet
+  path = path.filter((m) => !(m.role === 'assistant' && m.content === ''));
 
   let used = estimateTokens(system) + 4 + (summary ? summary.token_count + 4 : 0);
   const included: MessageRow[] = [];

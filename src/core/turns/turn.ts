@@ -70,7 +70,8 @@ function answerStatus(outcome: StreamOutcome): MessageStatus {
 
 /** Runs one chat turn: context → route → stream into the reply → persist the answer and usage. */
 export class TurnRunner {
-  private readonly active = new Map<number, AbortController>();
+  /** answers being written, per conversation: several users may be answered at once in a thread */
+  private readonly active = new Map<number, Set<AbortController>>();
 
   constructor(private readonly deps: EngineDeps) {}
 
@@ -78,15 +79,15 @@ export class TurnRunner {
     return this.active.has(conversationId);
   }
 
-  /** Aborts the conversation's running answer; what arrived is kept. */
+  /** Aborts the conversation's running answers; what arrived is kept. */
   stop(conversationId: number): boolean {
-    const controller = this.active.get(conversationId);
-    controller?.abort();
-    return controller !== undefined;
+    const running = this.active.get(conversationId);
+    for (const controller of running ?? []) controller.abort();
+    return running !== undefined;
   }
 
   stopAll(): void {
-    for (const controller of this.active.values()) controller.abort();
+    for (const running of this.active.values()) for (const controller of running) controller.abort();
   }
 
   async run(input: TurnInput): Promise<TurnResult> {
@@ -100,8 +101,9 @@ export class TurnRunner {
     const renderer = new StreamRenderer(reply);
     renderer.start();
     const controller = new AbortController();
-    this.active.get(conversation.id)?.abort(); // a new turn supersedes a running one
-    this.active.set(conversation.id, controller);
+    const running = this.active.get(conversation.id) ?? new Set<AbortController>();
+    running.add(controller);
+    this.active.set(conversation.id, running);
     try {
       const context = await this.context(conversation, experience, choice, input.parentId, user, usageBase);
       conversation = context.conversation;
@@ -147,8 +149,12 @@ export class TurnRunner {
       await this.mapPlatformMessages(user.platform, messageIds, answer.id, conversation.id);
       if (!conversation.title) await this.title(conversation, input.parentId, choice, usageBase);
       return { answerId: answer.id, outcome, platformMessageIds: messageIds };
+    } catch (err) {
+      renderer.abandon();
+      throw err;
     } finally {
-      if (this.active.get(conversation.id) === controller) this.active.delete(conversation.id);
+      running.delete(controller);
+      if (running.size === 0) this.active.delete(conversation.id);
     }
   }
 
