@@ -272,6 +272,62 @@ describe(Engine.name, () => {
       expect((await rt.deps.experiences.getById(conversation.experience_id))!.slug).toBe('homelab');
     });
 
+    it('should switch persona and Experience for this conversation only', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(command('persona', 'You are a pirate. Answer like one.'), reply);
+      expect(reply.last()).toMatchObject({ text: 'Custom persona set for this conversation.', private: true });
+      await rt.engine.handle(inbound('hello'), reply);
+      expect(turnRequests(rt.openai).at(-1)!.body.messages[0].content).toMatch(/^You are a pirate\. Answer like one\./);
+
+      await rt.engine.handle(command('persona', 'shell'), reply);
+      await rt.engine.handle(inbound('list files'), reply);
+      expect(turnRequests(rt.openai).at(-1)!.body.messages[0].content).toMatch(/^You are Shell/);
+
+      await rt.engine.handle(command('experience', 'use translator'), reply);
+      expect(reply.last().text).toBe('This conversation now uses the Translator Experience.');
+      await rt.engine.handle(inbound('bonjour'), reply);
+      expect(turnRequests(rt.openai).at(-1)!.body.messages[0].content).toContain('"Translator" workspace');
+      await rt.engine.handle(command('experience', 'use nope'), reply);
+      expect(reply.last().text).toBe('No Experience called "nope". Try `experience list`.');
+      await rt.engine.handle(command('experience', 'list'), reply);
+      expect(reply.last().text).toContain('`homelab` — Homelab');
+    });
+
+    it('should fork the conversation into a new thread that carries the history', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('@bot plan the migration', { isDirect: false, channelId: 'ops', mentionsBot: true }), reply);
+      await rt.engine.handle(command('fork', '', { isDirect: false, channelId: 'ops', threadId: 'thread-1' }), reply);
+      expect(reply.threads).toHaveLength(2);
+      expect(reply.last().text).toMatch(/^Forked into a new thread/);
+      await rt.engine.handle(inbound('and the rollback?', { isDirect: false, channelId: 'ops', threadId: 'thread-2' }), reply);
+      const contents = turnRequests(rt.openai).at(-1)!.body.messages.slice(1).map((m: { content: string }) => m.content);
+      expect(contents).toEqual(['@bot plan the migration', 'Echo: @bot plan the migration', 'and the rollback?']);
+      expect(await rt.deps.db.selectFrom('conversations').selectAll().where('archived_at', 'is', null).execute()).toHaveLength(2);
+    });
+
+    it('should list the commands and the models on offer', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(command('help'), reply);
+      for (const name of ['model', 'models', 'persona', 'experience', 'bind', 'new', 'regen', 'branch', 'fork', 'summary', 'usage', 'export', 'stop', 'help']) {
+        expect(reply.last().text).toContain(`\`${name}`);
+      }
+      await rt.engine.handle(command('models'), reply);
+      expect(reply.last().text).toContain('openai/gpt-4o-mini');
+      expect(reply.last().text).toContain('anthropic/claude-haiku-4-5');
+      expect(reply.last().text).toContain('ollama/llama3.2:latest');
+      await rt.engine.handle(command('model', 'claude-haiku-4-5'), reply);
+      expect(reply.last().text).toBe('This conversation now uses anthropic/claude-haiku-4-5.');
+    });
+
+    it('should summarise on request without changing the conversation', async () => {
+      const reply = new RecordingReply();
+      await rt.engine.handle(inbound('we chose ZFS mirrors'), reply);
+      rt.openai.script({ answer: 'You chose ZFS mirrors.' });
+      await rt.engine.handle(command('summary'), reply);
+      expect(reply.last().text).toBe('Summary (2 messages):\nYou chose ZFS mirrors.');
+      expect((await messages()).length).toBe(2);
+    });
+
     it('should export the branch as Markdown and JSON files', async () => {
       await rt.engine.handle(inbound('what is a VLAN?'), new RecordingReply());
       const reply = new RecordingReply();
