@@ -48,14 +48,18 @@ export class Engine {
     return { platform: inbound.platform, id: inbound.author.id, name: inbound.author.name };
   }
 
-  /** The conversation for this message's place, creating it (and its thread) when asked. */
-  async conversationFor(inbound: Inbound, reply: Reply, title: string): Promise<ConversationRow> {
-    const existing = await findConversationFor(this.deps, inbound);
-    if (existing) return existing;
-    let threadId = inbound.threadId;
-    if (!threadId && !inbound.isDirect && reply.startThread && reply.capabilities.threads) {
-      threadId = await reply.startThread(title);
-    }
+  /** In a channel of a platform with threads, each mention starts its own thread. */
+  private threadPerMessage(inbound: Inbound, reply: Reply): boolean {
+    return !inbound.isDirect && inbound.threadId === null && Boolean(reply.startThread) && reply.capabilities.threads;
+  }
+
+  /** The running conversation of this place (commands use it), created there if there is none. */
+  async conversationFor(inbound: Inbound): Promise<ConversationRow> {
+    return (await findConversationFor(this.deps, inbound)) ?? this.createConversation(inbound, null);
+  }
+
+  private async createConversation(inbound: Inbound, reply: Reply | null, title = ''): Promise<ConversationRow> {
+    const threadId = reply && this.threadPerMessage(inbound, reply) ? await reply.startThread!(title) : inbound.threadId;
     const experience = await experienceForChannel(this.deps, inbound.platform, inbound.channelId);
     return this.deps.conversations.create(
       { platform: inbound.platform, channelId: inbound.channelId, threadId },
@@ -67,11 +71,12 @@ export class Engine {
   private async message(inbound: Inbound, reply: Reply): Promise<void> {
     const text = inbound.text.trim();
     if (!text && inbound.attachments.length === 0) return;
-    const existing = await findConversationFor(this.deps, inbound);
+    // a mention in a threaded channel starts a new thread unless it replies into a conversation
+    const existing = await findConversationFor(this.deps, inbound, { byPlace: !this.threadPerMessage(inbound, reply) });
     const addressed = inbound.mentionsBot || inbound.isDirect || (existing !== null && (inbound.threadId !== null || inbound.replyTo !== null));
     if (!addressed) return;
     this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
-    const conversation = existing ?? (await this.conversationFor(inbound, reply, fallbackTitle(text)));
+    const conversation = existing ?? (await this.createConversation(inbound, reply, fallbackTitle(text)));
     const userMessage = await this.deps.conversations.append(conversation.id, {
       role: 'user',
       content: text,

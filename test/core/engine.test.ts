@@ -338,6 +338,18 @@ describe(Engine.name, () => {
       expect(data.messages.map((m: { content: string }) => m.content)).toEqual(['what is a VLAN?', 'Echo: what is a VLAN?']);
     });
 
+    it('should keep a thread answering without a mention after new, and never open a thread for a command', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(command('model', '', { isDirect: false, channelId: 'ops' }), reply);
+      expect(reply.threads).toEqual([]);
+      await rt.engine.handle(inbound('@bot hello', { isDirect: false, channelId: 'ops', mentionsBot: true }), reply);
+      const inThread = { isDirect: false, channelId: 'ops', threadId: 'thread-1' };
+      await rt.engine.handle(command('new', '', inThread), reply);
+      await rt.engine.handle(inbound('fresh question', inThread), reply);
+      expect(reply.last().text).toBe('Echo: fresh question');
+      expect(turnRequests(rt.openai).at(-1)!.body.messages.slice(1)).toEqual([{ role: 'user', content: 'fresh question' }]);
+    });
+
     it('should start over with new and report usage', async () => {
       const reply = new RecordingReply();
       await rt.engine.handle(inbound('first'), reply);

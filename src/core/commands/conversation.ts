@@ -18,8 +18,16 @@ export const NEW: CommandSpec = {
   usage: 'new',
   summary: 'start a fresh conversation here (the old one is kept)',
   async run(ctx) {
+    const { conversations } = ctx.engine.deps;
     const conversation = await ctx.existingConversation();
-    if (conversation) await ctx.engine.deps.conversations.archive(conversation.id);
+    if (conversation) {
+      await conversations.archive(conversation.id);
+      // a thread stays the bot's: its next message continues the fresh conversation without a mention
+      if (conversation.thread_id) {
+        const place = { platform: conversation.platform, channelId: conversation.channel_id, threadId: conversation.thread_id };
+        await conversations.create(place, conversation.experience_id, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
+      }
+    }
     await ctx.say('Fresh start: your next message begins a new conversation.');
   },
 };

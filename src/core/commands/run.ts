@@ -2,7 +2,6 @@ import type { Engine } from '../engine.js';
 import { ThreadloomError } from '../errors.js';
 import type { Inbound, Reply } from '../inbound.js';
 import { findConversationFor } from '../turns/places.js';
-import { fallbackTitle } from '../turns/title.js';
 import { COMMANDS, findCommand } from './table.js';
 import { UsageError, type CommandContext } from './types.js';
 
@@ -36,7 +35,7 @@ export async function runCommand(engine: Engine, inbound: Inbound, reply: Reply)
     args: rest ? rest.split(/\s+/) : [],
     isAdmin,
     existingConversation: () => findConversationFor(engine.deps, inbound),
-    conversation: () => engine.conversationFor(inbound, reply, fallbackTitle(rest || spec.name)),
+    conversation: () => engine.conversationFor(inbound),
     say: async (text, options) => {
       await reply.post(text, { private: spec.private, ...options });
     },

@@ -30,10 +30,10 @@ export async function experienceForChannel(deps: EngineDeps, platform: string, c
 }
 
 /**
- * The running conversation this message belongs to: the one its reply points into, else the
- * one of its thread (or channel/DM). Null when there is none yet.
+ * The running conversation this message belongs to: the one its reply points into, else (unless
+ * `byPlace` is false) the one of its thread, channel or DM. Null when there is none yet.
  */
-export async function findConversationFor(deps: EngineDeps, inbound: Inbound): Promise<ConversationRow | null> {
+export async function findConversationFor(deps: EngineDeps, inbound: Inbound, options: { byPlace?: boolean } = {}): Promise<ConversationRow | null> {
   if (inbound.replyTo) {
     const node = await nodeForPlatformMessage(deps, inbound.platform, inbound.replyTo);
     if (node) {
@@ -41,5 +41,6 @@ export async function findConversationFor(deps: EngineDeps, inbound: Inbound): P
       if (!conversation.archived_at) return conversation;
     }
   }
+  if (options.byPlace === false) return null;
   return (await deps.conversations.findActive({ platform: inbound.platform, channelId: inbound.channelId, threadId: inbound.threadId })) ?? null;
 }
