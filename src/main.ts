@@ -1,5 +1,6 @@
 import { loadConfig, type Config } from './core/config.js';
-import { ThreadloomError } from './core/errors.js';
+import type { ChatAdapter } from './bots/adapter.js';
+import { errorMessage, ThreadloomError } from './core/errors.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
 import { consoleLogger } from './core/log.js';
 import { startRuntime, type Runtime } from './core/runtime.js';
@@ -16,6 +17,7 @@ function platformLines(config: Config): string[] {
     ['matrix', Boolean(config.matrix.homeserverURL && (config.matrix.accessToken || config.matrix.password)), 'set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_USER_ID + MATRIX_PASSWORD)'],
   ];
   for (const [name, configured, hint] of platforms) {
+    if (name === 'discord' && configured) continue; // it reports itself when it connects
     lines.push(configured ? `${name}: credentials found, but this version has no ${name} adapter yet` : `${name}: off — ${hint} to enable`);
   }
   lines.push('admin web: not in this version yet — try a persona in the terminal with `npm run chat -- --experience homelab`');
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   }
 
   let runtime: Runtime | null = null;
+  const adapters: ChatAdapter[] = [];
   let maintenance: NodeJS.Timeout | null = null;
   let stopping = false;
   // registered before anything starts, so a signal during start-up also shuts down cleanly
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info(`${signal}: shutting down`);
     if (maintenance) clearInterval(maintenance);
+    await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
     await runtime?.close();
     process.exit(0);
   };
@@ -47,6 +51,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   runtime = await startRuntime(config, { log });
+  // platform SDKs load only when their platform is configured
+  if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(runtime.engine));
+  // an adapter that cannot connect (bad token, no network) is reported; the others keep running
+  await Promise.all(
+    adapters.map((adapter) =>
+      adapter.start().catch((err) => log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`)),
+    ),
+  );
   const { db } = runtime.deps;
   maintenance = setInterval(() => {
     pruneProcessedEvents(db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));

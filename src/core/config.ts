@@ -84,7 +84,31 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** user ids (platform:id) allowed to run admin commands such as `bind` */
   admins: z.array(z.string()).default([]),
-  discord: z.strictObject({ token: z.string().min(1).optional(), apiBaseURL: z.url().optional() }).prefault({}),
+  discord: z
+    .strictObject({
+      token: z.string().min(1).optional(),
+      /** REST base, e.g. a proxy; the gateway URL comes from GET /gateway/bot on it */
+      apiBaseURL: z.url().optional(),
+      /** register slash commands to these guilds (instant) instead of globally (up to an hour) */
+      commandGuilds: z.array(z.string()).default([]),
+      /** answer a mention in any channel, not only channels bound to an Experience */
+      answerEverywhere: z.boolean().default(true),
+      allowDMs: z.boolean().default(true),
+      /** empty = everyone; otherwise only these guild/channel/role/user ids */
+      allow: z
+        .strictObject({
+          guilds: z.array(z.string()).default([]),
+          channels: z.array(z.string()).default([]),
+          roles: z.array(z.string()).default([]),
+          users: z.array(z.string()).default([]),
+        })
+        .prefault({}),
+      adminUsers: z.array(z.string()).default([]),
+      adminRoles: z.array(z.string()).default([]),
+      /** between edits of a streaming message: Discord allows 5 edits per 5 s per channel, and the final edit comes on top */
+      editIntervalMs: z.number().int().min(1000).default(1250),
+    })
+    .prefault({}),
   slack: z
     .strictObject({
       botToken: z.string().min(1).optional(),

@@ -1,0 +1,82 @@
+import { SlashCommandBuilder, type AutocompleteInteraction, type ChatInputCommandInteraction } from 'discord.js';
+import { COMMANDS } from '../../core/commands/table.js';
+import type { Engine } from '../../core/engine.js';
+
+interface OptionSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+  autocomplete?: 'model' | 'experience';
+  choices?: string[];
+}
+
+/**
+ * Native options for the core commands; their values, in this order, become the command's
+ * argument string, so the core parses one syntax on every platform.
+ */
+const OPTIONS: Record<string, OptionSpec[]> = {
+  model: [{ name: 'model', description: 'provider/model, or reset', autocomplete: 'model' }],
+  persona: [{ name: 'persona', description: 'an Experience slug, your own persona text, or reset' }],
+  experience: [
+    { name: 'action', description: 'what to do', choices: ['show', 'list', 'use'] },
+    { name: 'experience', description: 'the Experience to use', autocomplete: 'experience' },
+  ],
+  bind: [
+    { name: 'experience', description: 'the Experience for this channel', required: true, autocomplete: 'experience' },
+    { name: 'model', description: 'a model for this channel only', autocomplete: 'model' },
+  ],
+  branch: [{ name: 'to', description: 'list, next, prev, or a branch number' }],
+  export: [{ name: 'format', description: 'file format', choices: ['markdown', 'json'] }],
+  help: [{ name: 'command', description: 'a command to explain', choices: COMMANDS.map((c) => c.name) }],
+};
+
+/** The application commands, one per core command. */
+export function commandDefinitions() {
+  return COMMANDS.map((spec) => {
+    const builder = new SlashCommandBuilder().setName(spec.name).setDescription(spec.summary.slice(0, 100));
+    for (const option of OPTIONS[spec.name] ?? []) {
+      builder.addStringOption((o) => {
+        o.setName(option.name).setDescription(option.description).setRequired(option.required ?? false);
+        if (option.autocomplete) o.setAutocomplete(true);
+        if (option.choices) o.addChoices(...option.choices.map((c) => ({ name: c, value: c })));
+        return o;
+      });
+    }
+    return builder.toJSON();
+  });
+}
+
+export function argsFromOptions(interaction: ChatInputCommandInteraction): string {
+  return (OPTIONS[interaction.commandName] ?? [])
+    .map((option) => interaction.options.getString(option.name)?.trim() ?? '')
+    .filter((value) => value !== '')
+    .join(' ');
+}
+
+const MAX_CHOICES = 25;
+const MODEL_LIST_TTL_MS = 60_000;
+
+/** Suggestions for `/model` and `/experience`: only what exists now. */
+export class Autocomplete {
+  private models: { ids: string[]; at: number } | null = null;
+
+  constructor(private readonly engine: Engine) {}
+
+  async respond(interaction: AutocompleteInteraction): Promise<void> {
+    const focused = interaction.options.getFocused(true);
+    const kind = OPTIONS[interaction.commandName]?.find((o) => o.name === focused.name)?.autocomplete;
+    const typed = focused.value.toLowerCase();
+    let values: string[] = [];
+    if (kind === 'model') values = await this.modelIds();
+    if (kind === 'experience') values = (await this.engine.deps.experiences.list()).map((e) => e.slug);
+    const matches = values.filter((v) => v.toLowerCase().includes(typed)).slice(0, MAX_CHOICES);
+    await interaction.respond(matches.map((v) => ({ name: v.slice(0, 100), value: v.slice(0, 100) })));
+  }
+
+  private async modelIds(): Promise<string[]> {
+    if (this.models && Date.now() - this.models.at < MODEL_LIST_TTL_MS) return this.models.ids;
+    const { models } = await this.engine.deps.catalog.list();
+    this.models = { ids: models.map((m) => m.id), at: Date.now() };
+    return this.models.ids;
+  }
+}

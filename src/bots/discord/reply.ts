@@ -1,0 +1,111 @@
+import {
+  AttachmentBuilder,
+  MessageFlags,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Message,
+  type SendableChannels,
+} from 'discord.js';
+import type { PostOptions, Reply, ReplyCapabilities } from '../../core/inbound.js';
+import { buttonRows } from './components.js';
+
+export const DISCORD_MESSAGE_LIMIT = 2000;
+const THREAD_NAME_LIMIT = 100;
+/** a day of quiet before Discord archives a thread the bot opened */
+const THREAD_AUTO_ARCHIVE_MINUTES = 1440;
+
+function capabilities(editIntervalMs: number, threads: boolean): ReplyCapabilities {
+  return { maxMessageLength: DISCORD_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'commonmark', buttons: true, threads };
+}
+
+/**
+ * What a model wrote, as a Discord message. Mentions are never parsed: an answer quoting
+ * "@everyone" must not ping a whole server.
+ */
+interface Payload {
+  content: string;
+  allowedMentions: { parse: [] };
+  components?: ReturnType<typeof buttonRows>;
+  files?: AttachmentBuilder[];
+}
+
+function payload(text: string, options: PostOptions = {}): Payload {
+  return {
+    content: text,
+    allowedMentions: { parse: [] },
+    ...(options.buttons !== undefined ? { components: buttonRows(options.buttons) } : {}),
+    ...(options.file ? { files: [new AttachmentBuilder(Buffer.from(options.file.content, 'utf8'), { name: options.file.name })] } : {}),
+  };
+}
+
+/** Answers a message in its channel, thread or DM; can open a thread from that message. */
+export class ChannelReply implements Reply {
+  readonly capabilities: ReplyCapabilities;
+  startThread?: (title: string) => Promise<string>;
+
+  constructor(
+    private channel: SendableChannels,
+    source: Message | null,
+    editIntervalMs: number,
+  ) {
+    const canThread = source !== null && source.inGuild() && !source.channel.isThread();
+    this.capabilities = capabilities(editIntervalMs, canThread);
+    if (canThread) {
+      this.startThread = async (title: string) => {
+        const thread = await source.startThread({ name: clip(title, THREAD_NAME_LIMIT), autoArchiveDuration: THREAD_AUTO_ARCHIVE_MINUTES });
+        this.channel = thread;
+        return thread.id;
+      };
+    }
+  }
+
+  async post(text: string, options?: PostOptions): Promise<string> {
+    return (await this.channel.send(payload(text, options))).id;
+  }
+
+  async edit(messageId: string, text: string, options?: PostOptions): Promise<void> {
+    await this.channel.messages.edit(messageId, payload(text, options));
+  }
+
+  async typing(): Promise<void> {
+    await this.channel.sendTyping();
+  }
+}
+
+/**
+ * Answers a slash command: the deferred reply first (ephemeral when the command is a setting),
+ * then follow-ups. Edits go through the interaction's webhook, which can edit both.
+ */
+export class InteractionReply implements Reply {
+  readonly capabilities: ReplyCapabilities;
+  private usedDeferred = false;
+
+  constructor(
+    private readonly interaction: ChatInputCommandInteraction | ButtonInteraction,
+    editIntervalMs: number,
+  ) {
+    this.capabilities = capabilities(editIntervalMs, false);
+  }
+
+  async post(text: string, options: PostOptions = {}): Promise<string> {
+    if (this.interaction.deferred && !this.usedDeferred) {
+      this.usedDeferred = true;
+      return (await this.interaction.editReply(payload(text, options))).id;
+    }
+    const message = await this.interaction.followUp({ ...payload(text, options), ...(options.private ? { flags: MessageFlags.Ephemeral } : {}) });
+    return message.id;
+  }
+
+  async edit(messageId: string, text: string, options?: PostOptions): Promise<void> {
+    await this.interaction.webhook.editMessage(messageId, payload(text, options));
+  }
+
+  async typing(): Promise<void> {
+    // a deferred interaction already shows "thinking…"
+  }
+}
+
+function clip(text: string, max: number): string {
+  const chars = [...text.replace(/\s+/g, ' ').trim()];
+  return chars.length <= max ? chars.join('') || 'Conversation' : `${chars.slice(0, max - 1).join('')}…`;
+}
