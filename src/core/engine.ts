@@ -1,9 +1,11 @@
 import { runCommand } from './commands/run.js';
+import { withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import type { Inbound, Reply } from './inbound.js';
 import type { EngineDeps } from './turns/deps.js';
 import { claimEvent, UserRateLimiter } from './turns/gate.js';
+import { KeyedQueue } from './turns/queue.js';
 import { experienceForChannel, findConversationFor, nodeForPlatformMessage } from './turns/places.js';
 import { fallbackTitle } from './turns/title.js';
 import { TurnRunner, type TurnUser } from './turns/turn.js';
@@ -15,6 +17,7 @@ import { TurnRunner, type TurnUser } from './turns/turn.js';
 export class Engine {
   readonly turns: TurnRunner;
   private readonly limiter: UserRateLimiter;
+  private readonly queue = new KeyedQueue();
 
   constructor(readonly deps: EngineDeps) {
     this.turns = new TurnRunner(deps);
@@ -25,19 +28,34 @@ export class Engine {
     if (inbound.author.isBot) return;
     try {
       if (!(await claimEvent(this.deps.db, inbound))) return;
-      switch (inbound.kind) {
-        case 'command':
-          return await runCommand(this, inbound, reply);
-        case 'action':
-          return await this.action(inbound, reply);
-        case 'edit':
-          return await this.edit(inbound, reply);
-        case 'message':
-          return await this.message(inbound, reply);
-      }
+      const urgent = inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
+      if (urgent) return await this.dispatch(inbound, reply);
+      await this.queue.run(this.queueKey(inbound, reply), () => this.dispatch(inbound, reply));
     } catch (err) {
       await this.fail(err, inbound, reply);
     }
+  }
+
+  private async dispatch(inbound: Inbound, reply: Reply): Promise<void> {
+    switch (inbound.kind) {
+      case 'command':
+        return runCommand(this, inbound, reply);
+      case 'action':
+        return this.action(inbound, reply);
+      case 'edit':
+        return this.edit(inbound, reply);
+      case 'message':
+        return this.message(inbound, reply);
+    }
+  }
+
+  /**
+   * Events of one place are handled in arrival order (stop excepted), so a thread's messages are
+   * answered in turn. A mention that opens its own thread waits for nobody.
+   */
+  private queueKey(inbound: Inbound, reply: Reply): string {
+    if (inbound.kind === 'message' && this.threadPerMessage(inbound, reply)) return `${inbound.platform}\u0000message\u0000${inbound.messageId}`;
+    return `${inbound.platform}\u0000${inbound.channelId}\u0000${inbound.threadId ?? ''}`;
   }
 
   isAdmin(inbound: Inbound): boolean {
@@ -79,7 +97,7 @@ export class Engine {
     const conversation = existing ?? (await this.createConversation(inbound, reply, fallbackTitle(text)));
     const userMessage = await this.deps.conversations.append(conversation.id, {
       role: 'user',
-      content: text,
+      content: withAttachmentText(text, inbound.attachments),
       authorId: inbound.author.id,
       authorName: inbound.author.name,
       attachments: inbound.attachments,
@@ -96,18 +114,23 @@ export class Engine {
     const edited = await this.deps.conversations.editUserMessage(node.id, inbound.text.trim());
     await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
-    await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound) });
+    const { siblings } = await this.deps.conversations.siblings(edited.id);
+    const back = reply.capabilities.buttons ? 'with ◀' : 'with `branch prev`';
+    const notice = `✎ This answers your edited message (branch ${siblings.length}/${siblings.length}); the earlier version stays reachable ${back}.`;
+    await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound), notice });
   }
 
   private async action(inbound: Inbound, reply: Reply): Promise<void> {
     const action = inbound.action;
     if (!action) return;
     const node = await nodeForPlatformMessage(this.deps, inbound.platform, action.targetMessageId);
-    if (!node) throw new ThreadloomError('not_found', 'action on an unknown message', { userMessage: 'I no longer know that message.' });
     if (action.name === 'stop') {
-      this.turns.stop(node.conversation_id);
+      // an answer still streaming is not mapped to its message yet: stop what runs in this place
+      const conversationId = node?.conversation_id ?? (await findConversationFor(this.deps, inbound))?.id;
+      if (conversationId !== undefined) this.turns.stop(conversationId);
       return;
     }
+    if (!node) throw new ThreadloomError('not_found', 'action on an unknown message', { userMessage: 'I no longer know that message.' });
     if (action.name === 'regen') return this.regenerate(node.id, inbound, reply);
     await this.showSibling(node.id, action.name === 'prev' ? -1 : 1, reply, action.targetMessageId, inbound.platform);
   }
@@ -123,24 +146,29 @@ export class Engine {
     await this.turns.run({ conversation, parentId: answer.parent_id, reply, user: this.user(inbound) });
   }
 
-  /** Switches to the previous/next sibling of `nodeId` and shows its answer in place. */
-  async showSibling(nodeId: number, direction: -1 | 1, reply: Reply, platformMessageId: string | null, platform: string): Promise<string> {
+  /**
+   * ◀ ▶ under an answer: moves to the previous/next branch at the answer (or, for an edited
+   * question, at the question) and shows that branch's answer in the same message.
+   */
+  async showSibling(answerId: number, direction: -1 | 1, reply: Reply, platformMessageId: string | null, platform: string): Promise<string> {
     const { conversations } = this.deps;
-    const { siblings, index } = await conversations.siblings(nodeId);
+    const { siblings, index } = await conversations.branchPointOf(answerId);
     const target = siblings[index + direction];
     if (!target) return direction < 0 ? 'This is the first branch.' : 'This is the last branch.';
     await conversations.switchTo(target.id);
-    const label = `branch ${index + direction + 1}/${siblings.length}`;
-    if (platformMessageId && target.role === 'assistant') {
+    const shown = await conversations.answerOf(target);
+    const position = `${index + direction + 1}/${siblings.length}`;
+    if (platformMessageId && shown) {
+      const label = `branch ${position}`;
       const max = reply.capabilities.maxMessageLength - label.length - 8;
-      const text = target.content.length > max ? `${target.content.slice(0, max)}…` : target.content;
+      const text = shown.content.length > max ? `${shown.content.slice(0, max)}…` : shown.content;
       const buttons = reply.capabilities.buttons
-        ? [{ action: 'prev' as const, label: '◀' }, { action: 'next' as const, label: `▶ ${index + direction + 1}/${siblings.length}` }, { action: 'regen' as const, label: 'Regenerate' }]
+        ? [{ action: 'prev' as const, label: '◀' }, { action: 'next' as const, label: `▶ ${position}` }, { action: 'regen' as const, label: 'Regenerate' }]
         : undefined;
       await reply.edit(platformMessageId, `${text || '(empty answer)'}\n\n_${label}_`, { buttons });
-      await this.turns.mapPlatformMessages(platform, [platformMessageId], target.id, target.conversation_id);
+      await this.turns.mapPlatformMessages(platform, [platformMessageId], shown.id, shown.conversation_id);
     }
-    return `Switched to ${label}.`;
+    return `Switched to branch ${position}.`;
   }
 
   private async fail(err: unknown, inbound: Inbound, reply: Reply): Promise<void> {

@@ -77,4 +77,6 @@ export interface Reply {
   typing(): Promise<void>;
   /** where the platform has threads: open one for this conversation and post there from now on */
   startThread?(title: string): Promise<string>;
+  /** names the thread this reply opened, once the conversation has a generated title */
+  setTitle?(title: string): Promise<void>;
 }

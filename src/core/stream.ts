@@ -21,6 +21,8 @@ export interface StreamScheduler {
 }
 
 export interface StreamRendererOptions {
+  /** buttons shown while the answer is being written (e.g. Stop); removed when it is final */
+  liveButtons?: ReplyButton[];
   /** defaults to the reply's `capabilities.minEditIntervalMs` */
   minEditIntervalMs?: number;
   typingIntervalMs?: number;
@@ -62,6 +64,7 @@ export class StreamRenderer {
   private readonly now: () => number;
   private readonly scheduler: StreamScheduler;
   private readonly cursor: string;
+  private readonly liveButtons: ReplyButton[] | null;
 
   private answer = '';
   /** Markdown still to show: the live message's text and whatever follows it */
@@ -90,6 +93,7 @@ export class StreamRenderer {
     this.now = options.now ?? Date.now;
     this.scheduler = options.scheduler ?? realTimers;
     this.cursor = options.cursor ?? '';
+    this.liveButtons = options.liveButtons?.length ? options.liveButtons : null;
   }
 
   /** Platform message ids of this answer so far, in order. */
@@ -141,7 +145,8 @@ export class StreamRenderer {
     const chunks = this.finalChunks(options.footer);
     for (const [index, text] of chunks.entries()) {
       const buttons = index === chunks.length - 1 && options.buttons?.length ? options.buttons : null;
-      await this.writeFinal(text, buttons ? { buttons } : undefined);
+      // a message that showed live buttons loses them unless it is the last and gets its own
+      await this.writeFinal(text, buttons ? { buttons } : this.liveButtons ? { buttons: [] } : undefined);
     }
     return { messageIds: this.messageIds, text: this.answer };
   }
@@ -214,10 +219,11 @@ export class StreamRenderer {
 
   private async send(write: PendingWrite): Promise<void> {
     const live = this.live;
+    const options = this.liveButtons ? { buttons: write.finalizes ? [] : this.liveButtons } : undefined;
     let id: string;
-    if (!live) id = await attempt(() => this.reply.post(write.text));
+    if (!live) id = await attempt(() => this.reply.post(write.text, options));
     else {
-      if (live.shown !== write.text) await attempt(() => this.reply.edit(live.id, write.text));
+      if (live.shown !== write.text || (write.finalizes && options)) await attempt(() => this.reply.edit(live.id, write.text, options));
       id = live.id;
     }
     if (!write.finalizes) {

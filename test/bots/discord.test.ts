@@ -1,40 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { DISCORD_MESSAGE_LIMIT } from '../../src/bots/discord/reply.js';
-import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import type { FakeDiscord } from '../fakes/discord/index.js';
+import { GENERAL, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
+import type { TestRuntime } from '../support/runtime.js';
 
-const GUILD = '100000000000000001';
-const GENERAL = '100000000000000010';
-
+let world: DiscordWorld;
 let discord: FakeDiscord;
 let rt: TestRuntime;
-let adapter: ReturnType<typeof createDiscordAdapter>;
 
 beforeEach(async () => {
-  discord = await startFakeDiscord({ guilds: [{ id: GUILD, name: 'Homelab', channels: [{ id: GENERAL, name: 'general' }] }] });
-  rt = await startTestRuntime({
-    config: (c) => ({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl } }),
-  });
-  adapter = createDiscordAdapter(rt.engine);
-  await adapter.start();
+  world = await startDiscordWorld();
+  ({ discord, rt } = world);
 });
 
 afterEach(async () => {
-  await adapter.stop();
-  await rt.shutdown();
-  await discord.close();
+  await world.close();
 });
-
-async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 8_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Discord adapter', () => {
   it('should register the core commands as slash commands', () => {
@@ -51,7 +32,7 @@ describe('Discord adapter', () => {
 
     discord.userSays({ channelId: thread.id, content: 'it says one disk is FAULTED' });
     await until(() => discord.messagesIn(thread.id).find((m) => m.content === 'Echo: it says one disk is FAULTED'));
-    const sent = rt.openai.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title')).at(-1)!.body.messages;
+    const sent = answerRequests(rt).at(-1)!.body.messages;
     expect(sent.slice(1).map((m: { content: string }) => m.content)).toEqual(['why is my zpool degraded?', 'Echo: why is my zpool degraded?', 'it says one disk is FAULTED']);
   });
 
@@ -102,8 +83,11 @@ describe('Discord adapter', () => {
     rt.openai.script({ answer: 'word '.repeat(120), chunkSize: 5, delayMs: 50 }); // ~6 s of streaming
     discord.userSays({ channelId: GENERAL, content: `<@${discord.botUserId}> talk for a while`, mentionsBot: true });
     const thread = await until(() => discord.threads[0]);
-    const answer = await until(() => discord.messagesIn(thread.id).find((m) => m.components.length > 0), 15_000);
+    const stopShown = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:stop')));
+    expect(stopShown.content.startsWith('word')).toBe(true);
+    const answer = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:regen')), 15_000);
     expect(answer.content).toBe('word '.repeat(120).trim());
+    expect(JSON.stringify(answer.components)).not.toContain('tl:stop');
     expect(answer.editCount).toBeGreaterThanOrEqual(3);
     expect(discord.editsPerWindow(thread.id, 5_000)).toBeLessThanOrEqual(5);
     expect(discord.rateLimited).toBe(0);

@@ -87,7 +87,7 @@ describe(Engine.name, () => {
       expect(conversations[0]).toMatchObject({ thread_id: 'thread-1', channel_id: 'ops' });
     });
 
-    it('should answer two people writing in the same thread at once, neither cut short', async () => {
+    it('should answer two people writing in the same thread at once in turn, neither cut short', async () => {
       const reply = new RecordingReply({}, true);
       await rt.engine.handle(inbound('@bot standup notes?', { isDirect: false, channelId: 'team', mentionsBot: true }), reply);
       rt.openai.script({ answer: 'answer for Ada', delayMs: 20 }, { answer: 'answer for Bo', delayMs: 20 });
@@ -95,8 +95,14 @@ describe(Engine.name, () => {
         rt.engine.handle(inbound('mine first', { isDirect: false, channelId: 'team', threadId: 'thread-1' }), reply),
         rt.engine.handle(inbound('and mine', { isDirect: false, channelId: 'team', threadId: 'thread-1', author: { id: 'bo', name: 'Bo', isBot: false } }), reply),
       ]);
-      const answers = (await messages()).filter((m) => m.role === 'assistant').map((m) => [m.content, m.status]);
-      expect(answers).toEqual(expect.arrayContaining([['answer for Ada', 'complete'], ['answer for Bo', 'complete']]));
+      const conversation = await rt.deps.db.selectFrom('conversations').selectAll().executeTakeFirstOrThrow();
+      const path = await rt.deps.conversations.path(conversation);
+      expect(path.slice(2).map((m) => [m.content, m.status])).toEqual([
+        ['mine first', 'complete'],
+        ['answer for Ada', 'complete'],
+        ['and mine', 'complete'],
+        ['answer for Bo', 'complete'],
+      ]);
     });
 
     it('should give the conversation a generated title', async () => {
@@ -114,7 +120,7 @@ describe(Engine.name, () => {
       const first = inbound('restart nginx');
       await rt.engine.handle(first, reply);
       await rt.engine.handle(inbound('reload nginx', { kind: 'edit', messageId: first.messageId }), reply);
-      expect(reply.last().text).toBe('Echo: reload nginx');
+      expect(reply.last().text).toBe('Echo: reload nginx\n\n✎ This answers your edited message (branch 2/2); the earlier version stays reachable with ◀.');
 
       const list = new RecordingReply();
       await rt.engine.handle(command('branch', 'list'), list);

@@ -1,10 +1,12 @@
 import type { Message, PartialMessage } from 'discord.js';
+import { isReadableText } from '../../core/context/attachments.js';
 import type { Attachment, Inbound } from '../../core/inbound.js';
 
 export const DISCORD = 'discord';
 
-/** Largest image fetched to show a vision model; bigger ones travel as a note. */
+/** Largest image fetched to show a vision model, and text file read into the message; bigger ones travel as a note. */
 const IMAGE_FETCH_LIMIT_BYTES = 8 * 1024 * 1024;
+const TEXT_FETCH_LIMIT_BYTES = 256 * 1024;
 const IMAGE_FETCH_TIMEOUT_MS = 10_000;
 
 /** Where a message lives: a thread belongs to its parent channel, which carries the binding. */
@@ -23,12 +25,13 @@ async function attachmentsOf(message: Message): Promise<Attachment[]> {
     [...message.attachments.values()].map(async (a) => {
       const mimeType = a.contentType?.split(';')[0] ?? 'application/octet-stream';
       let data: string | null = null;
-      if (mimeType.startsWith('image/') && a.size <= IMAGE_FETCH_LIMIT_BYTES) {
+      const limit = mimeType.startsWith('image/') ? IMAGE_FETCH_LIMIT_BYTES : isReadableText({ name: a.name, mimeType }) ? TEXT_FETCH_LIMIT_BYTES : 0;
+      if (a.size <= limit) {
         try {
           const response = await fetch(a.url, { signal: AbortSignal.timeout(IMAGE_FETCH_TIMEOUT_MS) });
           if (response.ok) data = Buffer.from(await response.arrayBuffer()).toString('base64');
         } catch {
-          // the image stays a URL; the model is told an image was attached
+          // the file stays a URL; the model is told it was attached
         }
       }
       return { name: a.name, mimeType, data, url: a.url, size: a.size };

@@ -42,6 +42,7 @@ function payload(text: string, options: PostOptions = {}): Payload {
 export class ChannelReply implements Reply {
   readonly capabilities: ReplyCapabilities;
   startThread?: (title: string) => Promise<string>;
+  setTitle?: (title: string) => Promise<void>;
 
   constructor(
     private channel: SendableChannels,
@@ -54,6 +55,10 @@ export class ChannelReply implements Reply {
       this.startThread = async (title: string) => {
         const thread = await source.startThread({ name: clip(title, THREAD_NAME_LIMIT), autoArchiveDuration: THREAD_AUTO_ARCHIVE_MINUTES });
         this.channel = thread;
+        // the thread opens under the message's first words and takes the generated title after
+        this.setTitle = async (generated: string) => {
+          await thread.setName(clip(generated, THREAD_NAME_LIMIT));
+        };
         return thread.id;
       };
     }

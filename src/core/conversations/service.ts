@@ -184,6 +184,24 @@ export class ConversationService {
     return { siblings, index: siblings.findIndex((s) => s.id === nodeId) };
   }
 
+  /**
+   * Where an answer's ◀ ▶ act: among the answer's siblings (regenerations), or, when it has none,
+   * among its question's siblings (edits of that question).
+   */
+  async branchPointOf(answerId: number): Promise<Siblings & { node: MessageRow }> {
+    const own = await this.siblings(answerId);
+    const node = own.siblings[own.index]!;
+    if (own.siblings.length > 1 || node.parent_id === null) return { ...own, node };
+    const question = await this.siblings(node.parent_id);
+    return question.siblings.length > 1 ? { ...question, node: question.siblings[question.index]! } : { ...own, node };
+  }
+
+  /** The answer shown for a branch: the node itself if it is an answer, else its newest answer. */
+  async answerOf(node: MessageRow): Promise<MessageRow | null> {
+    if (node.role === 'assistant') return node;
+    return (await childrenOf(this.db, node.conversation_id, node.id)).filter((m) => m.role === 'assistant').at(-1) ?? null;
+  }
+
   /** Moves to `targetId` (a sibling on some branch): the leaf becomes the newest leaf under it. */
   async switchTo(targetId: number): Promise<MessageRow> {
     return this.db.transaction().execute(async (trx) => {

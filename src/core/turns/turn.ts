@@ -1,6 +1,5 @@
 import { buildContext } from '../context/builder.js';
 import { promptVariables } from '../context/prompt.js';
-import { childrenOf } from '../conversations/repository.js';
 import type { ConversationRow, MessageRow, MessageStatus, NewUsageEvent } from '../db/types.js';
 import type { Experience } from '../experiences/service.js';
 import type { Reply, ReplyButton } from '../inbound.js';
@@ -24,6 +23,8 @@ export interface TurnInput {
   parentId: number;
   reply: Reply;
   user: TurnUser;
+  /** a line to show under this answer, e.g. that it answers an edited message */
+  notice?: string;
 }
 
 export interface TurnResult {
@@ -98,7 +99,7 @@ export class TurnRunner {
     const choice = await chooseModel(deps, conversation, experience);
     const usageBase = { platform: user.platform, userId: user.id, experienceId: experience.id, conversationId: conversation.id, messageId: null };
 
-    const renderer = new StreamRenderer(reply);
+    const renderer = new StreamRenderer(reply, reply.capabilities.buttons ? { liveButtons: [{ action: 'stop', label: 'Stop' }] } : {});
     renderer.start();
     const controller = new AbortController();
     const running = this.active.get(conversation.id) ?? new Set<AbortController>();
@@ -137,7 +138,7 @@ export class TurnRunner {
       });
       await recordUsage(deps.db, rows);
 
-      const footer = [context.notice, outcomeFooter(outcome, choice)].filter(Boolean).join('\n') || undefined;
+      const footer = [input.notice, context.notice, outcomeFooter(outcome, choice)].filter(Boolean).join('\n') || undefined;
       const buttons = await this.buttons(reply, answer, outcome);
       let messageIds: string[];
       try {
@@ -147,7 +148,7 @@ export class TurnRunner {
         messageIds = renderer.messageIds;
       }
       await this.mapPlatformMessages(user.platform, messageIds, answer.id, conversation.id);
-      if (!conversation.title) await this.title(conversation, input.parentId, choice, usageBase);
+      if (!conversation.title) await this.title(conversation, input.parentId, choice, usageBase, reply);
       return { answerId: answer.id, outcome, platformMessageIds: messageIds };
     } catch (err) {
       renderer.abandon();
@@ -212,8 +213,7 @@ export class TurnRunner {
 
   private async buttons(reply: Reply, answer: MessageRow, outcome: StreamOutcome): Promise<ReplyButton[] | undefined> {
     if (!reply.capabilities.buttons || outcome.status === 'error') return undefined;
-    const siblings = await childrenOf(this.deps.db, answer.conversation_id, answer.parent_id);
-    const index = siblings.findIndex((s) => s.id === answer.id);
+    const { siblings, index } = await this.deps.conversations.branchPointOf(answer.id);
     const buttons: ReplyButton[] = [];
     if (siblings.length > 1) {
       buttons.push({ action: 'prev', label: '◀' }, { action: 'next', label: `▶ ${index + 1}/${siblings.length}` });
@@ -231,11 +231,12 @@ export class TurnRunner {
       .execute();
   }
 
-  private async title(conversation: ConversationRow, userMessageId: number, choice: ModelChoice, usageBase: Parameters<typeof generateTitle>[3]): Promise<void> {
+  private async title(conversation: ConversationRow, userMessageId: number, choice: ModelChoice, usageBase: Parameters<typeof generateTitle>[3], reply: Reply): Promise<void> {
     try {
       const first = await this.deps.conversations.message(userMessageId);
       const title = await generateTitle(this.deps, first.content, choice.candidates, usageBase);
       await this.deps.conversations.update(conversation.id, { title });
+      await reply.setTitle?.(title);
     } catch (err) {
       this.deps.log.warn('title generation failed', { error: String(err) });
     }

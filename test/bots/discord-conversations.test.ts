@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FakeDiscord } from '../fakes/discord/index.js';
+import { GENERAL, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
+import type { TestRuntime } from '../support/runtime.js';
+
+let world: DiscordWorld;
+let discord: FakeDiscord;
+let rt: TestRuntime;
+
+beforeEach(async () => {
+  world = await startDiscordWorld();
+  ({ discord, rt } = world);
+});
+
+afterEach(async () => {
+  await world.close();
+});
+
+const mention = (text: string) => ({ channelId: GENERAL, content: `<@${discord.botUserId}> ${text}`, mentionsBot: true });
+const finished = (threadId: string, content: string) => () =>
+  discord.messagesIn(threadId).find((m) => m.content.startsWith(content) && JSON.stringify(m.components).includes('tl:regen'));
+
+describe('Discord conversations', () => {
+  it('should rename the thread to the generated title', async () => {
+    rt.openai.script({ answer: 'Check the SMART data first.' }, { answer: 'Failing Disk In The NAS' });
+    discord.userSays(mention('one of my NAS disks clicks, what now?'));
+    const renamed = await until(() => discord.threads[0] && discord.threads[0].names.length > 1 && discord.threads[0]);
+    expect(renamed.names).toEqual(['one of my NAS disks clicks, what now?', 'Failing Disk In The NAS']);
+    expect(renamed.name).toBe('Failing Disk In The NAS');
+  });
+
+  it('should stop an answer from its Stop button and keep what arrived', async () => {
+    rt.openai.script({ answer: 'one two three four five six seven', chunkSize: 4, stallAfterChunks: 2 });
+    discord.userSays(mention('count slowly'));
+    const thread = await until(() => discord.threads[0]);
+    const live = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:stop')));
+    discord.interaction({ type: 'button', messageId: live.id, customId: 'tl:stop' });
+    const stopped = await until(() => discord.messagesIn(thread.id).find((m) => m.content.includes('⏹ Stopped.')));
+    expect(stopped.content.startsWith('one two')).toBe(true);
+    expect(JSON.stringify(stopped.components)).not.toContain('tl:stop');
+  });
+
+  it('should answer an edited message on a new branch and say so in the thread', async () => {
+    discord.userSays(mention('start'));
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo: start'));
+    const question = discord.userSays({ channelId: thread.id, content: 'restart nginx' });
+    await until(finished(thread.id, 'Echo: restart nginx'));
+    discord.userEdits(question, 'reload nginx');
+    const branched = await until(finished(thread.id, 'Echo: reload nginx'));
+    expect(branched.content).toContain('✎ This answers your edited message (branch 2/2)');
+    expect(JSON.stringify(branched.components)).toContain('▶ 2/2');
+    const older = discord.messagesIn(thread.id).find((m) => m.content.startsWith('Echo: restart nginx'))!;
+    discord.interaction({ type: 'button', messageId: branched.id, customId: 'tl:prev' });
+    await until(() => discord.messagesIn(thread.id).find((m) => m.id === branched.id && m.content.includes('branch 1/2')));
+    expect(older.content).toBe('Echo: restart nginx');
+  });
+
+  it('should read a text file into the message and explain what it cannot read', async () => {
+    discord.userSays({
+      ...mention('what is wrong with this config?'),
+      attachments: [
+        { filename: 'nginx.conf', content: 'server { listen 80; }', contentType: 'text/plain' },
+        { filename: 'backup.tar.gz', content: 'xx', contentType: 'application/gzip' },
+      ],
+    });
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo:'));
+    const sent = answerRequests(rt)[0]!.body.messages.at(-1).content as string;
+    expect(sent).toContain('[file "nginx.conf"]\n```\nserver { listen 80; }\n```');
+    expect(sent).toContain('[attachment "backup.tar.gz" (application/gzip, 1 KB) was not read: only images and text files are]');
+  });
+
+  it('should send an image to a vision model', async () => {
+    await rt.deps.experiences.update('general', { model: 'ollama/llava' });
+    rt.ollama.models = ['llava:latest'];
+    discord.userSays({ ...mention('what is in this picture?'), attachments: [{ filename: 'rack.png', content: 'PNGDATA', contentType: 'image/png', width: 10, height: 10 }] });
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo:'));
+    const chat = rt.ollama.chatRequests().find((r) => r.path === '/api/chat' && !JSON.stringify(r.body).includes('Write a title'))!;
+    expect(chat.body.messages.at(-1).images).toEqual([Buffer.from('PNGDATA').toString('base64')]);
+  });
+
+  it('should continue the conversation a reply outside the thread points into', async () => {
+    discord.dmSays({ content: 'remember: my NAS is called tank' });
+    const answer = await until(() => discord.dmMessages().find((m) => m.content.startsWith('Echo: remember') && m.components.length));
+    discord.dmSays({ content: 'what is it called?' });
+    await until(() => discord.dmMessages().find((m) => m.content.startsWith('Echo: what is it called?')));
+    expect(answer.id).toBeTruthy();
+    const sent = answerRequests(rt).at(-1)!.body.messages.slice(1).map((m: { content: string }) => m.content);
+    expect(sent).toEqual(['remember: my NAS is called tank', 'Echo: remember: my NAS is called tank', 'what is it called?']);
+  });
+
+  it('should not answer twice when the gateway resumes and redelivers a message', async () => {
+    discord.userSays(mention('once please'));
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo: once please'));
+    await discord.dropConnection({ code: 4000, redeliver: 5 });
+    await discord.nextSession();
+    discord.userSays({ channelId: thread.id, content: 'still there?' });
+    await until(finished(thread.id, 'Echo: still there?'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(discord.messagesIn(thread.id).filter((m) => m.content.startsWith('Echo: once please'))).toHaveLength(1);
+    expect(answerRequests(rt).filter((r) => JSON.stringify(r.body.messages.at(-1)).includes('once please'))).toHaveLength(1);
+  });
+
+  it('should tell the thread in one line when the model fails mid-answer', async () => {
+    rt.openai.script({ answer: 'The first half of the', chunkSize: 5, cutAfterChunks: 3 });
+    discord.userSays(mention('explain RAID'));
+    const thread = await until(() => discord.threads[0]);
+    const cut = await until(() => discord.messagesIn(thread.id).find((m) => m.content.includes('⚠ The answer was cut off')));
+    expect(cut.content).toMatch(/^The first half\s+⚠ The answer was cut off \(.+\); what arrived is kept\.$/);
+  });
+});

@@ -1,0 +1,48 @@
+import { createDiscordAdapter } from '../../src/bots/discord/index.js';
+import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
+import { startTestRuntime, type TestRuntime } from './runtime.js';
+
+export const GUILD = '100000000000000001';
+export const GENERAL = '100000000000000010';
+
+export interface DiscordWorld {
+  discord: FakeDiscord;
+  rt: TestRuntime;
+  adapter: ReturnType<typeof createDiscordAdapter>;
+  close(): Promise<void>;
+}
+
+/** The engine over a real SQLite file with the Discord adapter logged into the fake Discord. */
+export async function startDiscordWorld(discordConfig: Record<string, unknown> = {}): Promise<DiscordWorld> {
+  const discord = await startFakeDiscord({ guilds: [{ id: GUILD, name: 'Homelab', channels: [{ id: GENERAL, name: 'general' }] }] });
+  const rt = await startTestRuntime({
+    config: (c) => ({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl, ...discordConfig } }),
+  });
+  const adapter = createDiscordAdapter(rt.engine);
+  await adapter.start();
+  return {
+    discord,
+    rt,
+    adapter,
+    close: async () => {
+      await adapter.stop();
+      await rt.shutdown();
+      await discord.close();
+    },
+  };
+}
+
+export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 8_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Chat requests for answers, leaving out title generation. */
+export function answerRequests(rt: TestRuntime) {
+  return rt.openai.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
+}
