@@ -107,6 +107,8 @@ export const configSchema = z.strictObject({
       adminRoles: z.array(z.string()).default([]),
       /** between edits of a streaming message: Discord allows 5 edits per 5 s per channel, and the final edit comes on top */
       editIntervalMs: z.number().int().min(1000).default(1250),
+      /** after a restart, answer messages left in the bot's conversations up to this old */
+      catchUpMinutes: z.number().int().min(0).max(1440).default(10),
     })
     .prefault({}),
   slack: z

@@ -187,6 +187,32 @@ describe(StreamRenderer.name, () => {
     });
   });
 
+  describe('first post', () => {
+    it('should post an answer that completes within the first-post delay once, already final', async () => {
+      const chat = new FakeChat({ minEditIntervalMs: 1000 });
+      const renderer = new StreamRenderer(chat, { firstPostDelayMs: 400, liveButtons: [{ action: 'stop', label: 'Stop' }] });
+      renderer.start();
+      renderer.push('Short ');
+      await vi.advanceTimersByTimeAsync(100);
+      renderer.push('answer.');
+      await finished(renderer.finish({ buttons: [{ action: 'regen', label: 'Regenerate' }] }));
+      expect(chat.calls.map((c) => [c.kind, c.text, c.options?.buttons?.map((b) => b.action)])).toEqual([['post', 'Short answer.', ['regen']]]);
+    });
+
+    it('should post a long-running answer after the delay, with the live buttons', async () => {
+      const chat = new FakeChat({ minEditIntervalMs: 1000 });
+      const renderer = new StreamRenderer(chat, { firstPostDelayMs: 400, liveButtons: [{ action: 'stop', label: 'Stop' }] });
+      renderer.push('Thinking');
+      await vi.advanceTimersByTimeAsync(399);
+      expect(chat.calls).toHaveLength(0);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(chat.calls[0]).toMatchObject({ kind: 'post', text: 'Thinking' });
+      expect(chat.calls[0]!.options?.buttons?.map((b) => b.action)).toEqual(['stop']);
+      await finished(renderer.finish());
+      expect(chat.calls.at(-1)!.options?.buttons).toEqual([]);
+    });
+  });
+
   describe('abandon', () => {
     it('should stop showing typing and write nothing more when a turn fails before its answer', async () => {
       const chat = new FakeChat();

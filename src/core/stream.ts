@@ -21,6 +21,11 @@ export interface StreamScheduler {
 }
 
 export interface StreamRendererOptions {
+  /**
+   * Wait this long after the first text before the first post: an answer that is complete by then
+   * is posted once, final, instead of posted and edited (fewer writes against platform limits).
+   */
+  firstPostDelayMs?: number;
   /** buttons shown while the answer is being written (e.g. Stop); removed when it is final */
   liveButtons?: ReplyButton[];
   /** defaults to the reply's `capabilities.minEditIntervalMs` */
@@ -65,6 +70,8 @@ export class StreamRenderer {
   private readonly scheduler: StreamScheduler;
   private readonly cursor: string;
   private readonly liveButtons: ReplyButton[] | null;
+  private readonly firstPostDelayMs: number;
+  private sawText = false;
 
   private answer = '';
   /** Markdown still to show: the live message's text and whatever follows it */
@@ -94,6 +101,7 @@ export class StreamRenderer {
     this.scheduler = options.scheduler ?? realTimers;
     this.cursor = options.cursor ?? '';
     this.liveButtons = options.liveButtons?.length ? options.liveButtons : null;
+    this.firstPostDelayMs = options.firstPostDelayMs ?? 0;
   }
 
   /** Platform message ids of this answer so far, in order. */
@@ -118,6 +126,10 @@ export class StreamRenderer {
     this.tail += delta;
     if (!this.live && this.finalMessageIds.length === 0) this.tail = this.tail.replace(LEADING_BLANK_LINES, '');
     if (!NON_BLANK.test(this.tail)) return;
+    if (!this.sawText) {
+      this.sawText = true;
+      this.nextWriteAt = this.now() + this.firstPostDelayMs;
+    }
     this.stopTyping();
     this.scheduleFlush();
   }

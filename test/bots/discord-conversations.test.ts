@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import type { FakeDiscord } from '../fakes/discord/index.js';
 import { GENERAL, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
 import type { TestRuntime } from '../support/runtime.js';
@@ -8,7 +9,7 @@ let discord: FakeDiscord;
 let rt: TestRuntime;
 
 beforeEach(async () => {
-  world = await startDiscordWorld();
+  world = await startDiscordWorld((c) => ({ ...c, limits: { userTurnsPerMinute: 1000 } }));
   ({ discord, rt } = world);
 });
 
@@ -111,4 +112,40 @@ describe('Discord conversations', () => {
     const cut = await until(() => discord.messagesIn(thread.id).find((m) => m.content.includes('⚠ The answer was cut off')));
     expect(cut.content).toMatch(/^The first half\s+⚠ The answer was cut off \(.+\); what arrived is kept\.$/);
   });
+
+  it('should answer once what was said in its thread while it was down, and nothing it had answered', async () => {
+    discord.userSays(mention('first question'));
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo: first question'));
+    discord.userSays({ channelId: thread.id, content: 'second question' });
+    await until(finished(thread.id, 'Echo: second question'));
+
+    await world.adapter.stop();
+    discord.userSays({ channelId: thread.id, content: 'are you back?' });
+    world.adapter = createDiscordAdapter(rt.engine);
+    await world.adapter.start();
+    expect(await world.adapter.caughtUp()).toBeGreaterThanOrEqual(2);
+    await until(finished(thread.id, 'Echo: are you back?'));
+    const answers = discord.messagesIn(thread.id).map((m) => m.content.split('\n')[0]);
+    expect(answers.filter((a) => a === 'Echo: second question')).toHaveLength(1);
+    expect(answers.filter((a) => a === 'Echo: are you back?')).toHaveLength(1);
+  });
+
+  it('should answer a flood of 50 messages in one thread in order, without a 429', async () => {
+    discord.userSays(mention('flood incoming'));
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo: flood incoming'));
+    for (let i = 0; i < 50; i++) discord.userSays({ channelId: thread.id, content: `flood ${i}` });
+    await until(() => discord.messagesIn(thread.id).filter((m) => m.content.startsWith('Echo: flood ') && m.components.length).length >= 50, 30_000);
+    // one answer also carries the note that earlier messages were summarised
+    const order = discord.messagesIn(thread.id)
+      .filter((m) => /^Echo: flood \d+(\n|$)/.test(m.content))
+      .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1))
+      .map((m) => Number(/^Echo: flood (\d+)/.exec(m.content)![1]));
+    expect(order).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(discord.rateLimited).toBe(0);
+    const conversation = await rt.deps.db.selectFrom('conversations').selectAll().where('thread_id', '=', thread.id).executeTakeFirstOrThrow();
+    const path = await rt.deps.conversations.path(conversation);
+    expect(path.at(-1)!.content).toBe('Echo: flood 49');
+  }, 40_000);
 });

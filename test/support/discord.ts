@@ -1,9 +1,12 @@
 import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
+import type { Config } from '../../src/core/config.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 export const GUILD = '100000000000000001';
 export const GENERAL = '100000000000000010';
+/** owns the guild (and so is an admin); the default user who talks in tests is not */
+export const OWNER = '100000000000000099';
 
 export interface DiscordWorld {
   discord: FakeDiscord;
@@ -13,23 +16,24 @@ export interface DiscordWorld {
 }
 
 /** The engine over a real SQLite file with the Discord adapter logged into the fake Discord. */
-export async function startDiscordWorld(discordConfig: Record<string, unknown> = {}): Promise<DiscordWorld> {
-  const discord = await startFakeDiscord({ guilds: [{ id: GUILD, name: 'Homelab', channels: [{ id: GENERAL, name: 'general' }] }] });
+export async function startDiscordWorld(configure: (c: Config) => Config = (c) => c): Promise<DiscordWorld> {
+  const discord = await startFakeDiscord({ guilds: [{ id: GUILD, name: 'Homelab', ownerId: OWNER, members: [{ userId: OWNER, username: 'owner' }], channels: [{ id: GENERAL, name: 'general' }] }] });
   const rt = await startTestRuntime({
-    config: (c) => ({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl, ...discordConfig } }),
+    config: (c) => configure({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl } }),
   });
   const adapter = createDiscordAdapter(rt.engine);
   await adapter.start();
-  return {
+  const world: DiscordWorld = {
     discord,
     rt,
     adapter,
     close: async () => {
-      await adapter.stop();
+      await world.adapter.stop();
       await rt.shutdown();
       await discord.close();
     },
   };
+  return world;
 }
 
 export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 8_000): Promise<T> {

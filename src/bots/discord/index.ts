@@ -20,12 +20,16 @@ import { DISCORD, messageInbound, placeOf } from './inbound.js';
 import { ChannelReply, InteractionReply } from './reply.js';
 
 const READY_TIMEOUT_MS = 30_000;
+/** catch-up looks at conversations active in the last two days, at most 200, 50 messages each */
+const CATCH_UP_LOOKBACK_MS = 2 * 86_400_000;
+const CATCH_UP_MAX_PLACES = 200;
+const CATCH_UP_MAX_MESSAGES = 50;
 
 /**
  * Threadloom on Discord: mentions open threads, bot-owned threads continue without a mention,
  * slash commands for the core command table, buttons under answers.
  */
-export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Client } {
+export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Client; caughtUp(): Promise<number> } {
   const { config, log } = engine.deps;
   const settings = config.discord;
   const client = new Client({
@@ -43,6 +47,7 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
   });
   const autocomplete = new Autocomplete(engine);
   let lastError: string | null = null;
+  let caughtUp: Promise<number> = Promise.resolve(0);
 
   async function boundOrAnywhere(place: { channelId: string; isDirect: boolean; threadId: string | null }): Promise<boolean> {
     if (settings.answerEverywhere || place.isDirect || place.threadId) return true;
@@ -122,6 +127,40 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
     log.warn('discord client error', { error: lastError });
   });
 
+  /**
+   * Messages addressed to the bot while it was away: the recent history of every conversation
+   * active lately goes through the normal path, where exactly-once drops what was answered.
+   */
+  async function catchUp(): Promise<number> {
+    if (settings.catchUpMinutes === 0) return 0;
+    const since = Date.now() - settings.catchUpMinutes * 60_000;
+    const places = await engine.deps.db
+      .selectFrom('conversations')
+      .select(['channel_id', 'thread_id'])
+      .distinct()
+      .where('platform', '=', DISCORD)
+      .where('archived_at', 'is', null)
+      .where('updated_at', '>=', new Date(Date.now() - CATCH_UP_LOOKBACK_MS).toISOString())
+      .limit(CATCH_UP_MAX_PLACES)
+      .execute();
+    let seen = 0;
+    for (const place of places) {
+      try {
+        const channel = await client.channels.fetch(place.thread_id || place.channel_id);
+        if (!channel?.isTextBased()) continue;
+        const recent = await channel.messages.fetch({ limit: CATCH_UP_MAX_MESSAGES });
+        const missed = [...recent.values()].filter((m) => m.createdTimestamp >= since && !m.author.bot).sort((a, b) => a.createdTimestamp - b.createdTimestamp);
+        for (const message of missed) {
+          seen++;
+          await onMessage(message, 'message');
+        }
+      } catch (err) {
+        log.warn('discord catch-up skipped a channel', { channel: place.thread_id || place.channel_id, error: errorMessage(err) });
+      }
+    }
+    return seen;
+  }
+
   async function registerCommands(): Promise<void> {
     const definitions = commandDefinitions();
     if (settings.commandGuilds.length) {
@@ -134,6 +173,8 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
   return {
     platform: DISCORD,
     client,
+    /** how many missed messages the catch-up after the last start went through */
+    caughtUp: () => caughtUp,
     async start() {
       const ready = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`Discord did not become ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
@@ -146,8 +187,13 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
       await ready;
       await registerCommands();
       log.info(`discord: connected as ${client.user?.tag}`);
+      caughtUp = catchUp().catch((err) => {
+        log.warn('discord catch-up failed', { error: errorMessage(err) });
+        return 0;
+      });
     },
     async stop() {
+      await caughtUp;
       await client.destroy();
     },
     status(): AdapterStatus {

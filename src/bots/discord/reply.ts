@@ -1,5 +1,7 @@
 import {
   AttachmentBuilder,
+  ChannelType,
+  type TextChannel,
   MessageFlags,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
@@ -83,13 +85,24 @@ export class ChannelReply implements Reply {
  */
 export class InteractionReply implements Reply {
   readonly capabilities: ReplyCapabilities;
+  startThread?: (title: string) => Promise<string>;
   private usedDeferred = false;
 
   constructor(
     private readonly interaction: ChatInputCommandInteraction | ButtonInteraction,
     editIntervalMs: number,
   ) {
-    this.capabilities = capabilities(editIntervalMs, false);
+    const channel = interaction.channel;
+    const parent = channel?.isThread() ? channel.parent : channel;
+    const canThread = parent !== null && parent !== undefined && 'threads' in parent && (parent.isTextBased() || parent.type === ChannelType.GuildForum);
+    this.capabilities = capabilities(editIntervalMs, canThread);
+    if (canThread) {
+      // a command has no message to open a thread from (`/fork`): a standalone thread in the channel
+      this.startThread = async (title: string) => {
+        const thread = await (parent as TextChannel).threads.create({ name: clip(title, THREAD_NAME_LIMIT), autoArchiveDuration: THREAD_AUTO_ARCHIVE_MINUTES });
+        return thread.id;
+      };
+    }
   }
 
   async post(text: string, options: PostOptions = {}): Promise<string> {

@@ -11,6 +11,9 @@ import { chooseModel, type ModelChoice } from './model-choice.js';
 import { summariseFallenOut } from './summarize.js';
 import { generateTitle } from './title.js';
 
+/** An answer complete within this time after its first token is posted once, not posted and edited. */
+const FIRST_POST_DELAY_MS = 400;
+
 export interface TurnUser {
   platform: string;
   id: string;
@@ -99,7 +102,10 @@ export class TurnRunner {
     const choice = await chooseModel(deps, conversation, experience);
     const usageBase = { platform: user.platform, userId: user.id, experienceId: experience.id, conversationId: conversation.id, messageId: null };
 
-    const renderer = new StreamRenderer(reply, reply.capabilities.buttons ? { liveButtons: [{ action: 'stop', label: 'Stop' }] } : {});
+    const renderer = new StreamRenderer(reply, {
+      firstPostDelayMs: Math.min(FIRST_POST_DELAY_MS, reply.capabilities.minEditIntervalMs),
+      ...(reply.capabilities.buttons ? { liveButtons: [{ action: 'stop' as const, label: 'Stop' }] } : {}),
+    });
     renderer.start();
     const controller = new AbortController();
     const running = this.active.get(conversation.id) ?? new Set<AbortController>();

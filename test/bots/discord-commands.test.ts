@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DISCORD_MESSAGE_LIMIT } from '../../src/bots/discord/reply.js';
+import type { FakeDiscord } from '../fakes/discord/index.js';
+import { GENERAL, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
+import type { TestRuntime } from '../support/runtime.js';
+
+let world: DiscordWorld;
+let discord: FakeDiscord;
+let rt: TestRuntime;
+let thread: { id: string };
+
+beforeEach(async () => {
+  world = await startDiscordWorld();
+  ({ discord, rt } = world);
+  discord.userSays({ channelId: GENERAL, content: `<@${discord.botUserId}> we run Proxmox on three nodes`, mentionsBot: true });
+  thread = await until(() => discord.threads[0]);
+  await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:regen')));
+});
+
+afterEach(async () => {
+  await world.close();
+});
+
+/** Runs a slash command in the thread; resolves to everything the interaction answered. */
+async function slash(name: string, options: Record<string, string> = {}): Promise<{ text: string; ephemeral: boolean; files: string[] }> {
+  const { id } = discord.interaction({ type: 'command', channelId: thread.id, name, options });
+  const responses = () => discord.interactionResponses.filter((r) => r.interactionId === id);
+  // deferred (type 5), then the answer as an edit of @original or a follow-up
+  await until(() => responses().some((r) => r.kind !== 'callback' && (r.data?.content || r.files.length)));
+  const all = responses();
+  return {
+    text: all.map((r) => r.data?.content ?? '').filter(Boolean).join('\n'),
+    ephemeral: all.some((r) => r.kind === 'callback' && ((r.data?.flags ?? 0) & 64) === 64),
+    files: all.flatMap((r) => r.files.map((f) => f.name)),
+  };
+}
+
+describe('Discord slash commands', () => {
+  it('should run every command of the core table through INTERACTION_CREATE', async () => {
+    expect(await slash('help')).toMatchObject({ ephemeral: true, text: expect.stringContaining('`regen`') });
+    expect((await slash('models')).text).toContain('openai/gpt-4o-mini');
+    expect((await slash('model')).text).toBe('Model: openai/gpt-4o-mini (from default).');
+    expect(await slash('model', { model: 'anthropic/claude-haiku-4-5' })).toMatchObject({ ephemeral: true, text: 'This conversation now uses anthropic/claude-haiku-4-5.' });
+    expect((await slash('persona', { persona: 'homelab' })).text).toBe('Persona switched to Homelab Buddy (from homelab).');
+    expect((await slash('experience', { action: 'list' })).text).toContain('`shell`');
+    expect((await slash('experience', { action: 'use', experience: 'shell' })).text).toBe('This conversation now uses the Linux & shell helper Experience.');
+    expect((await slash('bind', { experience: 'homelab' })).text).toBe('Only Threadloom admins can use `bind`.');
+    expect((await slash('usage')).text).toMatch(/^Today \(UTC\): 1 turns/);
+    expect((await slash('branch', { to: 'list' })).text).toContain('single branch');
+    expect((await slash('stop')).text).toBe('Nothing is being written right now.');
+
+    const regen = await slash('regen');
+    expect(regen.text).toContain('Echo: we run Proxmox on three nodes');
+    expect((await slash('branch', { to: 'list' })).text).toContain('Branch 2 of 2');
+
+    rt.anthropic.script({ answer: 'Three Proxmox nodes were discussed.' });
+    expect((await slash('summary')).text).toBe('Summary (2 messages):\nThree Proxmox nodes were discussed.');
+    expect(await slash('export', { format: 'json' })).toMatchObject({ files: ['conversation-1.json'] });
+    expect((await slash('fork')).text).toMatch(/^Forked into a new thread/);
+    expect(discord.threads).toHaveLength(2);
+    expect((await slash('new')).text).toBe('Fresh start: your next message begins a new conversation.');
+  }, 30_000);
+
+  it('should let a configured admin bind the channel', async () => {
+    await world.close();
+    const ADMIN = '100000000000000777';
+    world = await startDiscordWorld((c) => ({ ...c, discord: { ...c.discord, adminUsers: [ADMIN] } }));
+    ({ discord, rt } = world);
+    discord.addUser({ id: ADMIN, username: 'ops-lead' });
+    const { id } = discord.interaction({ type: 'command', channelId: GENERAL, userId: ADMIN, name: 'bind', options: { experience: 'homelab', model: 'ollama/llama3.2' } });
+    const done = await until(() => discord.interactionResponses.find((r) => r.interactionId === id && r.data?.content));
+    expect(done.data.content).toBe('This channel is now bound to Homelab & DevOps buddy with ollama/llama3.2. New conversations here use it.');
+  });
+
+  it('should suggest only models and Experiences that exist', async () => {
+    const { id } = discord.interaction({ type: 'autocomplete', channelId: thread.id, name: 'model', options: { model: 'haiku' }, focused: 'model' });
+    const response = await until(() => discord.interactionResponses.find((r) => r.interactionId === id));
+    expect(response.type).toBe(8);
+    expect(response.data.choices.map((c: { value: string }) => c.value)).toEqual(['anthropic/claude-haiku-4-5']);
+  });
+
+  it('should split a 9,000-character answer with code into messages under the limit, fences intact', async () => {
+    const block = Array.from({ length: 60 }, (_, i) => `kubectl get pods -n team-${i} -o wide   # check namespace ${i}`).join('\n');
+    const prose = 'Check each namespace in turn and note which pods restart. '.repeat(25);
+    const answer = `${prose}\n\n\`\`\`bash\n${block}\n\`\`\`\n\n${prose}\n\n\`\`\`bash\n${block}\n\`\`\`\n\nDone.`;
+    expect(answer.length).toBeGreaterThan(9_000);
+    rt.openai.script({ answer, chunkSize: 500 });
+    discord.userSays({ channelId: thread.id, content: 'give me the full runbook' });
+    await until(() => discord.messagesIn(thread.id).some((m) => m.content.startsWith('Done.') || m.content.includes('\nDone.')));
+    const parts = discord.messagesIn(thread.id).slice(-6).filter((m) => m.content.length > 0);
+    const answerParts = parts.slice(parts.findIndex((m) => m.content.startsWith('Check each namespace')));
+    expect(answerParts.length).toBeGreaterThanOrEqual(5);
+    for (const part of answerParts) {
+      expect(part.content.length).toBeLessThanOrEqual(DISCORD_MESSAGE_LIMIT);
+      expect((part.content.match(/^```/gm) ?? []).length % 2).toBe(0);
+    }
+    const rejoined = answerParts.map((m) => m.content).join('\n');
+    for (let i = 0; i < 60; i++) expect(rejoined).toContain(`kubectl get pods -n team-${i} -o wide`);
+    expect(discord.rateLimited).toBe(0);
+  });
+});
