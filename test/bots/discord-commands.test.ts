@@ -25,8 +25,8 @@ afterEach(async () => {
 async function slash(name: string, options: Record<string, string> = {}): Promise<{ text: string; ephemeral: boolean; files: string[] }> {
   const { id } = discord.interaction({ type: 'command', channelId: thread.id, name, options });
   const responses = () => discord.interactionResponses.filter((r) => r.interactionId === id);
-  // deferred (type 5), then the answer as an edit of @original or a follow-up
-  await until(() => responses().some((r) => r.kind !== 'callback' && (r.data?.content || r.files.length)));
+  // the reply itself (type 4), or a deferral (type 5) filled in by an edit of @original
+  await until(() => responses().some((r) => r.data?.content || r.files.length));
   const all = responses();
   return {
     text: all.map((r) => r.data?.content ?? '').filter(Boolean).join('\n'),

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import type { Config } from '../../src/core/config.js';
@@ -28,6 +29,7 @@ export async function startDiscordWorld(configure: (c: Config) => Config = (c) =
     rt,
     adapter,
     close: async () => {
+      if (process.env.THREADLOOM_TEST_STATS) printStats(world.discord);
       await world.adapter.stop();
       await rt.shutdown();
       await discord.close();
@@ -49,4 +51,12 @@ export async function until<T>(probe: () => T | undefined | null | false, timeou
 /** Chat requests for answers, leaving out title generation. */
 export function answerRequests(rt: TestRuntime) {
   return rt.openai.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
+}
+
+/** With THREADLOOM_TEST_STATS=1: edits per bot message and 429s, one line per test world. */
+function printStats(discord: FakeDiscord): void {
+  const channels = [...discord.channelIds(), ...discord.threads.map((t) => t.id)];
+  const edits = channels.flatMap((c) => discord.messagesIn(c)).map((m) => m.editCount);
+  const total = edits.reduce((a, b) => a + b, 0);
+  process.stderr.write(`discord-stats test="${expect.getState().currentTestName}" messages=${edits.length} edits=${total} max_edits_per_message=${Math.max(0, ...edits)} rate_limited=${discord.rateLimited}\n`);
 }

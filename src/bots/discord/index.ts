@@ -102,10 +102,11 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
     };
     if (interaction.isChatInputCommand()) {
       const spec = findCommand(interaction.commandName);
-      await interaction.deferReply(spec?.private ? { flags: MessageFlags.Ephemeral } : {});
       const args = argsFromOptions(interaction);
       const inbound: Inbound = { ...base, messageId: interaction.id, text: `/${interaction.commandName} ${args}`.trim(), kind: 'command', command: { name: interaction.commandName, args } };
-      await engine.handle(inbound, new InteractionReply(interaction, settings.editIntervalMs));
+      const reply = new InteractionReply(interaction, settings.editIntervalMs, spec?.private ?? false);
+      await engine.handle(inbound, reply);
+      await reply.done();
       return;
     }
     const action = actionFromCustomId(interaction.customId);

@@ -3,7 +3,6 @@ import {
   ChannelType,
   type TextChannel,
   MessageFlags,
-  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Message,
   type SendableChannels,
@@ -15,6 +14,8 @@ export const DISCORD_MESSAGE_LIMIT = 2000;
 const THREAD_NAME_LIMIT = 100;
 /** a day of quiet before Discord archives a thread the bot opened */
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440;
+/** Discord drops an interaction not acknowledged within 3 s */
+const DEFER_AFTER_MS = 1500;
 
 function capabilities(editIntervalMs: number, threads: boolean): ReplyCapabilities {
   return { maxMessageLength: DISCORD_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'commonmark', buttons: true, threads };
@@ -80,17 +81,21 @@ export class ChannelReply implements Reply {
 }
 
 /**
- * Answers a slash command: the deferred reply first (ephemeral when the command is a setting),
- * then follow-ups. Edits go through the interaction's webhook, which can edit both.
+ * Answers a slash command. A quick answer is the interaction's reply itself; a slow one (past
+ * DEFER_AFTER_MS, Discord allows 3 s) is deferred ("thinking…") and filled in later. Further posts
+ * are follow-ups; edits go through the interaction's webhook.
  */
 export class InteractionReply implements Reply {
   readonly capabilities: ReplyCapabilities;
   startThread?: (title: string) => Promise<string>;
-  private usedDeferred = false;
+  private state: 'new' | 'deferred' | 'replied' = 'new';
+  private deferring: Promise<void> | null = null;
+  private readonly deferTimer: NodeJS.Timeout;
 
   constructor(
-    private readonly interaction: ChatInputCommandInteraction | ButtonInteraction,
+    private readonly interaction: ChatInputCommandInteraction,
     editIntervalMs: number,
+    private readonly ephemeral: boolean,
   ) {
     const channel = interaction.channel;
     const parent = channel?.isThread() ? channel.parent : channel;
@@ -103,11 +108,28 @@ export class InteractionReply implements Reply {
         return thread.id;
       };
     }
+    this.deferTimer = setTimeout(() => this.defer(), DEFER_AFTER_MS);
+  }
+
+  private defer(): Promise<void> {
+    if (this.state === 'new' && !this.deferring) {
+      this.deferring = this.interaction.deferReply(this.ephemeral ? { flags: MessageFlags.Ephemeral } : {}).then(() => {
+        this.state = 'deferred';
+      });
+    }
+    return this.deferring ?? Promise.resolve();
   }
 
   async post(text: string, options: PostOptions = {}): Promise<string> {
-    if (this.interaction.deferred && !this.usedDeferred) {
-      this.usedDeferred = true;
+    clearTimeout(this.deferTimer);
+    await this.deferring;
+    if (this.state === 'new') {
+      this.state = 'replied';
+      const response = await this.interaction.reply({ ...payload(text, options), ...(this.ephemeral ? { flags: MessageFlags.Ephemeral } : {}), withResponse: true });
+      return response.resource?.message?.id ?? (await this.interaction.fetchReply()).id;
+    }
+    if (this.state === 'deferred') {
+      this.state = 'replied';
       return (await this.interaction.editReply(payload(text, options))).id;
     }
     const message = await this.interaction.followUp({ ...payload(text, options), ...(options.private ? { flags: MessageFlags.Ephemeral } : {}) });
@@ -119,7 +141,15 @@ export class InteractionReply implements Reply {
   }
 
   async typing(): Promise<void> {
-    // a deferred interaction already shows "thinking…"
+    // a slow command shows Discord's own "thinking…" once deferred
+  }
+
+  /** After the command ran: one that said nothing (e.g. `/stop` while answering) still answers. */
+  async done(): Promise<void> {
+    clearTimeout(this.deferTimer);
+    await this.deferring;
+    if (this.state === 'new') await this.post('Done.');
+    else if (this.state === 'deferred') await this.interaction.deleteReply();
   }
 }
 
