@@ -109,9 +109,11 @@ export class Engine {
   /** An edited user message grows a branch and gets a fresh answer. */
   private async edit(inbound: Inbound, reply: Reply): Promise<void> {
     const node = await nodeForPlatformMessage(this.deps, inbound.platform, inbound.messageId);
-    if (!node || node.role !== 'user' || node.content === inbound.text.trim()) return;
+    // platforms also report edits that change no text (a link preview arriving): those are no branch
+    const content = withAttachmentText(inbound.text.trim(), inbound.attachments);
+    if (!node || node.role !== 'user' || node.content === content) return;
     this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
-    const edited = await this.deps.conversations.editUserMessage(node.id, inbound.text.trim());
+    const edited = await this.deps.conversations.editUserMessage(node.id, content);
     await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
     const { siblings } = await this.deps.conversations.siblings(edited.id);

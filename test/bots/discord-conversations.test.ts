@@ -72,6 +72,16 @@ describe('Discord conversations', () => {
     expect(sent).toContain('[attachment "backup.tar.gz" (application/gzip, 1 KB) was not read: only images and text files are]');
   });
 
+  it('should not branch when an edit changes nothing a user wrote', async () => {
+    const first = discord.userSays({ ...mention('see the attached config'), attachments: [{ filename: 'app.yaml', content: 'replicas: 3', contentType: 'text/yaml' }] });
+    const thread = await until(() => discord.threads[0]);
+    await until(finished(thread.id, 'Echo: see the attached config'));
+    discord.userEdits(first, `<@${discord.botUserId}> see the attached config`); // e.g. a link preview arriving
+    await new Promise((r) => setTimeout(r, 300));
+    expect(discord.messagesIn(thread.id).filter((m) => m.content.startsWith('Echo: see the attached config'))).toHaveLength(1);
+    expect(answerRequests(rt)).toHaveLength(1);
+  });
+
   it('should send an image to a vision model', async () => {
     await rt.deps.experiences.update('general', { model: 'ollama/llava' });
     rt.ollama.models = ['llava:latest'];
