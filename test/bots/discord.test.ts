@@ -36,6 +36,16 @@ describe('Discord adapter', () => {
     expect(sent.slice(1).map((m: { content: string }) => m.content)).toEqual(['why is my zpool degraded?', 'Echo: why is my zpool degraded?', 'it says one disk is FAULTED']);
   });
 
+  it('should show typing before the first words of an answer', async () => {
+    rt.openai.script({ stallBeforeFirstTokenMs: 300, answer: 'ready now' });
+    discord.userSays({ channelId: GENERAL, content: `<@${discord.botUserId}> take your time`, mentionsBot: true });
+    const thread = await until(() => discord.threads[0]);
+    await until(() => discord.messagesIn(thread.id).find((m) => m.content === 'ready now'));
+    const calls = discord.rest.filter((r) => r.path.startsWith(`/channels/${thread.id}/`)).map((r) => `${r.method} ${r.path.split('/').pop()}`);
+    expect(calls.indexOf('POST typing')).toBeGreaterThanOrEqual(0);
+    expect(calls.indexOf('POST typing')).toBeLessThan(calls.indexOf('POST messages'));
+  });
+
   it('should ignore chatter without a mention and messages from bots', async () => {
     discord.userSays({ channelId: GENERAL, content: 'lunch anyone?' });
     discord.userSays({ channelId: GENERAL, content: `<@${discord.botUserId}> hi`, mentionsBot: true, bot: true });
@@ -107,5 +117,17 @@ describe('Discord adapter', () => {
     const posts = discord.rest.filter((r) => r.method === 'POST' && r.path.endsWith('/messages') && JSON.stringify(r.body).includes('@everyone'));
     expect(posts.length).toBeGreaterThan(0);
     for (const post of posts) expect(post.body.allowed_mentions).toEqual({ parse: [] });
+  });
+
+  it('should ignore people and channels outside the allowlists', async () => {
+    await world.close();
+    world = await startDiscordWorld((c) => ({ ...c, discord: { ...c.discord, allow: { guilds: [], channels: [], roles: [], users: ['100000000000000555'] }, allowDMs: false } }));
+    ({ discord, rt } = world);
+    discord.userSays({ channelId: GENERAL, content: `<@${discord.botUserId}> let me in`, mentionsBot: true });
+    discord.dmSays({ content: 'and here?' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(discord.threads).toHaveLength(0);
+    expect(discord.dmMessages()).toHaveLength(0);
+    expect(rt.openai.chatRequests()).toHaveLength(0);
   });
 });
