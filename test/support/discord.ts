@@ -55,7 +55,7 @@ export function answerRequests(rt: TestRuntime) {
 
 /** With THREADLOOM_TEST_STATS=1: edits per bot message and 429s, one line per test world. */
 function printStats(discord: FakeDiscord): void {
-  const channels = [...discord.channelIds(), ...discord.threads.map((t) => t.id)];
+  const channels = [...new Set([...discord.channelIds(), ...discord.threads.map((t) => t.id)])];
   const edits = channels.flatMap((c) => discord.messagesIn(c)).map((m) => m.editCount);
   const total = edits.reduce((a, b) => a + b, 0);
   process.stderr.write(`discord-stats test="${expect.getState().currentTestName}" messages=${edits.length} edits=${total} max_edits_per_message=${Math.max(0, ...edits)} rate_limited=${discord.rateLimited}\n`);
