@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeDiscord } from './fakes/discord/index.js';
 import { startFakeOllama, type FakeProviderServer } from './fakes/providers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -80,5 +81,19 @@ describe('threadloom doctor', () => {
     const result = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: CLOSED_PORT });
     expect(result.stdout).toMatch(/FAIL provider ollama\s+unreachable: .*\(it serves the default model\)/);
     expect(result.code).toBe(1);
+  });
+
+  it('should check the Discord token when one is set', async () => {
+    const discord = await startFakeDiscord({ token: 'right-token' });
+    try {
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-doctor-'));
+      const good = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url, DISCORD_TOKEN: 'right-token', DISCORD_API_BASE_URL: discord.apiUrl });
+      expect(good.stdout).toMatch(/ok\s+discord\s+token works, bot user /);
+      const bad = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url, DISCORD_TOKEN: 'wrong-token', DISCORD_API_BASE_URL: discord.apiUrl });
+      expect(bad.stdout).toMatch(/FAIL discord\s+the token was refused/);
+      expect(bad.code).toBe(1);
+    } finally {
+      await discord.close();
+    }
   });
 });

@@ -71,5 +71,22 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
       }
     }),
   );
+  if (config.discord.token) report(await discordCheck(config.discord.token, config.discord.apiBaseURL ?? 'https://discord.com/api'));
   return checks.every((c) => c.ok || c.warnOnly);
+}
+
+/** The bot token works: Discord says who it belongs to. */
+async function discordCheck(token: string, apiBase: string): Promise<Check> {
+  try {
+    const response = await fetch(`${apiBase.replace(/\/$/, '')}/v10/users/@me`, {
+      headers: { Authorization: `Bot ${token}` },
+      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+    });
+    if (response.status === 401) return { ok: false, name: 'discord', detail: 'the token was refused: copy the bot token again from the Developer Portal (Bot → Reset Token)' };
+    if (!response.ok) return { ok: false, name: 'discord', detail: `Discord answered ${response.status}` };
+    const user = (await response.json()) as { username?: string };
+    return { ok: true, name: 'discord', detail: `token works, bot user ${user.username ?? '?'}` };
+  } catch (err) {
+    return { ok: false, name: 'discord', detail: `unreachable: ${errorMessage(err)}` };
+  }
 }
