@@ -114,9 +114,21 @@ export const configSchema = z.strictObject({
   slack: z
     .strictObject({
       botToken: z.string().min(1).optional(),
+      /** set: Socket Mode; unset: HTTP mode with the signing secret */
       appToken: z.string().min(1).optional(),
       signingSecret: z.string().min(1).optional(),
+      /** Web API base, e.g. a proxy */
       apiURL: z.url().optional(),
+      /** HTTP mode: where Bolt's receiver listens for Slack's requests */
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(3000),
+      command: z.string().regex(/^\/[a-z0-9_-]+$/, 'a slash command such as /tl').default('/tl'),
+      answerEverywhere: z.boolean().default(true),
+      allowDMs: z.boolean().default(true),
+      allow: z.strictObject({ channels: z.array(z.string()).default([]), users: z.array(z.string()).default([]) }).prefault({}),
+      adminUsers: z.array(z.string()).default([]),
+      /** between updates of a streaming message: Slack allows about one chat.update per second */
+      editIntervalMs: z.number().int().min(1000).default(1100),
     })
     .prefault({}),
   matrix: z
