@@ -42,6 +42,9 @@ describe.each(['socket', 'http'] as const)('Slack adapter over %s', (transport) 
     await slack.clickButton({ messageTs: first.ts, actionId: 'tl_regen' });
     const second = await until(() => slack.messages(slack.channelId, root).find((m) => m.text === 'second' && hasButton(m, 'regen')));
     expect(JSON.stringify(second.blocks)).toContain('2/2');
+    await slack.clickButton({ messageTs: second.ts, actionId: 'tl_prev' });
+    const switched = await until(() => slack.messages(slack.channelId, root).find((m) => m.ts === second.ts && m.text.startsWith('first')));
+    expect(switched.text).toContain('branch 1/2');
 
     await slack.slashCommand({ text: 'help' });
     const help = await until(() => slack.ephemeral(slack.channelId).find((m) => m.text.includes('Threadloom commands')));
@@ -60,9 +63,9 @@ describe('Slack adapter over HTTP', () => {
   });
 });
 
-describe('Slack answers', () => {
+describe.each(['socket', 'http'] as const)('Slack answers over %s', (transport) => {
   it('should split a 10,000-character answer with code under the block limit, updating at most about once a second', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack, rt } = world;
     const code = Array.from({ length: 70 }, (_, i) => `zfs list -o name,used,avail pool/dataset-${i}`).join('\n');
     const prose = 'Check **each** dataset and note the ones over quota. '.repeat(40);
@@ -86,7 +89,7 @@ describe('Slack answers', () => {
   }, 25_000);
 
   it('should fetch an image with the bot token for a vision model', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack, rt } = world;
     await rt.deps.experiences.update('general', { model: 'ollama/llava' });
     const root = slack.userSays({ text: `<@${slack.botUserId}> what is this?`, mentionsBot: true, files: [{ name: 'rack.png', content: 'PNGDATA', mimetype: 'image/png' }] });
@@ -97,7 +100,7 @@ describe('Slack answers', () => {
   });
 
   it('should offer the Experience starter prompts in the assistant panel', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack } = world;
     slack.assistantThreadStarted({ channel: 'D0THREADLOOM', threadTs: '1732270000.000900' });
     const prompts = await until(() => slack.assistantCalls.find((c) => c.method === 'setSuggestedPrompts'));
@@ -105,7 +108,7 @@ describe('Slack answers', () => {
   });
 
   it('should answer an edited message on a new branch and tell a failure in one line', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack, rt } = world;
     const root = slack.userSays({ text: `<@${slack.botUserId}> start`, mentionsBot: true });
     await until(() => slack.messages(slack.channelId, root).find((m) => m.text === 'Echo: start' && hasButton(m, 'regen')));
@@ -122,7 +125,7 @@ describe('Slack answers', () => {
   });
 
   it('should run the /tl subcommands', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack } = world;
     const dm = 'D0ALICEDM01';
     slack.userSays({ channel: dm, channelType: 'im', text: 'hello from a DM' });
@@ -143,7 +146,7 @@ describe('Slack answers', () => {
   });
 
   it('should show a status while thinking and title the assistant thread', async () => {
-    world = await startSlackWorld('socket');
+    world = await startSlackWorld(transport);
     const { slack, rt } = world;
     rt.openai.script({ answer: 'Use Restic.', delayMs: 20 }, { answer: 'Backup Tools For A Homelab' });
     const dm = 'D0ASSIST001';
