@@ -52,6 +52,19 @@ describe.each(['socket', 'http'] as const)('Slack adapter over %s', (transport) 
   });
 });
 
+describe('Slack access', () => {
+  it('should ignore people and DMs outside the allowlists', async () => {
+    world = await startSlackWorld('socket', (c) => ({ ...c, slack: { ...c.slack, allow: { channels: [], users: ['U0SOMEONE1'] }, allowDMs: false } }));
+    const { slack } = world;
+    slack.userSays({ text: `<@${slack.botUserId}> let me in`, mentionsBot: true });
+    slack.userSays({ channel: 'D0ALICEDM01', channelType: 'im', text: 'and here?' });
+    await slack.idle();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(slack.calls.filter((c) => c.method === 'chat.postMessage')).toHaveLength(0);
+    expect(world.rt.openai.chatRequests()).toHaveLength(0);
+  });
+});
+
 describe('Slack adapter over HTTP', () => {
   it('should refuse a bad signature and a stale timestamp', async () => {
     world = await startSlackWorld('http');
