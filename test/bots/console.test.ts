@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createConsoleAdapter } from '../../src/bots/console/index.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { until } from '../support/wait.js';
 
 let rt: TestRuntime;
 beforeEach(async () => {
@@ -17,14 +18,6 @@ function terminal() {
   let screen = '';
   output.on('data', (chunk: Buffer) => (screen += chunk.toString()));
   return { input, output, screen: () => screen };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > 5_000) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('console adapter', () => {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SLACK_MESSAGE_LIMIT } from '../../src/bots/slack/reply.js';
-import { until } from '../support/discord.js';
-import { answerRequests } from '../support/discord.js';
+import { answerRequests, until } from '../support/wait.js';
 import { startSlackWorld, type SlackWorld } from '../support/slack.js';
 
 let world: SlackWorld | null = null;

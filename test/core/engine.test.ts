@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/core/engine.js';
 import { RecordingReply, command, inbound } from '../support/reply.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { answerRequests, until } from '../support/wait.js';
 
 let rt: TestRuntime;
 beforeEach(async () => {
@@ -21,9 +22,7 @@ async function messages(conversationId?: number) {
 }
 
 /** Chat requests a fake saw for answers, leaving out title generation. */
-function turnRequests(fake: TestRuntime['openai']) {
-  return fake.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
-}
+const turnRequests = (fake: TestRuntime['openai']) => answerRequests({ openai: fake });
 
 async function usage() {
   return rt.deps.db.selectFrom('usage_events').selectAll().orderBy('id').execute();
@@ -197,7 +196,7 @@ describe(Engine.name, () => {
       rt.openai.script({ answer: 'one two three four five', chunkSize: 4, stallAfterChunks: 2 });
       const reply = new RecordingReply();
       const turn = rt.engine.handle(inbound('count'), reply);
-      await waitFor(() => reply.messages.length > 0 && reply.messages[0]!.text.includes('one'));
+      await until(() => reply.messages.length > 0 && reply.messages[0]!.text.includes('one'));
       await rt.engine.handle(command('stop'), new RecordingReply());
       await turn;
       expect(reply.messages[0]!.text).toContain('one two');
@@ -368,11 +367,3 @@ describe(Engine.name, () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

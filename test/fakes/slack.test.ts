@@ -7,6 +7,7 @@ import { App, Assistant, LogLevel, SocketModeReceiver, webApi, type BlockAction,
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeSlack, type FakeSlack, type FakeSlackOptions } from './slack/index.js';
+import { until } from '../support/wait.js';
 
 const DM = 'D0ALICEDM1';
 
@@ -26,16 +27,6 @@ afterEach(async () => {
   app = undefined;
   slack = undefined;
 });
-
-async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 3_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 type Transport = 'socket' | 'http';
 

@@ -38,20 +38,7 @@ export async function startDiscordWorld(configure: (c: Config) => Config = (c) =
   return world;
 }
 
-export async function until<T>(probe: () => T | undefined | null | false, timeoutMs = 8_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Chat requests for answers, leaving out title generation. */
-export function answerRequests(rt: TestRuntime) {
-  return rt.openai.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
-}
+export { answerRequests, until } from './wait.js';
 
 /** With THREADLOOM_TEST_STATS=1: edits per bot message and 429s, one line per test world. */
 function printStats(discord: FakeDiscord): void {
