@@ -143,7 +143,7 @@ describe.each(['socket', 'http'] as const)('Slack answers over %s', (transport) 
     slack.userSays({ channel: dm, channelType: 'im', text: 'hello from a DM' });
     await until(() => slack.messages(dm).find((m) => m.text === 'Echo: hello from a DM'));
     const answers: Record<string, string> = {};
-    for (const text of ['model', 'models', 'persona', 'experience list', 'usage', 'branch list', 'summary', 'stop', 'bind homelab', 'regen', 'new', 'nonsense']) {
+    for (const text of ['model', 'models', 'persona', 'experience list', 'usage', 'branch list', 'summary', 'export json', 'stop', 'bind homelab', 'regen', 'new', 'nonsense']) {
       const before = slack.ephemeral(dm).length + slack.messages(dm).length;
       await slack.slashCommand({ text, channel: dm });
       await until(() => slack.ephemeral(dm).length + slack.messages(dm).length > before);
@@ -154,6 +154,9 @@ describe.each(['socket', 'http'] as const)('Slack answers over %s', (transport) 
     expect(answers.usage).toMatch(/^Today \(UTC\): 1 turns/);
     expect(answers['bind homelab']).toBe('Only Threadloom admins can use `bind`.');
     expect(answers.new).toBe('Fresh start: your next message begins a new conversation.');
+    // this app may not upload files: the start of the export comes inline
+    expect(answers['export json']).toContain('conversation-1.json (uploading files is not allowed for this app');
+    expect(answers['export json']).toContain('"hello from a DM"');
     expect(answers.nonsense).toMatch(/^Unknown command "nonsense"/);
   });
 
