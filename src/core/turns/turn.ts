@@ -79,10 +79,6 @@ export class TurnRunner {
 
   constructor(private readonly deps: EngineDeps) {}
 
-  isStreaming(conversationId: number): boolean {
-    return this.active.has(conversationId);
-  }
-
   /** Aborts the conversation's running answers; what arrived is kept. */
   stop(conversationId: number): boolean {
     const running = this.active.get(conversationId);
