@@ -225,11 +225,6 @@ function applyEnv(raw: Record<string, unknown>, env: Env): void {
   }
 }
 
-export interface ResolvedSecrets {
-  /** provider name → api key (resolved from apiKey or apiKeyEnv) */
-  apiKeys: Record<string, string | undefined>;
-}
-
 /** Cross-field checks the schema cannot express; each names the key and the fix. */
 function checkConfig(config: Config, env: Env): string[] {
   const problems: string[] = [];

@@ -92,12 +92,11 @@ describe('Discord conversations', () => {
     expect(chat.body.messages.at(-1).images).toEqual([Buffer.from('PNGDATA').toString('base64')]);
   });
 
-  it('should continue the conversation a reply outside the thread points into', async () => {
+  it('should keep one running conversation per DM', async () => {
     discord.dmSays({ content: 'remember: my NAS is called tank' });
-    const answer = await until(() => discord.dmMessages().find((m) => m.content.startsWith('Echo: remember') && m.components.length));
+    await until(() => discord.dmMessages().find((m) => m.content.startsWith('Echo: remember') && m.components.length));
     discord.dmSays({ content: 'what is it called?' });
     await until(() => discord.dmMessages().find((m) => m.content.startsWith('Echo: what is it called?')));
-    expect(answer.id).toBeTruthy();
     const sent = answerRequests(rt).at(-1)!.body.messages.slice(1).map((m: { content: string }) => m.content);
     expect(sent).toEqual(['remember: my NAS is called tank', 'Echo: remember: my NAS is called tank', 'what is it called?']);
   });

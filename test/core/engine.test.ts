@@ -86,6 +86,19 @@ describe(Engine.name, () => {
       expect(conversations[0]).toMatchObject({ thread_id: 'thread-1', channel_id: 'ops' });
     });
 
+    it('should continue the conversation a reply outside its thread points into', async () => {
+      const reply = new RecordingReply({}, true);
+      await rt.engine.handle(inbound('@bot our backups run at 2am', { isDirect: false, channelId: 'ops', mentionsBot: true }), reply);
+      const answerId = reply.messages.find((m) => m.text.startsWith('Echo:'))!.id;
+      await rt.engine.handle(inbound('and the retention?', { isDirect: false, channelId: 'ops', replyTo: answerId }), reply);
+      expect(reply.threads).toHaveLength(1);
+      expect(turnRequests(rt.openai).at(-1)!.body.messages.slice(1).map((m: { content: string }) => m.content)).toEqual([
+        '@bot our backups run at 2am',
+        'Echo: @bot our backups run at 2am',
+        'and the retention?',
+      ]);
+    });
+
     it('should answer two people writing in the same thread at once in turn, neither cut short', async () => {
       const reply = new RecordingReply({}, true);
       await rt.engine.handle(inbound('@bot standup notes?', { isDirect: false, channelId: 'team', mentionsBot: true }), reply);

@@ -16,7 +16,7 @@ export class RecordingReply implements Reply {
   typingCalls = 0;
   private counter = 0;
 
-  constructor(capabilities: Partial<ReplyCapabilities> = {}, private readonly withThreads = false) {
+  constructor(capabilities: Partial<ReplyCapabilities> = {}, withThreads = false) {
     this.capabilities = { maxMessageLength: 2000, minEditIntervalMs: 0, markdown: 'commonmark', buttons: true, threads: withThreads, ...capabilities };
     if (withThreads) this.startThread = async (title: string) => {
       this.threads.push(title);

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, ListenOptions } from 'node:net';
 import type { Server } from 'node:http';
 import { App, Assistant, LogLevel, type BlockAction } from '@slack/bolt';
 import type { Engine } from '../../core/engine.js';
@@ -151,12 +151,11 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
   // Slack's AI assistant panel: suggested prompts from the Experience, status while thinking, a title
   app.assistant(
     new Assistant({
-      threadStarted: async ({ event, setSuggestedPrompts }) => {
+      threadStarted: async ({ setSuggestedPrompts }) => {
         await guard('assistant thread', async () => {
           const experience = await engine.deps.experiences.defaultExperience();
           const prompts = experience.starterPrompts.slice(0, ASSISTANT_PROMPTS).map((p) => ({ title: p.slice(0, 75), message: p }));
           if (prompts.length) await setSuggestedPrompts({ prompts, title: `Ask ${experience.personaName}` });
-          void event;
         });
       },
       userMessage: async ({ message, setStatus, setTitle }) => {
@@ -183,7 +182,7 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     async start() {
       const auth = await app.client.auth.test();
       botUserId = auth.user_id ?? '';
-      const started = settings.appToken ? await app.start() : await app.start({ port: settings.port, host: settings.host } as never);
+      const started = settings.appToken ? await app.start() : await app.start({ port: settings.port, host: settings.host } satisfies ListenOptions);
       if (!settings.appToken) server = started as Server;
       connected = true;
       log.info(`slack: connected as ${auth.user ?? botUserId} (${settings.appToken ? 'Socket Mode' : `HTTP on ${settings.host}:${settings.port}`})`);
