@@ -12,17 +12,21 @@ function slackConfigured(config: Config): boolean {
   return Boolean(config.slack.botToken && (config.slack.appToken || config.slack.signingSecret));
 }
 
+function matrixConfigured(config: Config): boolean {
+  return Boolean(config.matrix.homeserverURL && (config.matrix.accessToken || (config.matrix.userId && config.matrix.password)));
+}
+
 /** One line per platform: enabled, or what to set to enable it. */
 function platformLines(config: Config): string[] {
   const lines: string[] = [];
   const platforms: Array<[string, boolean, string]> = [
     ['discord', Boolean(config.discord.token), 'set DISCORD_TOKEN'],
     ['slack', slackConfigured(config), 'set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)'],
-    ['matrix', Boolean(config.matrix.homeserverURL && (config.matrix.accessToken || config.matrix.password)), 'set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_USER_ID + MATRIX_PASSWORD)'],
+    ['matrix', matrixConfigured(config), 'set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_USER_ID + MATRIX_PASSWORD)'],
   ];
   for (const [name, configured, hint] of platforms) {
-    if ((name === 'discord' || name === 'slack') && configured) continue; // they report themselves when they connect
-    lines.push(configured ? `${name}: credentials found, but this version has no ${name} adapter yet` : `${name}: off — ${hint} to enable`);
+    if (configured) continue; // they report themselves when they connect
+    lines.push(`${name}: off — ${hint} to enable`);
   }
   lines.push('admin web: not in this version yet — try a persona in the terminal with `npm run chat -- --experience homelab`');
   return lines;
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
   // platform SDKs load only when their platform is configured
   if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(runtime.engine));
   if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(runtime.engine));
+  if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(runtime.engine));
   // an adapter that cannot connect (bad token, no network) is reported; the others keep running
   await Promise.all(
     adapters.map((adapter) =>

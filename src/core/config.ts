@@ -135,8 +135,29 @@ export const configSchema = z.strictObject({
     .strictObject({
       homeserverURL: z.url().optional(),
       accessToken: z.string().min(1).optional(),
+      /** the device the access token belongs to; asked from the homeserver when unset */
+      deviceId: z.string().min(1).optional(),
       userId: z.string().min(1).optional(),
       password: z.string().min(1).optional(),
+      /** encrypts the crypto store and session file at rest; generated into the data dir when unset */
+      storeKey: z.string().min(16, 'at least 16 characters').optional(),
+      /** text commands: `!tl model gpt-4o` */
+      commandPrefix: z.string().min(1).default('!tl'),
+      answerEverywhere: z.boolean().default(true),
+      allowDMs: z.boolean().default(true),
+      /** invites and messages: empty = everyone; otherwise these user ids, servers or room ids */
+      allow: z
+        .strictObject({
+          users: z.array(z.string()).default([]),
+          servers: z.array(z.string()).default([]),
+          rooms: z.array(z.string()).default([]),
+        })
+        .prefault({}),
+      adminUsers: z.array(z.string()).default([]),
+      /** between edits of a streaming answer; each edit is an event, and homeservers rate-limit them */
+      editIntervalMs: z.number().int().min(1000).default(1000),
+      /** after a restart, answer messages sent while the bot was down up to this old */
+      catchUpMinutes: z.number().int().min(0).max(1440).default(10),
     })
     .prefault({}),
 });
@@ -163,6 +184,8 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['MATRIX_ACCESS_TOKEN', ['matrix', 'accessToken'], 'string'],
   ['MATRIX_USER_ID', ['matrix', 'userId'], 'string'],
   ['MATRIX_PASSWORD', ['matrix', 'password'], 'string'],
+  ['MATRIX_DEVICE_ID', ['matrix', 'deviceId'], 'string'],
+  ['MATRIX_STORE_KEY', ['matrix', 'storeKey'], 'string'],
 ];
 
 /** The built-in providers and the env variables that switch them on. */

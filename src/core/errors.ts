@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'rate_limited'
   | 'provider'
   | 'aborted'
-  | 'unsupported';
+  | 'unsupported'
+  /** a chat platform's connection or local state (e.g. a locked Matrix store) */
+  | 'platform';
 
 export class ThreadloomError extends Error {
   readonly code: ErrorCode;

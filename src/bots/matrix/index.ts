@@ -1,0 +1,312 @@
+import {
+  ClientEvent,
+  createClient,
+  IndexedDBStore,
+  MatrixError,
+  MatrixEventEvent,
+  MemoryStore,
+  RoomEvent,
+  SyncState,
+  type IStartClientOpts,
+  type MatrixClient,
+  type MatrixEvent,
+  type Room,
+} from 'matrix-js-sdk';
+import type { Engine } from '../../core/engine.js';
+import { RateLimitError, errorMessage } from '../../core/errors.js';
+import type { AdapterStatus, ChatAdapter } from '../adapter.js';
+import { attachmentsOf } from './attachments.js';
+import { sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
+import { MATRIX, eventInbound, type BotIdentity, type RoomEventLike } from './inbound.js';
+import { MatrixReply, type MatrixTransport } from './reply.js';
+import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
+import { PersistedIndexedDB, watchWrites, type IdbFactory } from './store-file.js';
+
+const FIRST_SYNC_TIMEOUT_MS = 120_000;
+/** a message whose keys arrive late is decrypted when they do; after this long the sender is asked to re-send */
+const LATE_KEYS_WAIT_MS = 10_000;
+const SYNC_SAVE_DELAY_MS = 1_000;
+
+export interface MatrixAdapterOptions {
+  /** fast tests against a fake homeserver run without end-to-end encryption; real use never does */
+  encryption?: boolean;
+}
+
+export interface MatrixAdapter extends ChatAdapter {
+  client(): MatrixClient | null;
+  session(): MatrixSession | null;
+}
+
+function syncedOnce(client: MatrixClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no sync from the homeserver within ${FIRST_SYNC_TIMEOUT_MS / 1000} s`)), FIRST_SYNC_TIMEOUT_MS);
+    const onSync = (state: SyncState, _prev: SyncState | null, data?: { error?: Error }): void => {
+      if (state === SyncState.Prepared || state === SyncState.Syncing) {
+        clearTimeout(timer);
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      } else if (state === SyncState.Error && data?.error instanceof MatrixError && data.error.httpStatus === 401) {
+        clearTimeout(timer);
+        client.off(ClientEvent.Sync, onSync);
+        reject(new Error('the homeserver rejected the access token'));
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+}
+
+/**
+ * Threadloom on Matrix: a mention in a room opens a thread rooted at that message, the thread
+ * continues without a mention, a DM is one running conversation; `!tl <command>` for the command
+ * table, reactions on answers as actions. Encrypted rooms work through the SDK's Rust crypto,
+ * whose store survives restarts in an encrypted file in the data dir.
+ */
+export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOptions = {}): MatrixAdapter {
+  const { config, log } = engine.deps;
+  const settings = config.matrix;
+  const encryption = options.encryption ?? true;
+  const files = matrixFiles(config.dataDir);
+  let client: MatrixClient | null = null;
+  let session: MatrixSession | null = null;
+  let persisted: PersistedIndexedDB | null = null;
+  let syncStore: IndexedDBStore | null = null;
+  let releaseLock: (() => void) | null = null;
+  let stopWatching: (() => void) | null = null;
+  let syncSaveTimer: NodeJS.Timeout | null = null;
+  let connected = false;
+  let lastError: string | null = null;
+  const bot: BotIdentity = { userId: '', displayName: '', commandPrefix: settings.commandPrefix };
+  /** one "please re-send" per undecryptable session and sender, never a loop */
+  const askedToResend = new Set<string>();
+
+  const allowedUser = (userId: string): boolean =>
+    (settings.allow.users.length === 0 && settings.allow.servers.length === 0) ||
+    settings.allow.users.includes(userId) ||
+    settings.allow.servers.includes(userId.slice(userId.indexOf(':') + 1));
+  const allowedRoom = (roomId: string): boolean => settings.allow.rooms.length === 0 || settings.allow.rooms.includes(roomId);
+
+  /** A 1:1 room: the bot and one person. */
+  const isDirect = (room: Room): boolean => room.getJoinedMemberCount() + room.getInvitedMemberCount() <= 2;
+
+  async function bound(roomId: string): Promise<boolean> {
+    const row = await engine.deps.db.selectFrom('bindings').select('id').where('platform', '=', MATRIX).where('channel_id', '=', roomId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  const transport = (matrix: MatrixClient): MatrixTransport => ({
+    async send(roomId, type, content) {
+      try {
+        // the SDK's own types list each event type's content; ours is built per the spec
+        const sent = await (matrix.sendEvent as (roomId: string, type: string, content: unknown) => Promise<{ event_id: string }>)(roomId, type, content);
+        return sent.event_id;
+      } catch (err) {
+        if (err instanceof MatrixError && err.errcode === 'M_LIMIT_EXCEEDED') throw new RateLimitError(`matrix rate limit: ${err.message}`, Number(err.data.retry_after_ms ?? 1000));
+        throw err;
+      }
+    },
+    async typing(roomId) {
+      await matrix.sendTyping(roomId, true, 20_000);
+    },
+    async upload(name, content, mimeType) {
+      const uploaded = await matrix.uploadContent(Buffer.from(content), { name, type: mimeType });
+      return uploaded.content_uri;
+    },
+  });
+
+  /** The thread an event is in: its `m.thread` relation, or its own id if it roots one. */
+  async function threadOf(matrix: MatrixClient, room: Room, eventId: string): Promise<string | null> {
+    let event = room.findEventById(eventId) ?? null;
+    if (!event) {
+      try {
+        const raw = await matrix.fetchRoomEvent(room.roomId, eventId);
+        const relation = (raw.content as { 'm.relates_to'?: { rel_type?: string; event_id?: string } })['m.relates_to'];
+        if (relation?.rel_type === 'm.thread') return relation.event_id ?? null;
+        if (raw.type === 'm.room.encrypted') return null;
+        return null;
+      } catch {
+        return null;
+      }
+    }
+    const relation = event.getWireContent()['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    if (relation?.rel_type === 'm.thread' && relation.event_id) return relation.event_id;
+    return null;
+  }
+
+  async function askToResend(matrix: MatrixClient, room: Room, event: MatrixEvent): Promise<void> {
+    const session = (event.getWireContent() as { session_id?: string }).session_id ?? event.getId();
+    const key = `${room.roomId}|${event.getSender()}|${session}`;
+    if (askedToResend.has(key)) return;
+    askedToResend.add(key);
+    log.warn('matrix: could not decrypt a message', { room: room.roomId, sender: event.getSender(), reason: event.decryptionFailureReason });
+    const relation = event.getWireContent()['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    const threadRoot = relation?.rel_type === 'm.thread' ? (relation.event_id ?? null) : null;
+    const reply = new MatrixReply(transport(matrix), { roomId: room.roomId, threadRoot, sourceEventId: null, encrypted: true, isDirect: isDirect(room) }, settings.editIntervalMs);
+    await reply.post(`Sorry ${room.getMember(event.getSender() ?? '')?.name ?? ''}, I could not decrypt your message — its keys never reached me. Please send it again; if this keeps happening, check that your client shares keys with unverified devices or verify my session.`.replace('Sorry , ', 'Sorry, '));
+  }
+
+  /** Waits for late room keys; false when they did not come. */
+  async function decrypted(matrix: MatrixClient, event: MatrixEvent): Promise<boolean> {
+    if (!event.isEncrypted()) return true;
+    await matrix.decryptEventIfNeeded(event);
+    if (!event.isDecryptionFailure()) return true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        event.off(MatrixEventEvent.Decrypted, onDecrypted);
+        resolve(!event.isDecryptionFailure());
+      }, LATE_KEYS_WAIT_MS);
+      const onDecrypted = (): void => {
+        if (event.isDecryptionFailure()) return;
+        clearTimeout(timer);
+        event.off(MatrixEventEvent.Decrypted, onDecrypted);
+        resolve(true);
+      };
+      event.on(MatrixEventEvent.Decrypted, onDecrypted);
+    });
+  }
+
+  async function onEvent(matrix: MatrixClient, event: MatrixEvent, room: Room): Promise<void> {
+    const sender = event.getSender();
+    if (!sender || sender === bot.userId || event.isRedacted()) return;
+    if (Date.now() - event.getTs() > settings.catchUpMinutes * 60_000) return;
+    if (!allowedUser(sender) || !allowedRoom(room.roomId)) return;
+    if (!(await decrypted(matrix, event))) return askToResend(matrix, room, event);
+    const type = event.getType();
+    if (type !== 'm.room.message' && type !== 'm.reaction') return;
+    const direct = isDirect(room);
+    if (direct && !settings.allowDMs) return;
+    const content = event.getOriginalContent() as Record<string, unknown>;
+    const raw: RoomEventLike = { event_id: event.getId()!, room_id: room.roomId, sender, type, origin_server_ts: event.getTs(), content };
+    const relation = content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    const member = room.getMember(sender);
+    const inbound = eventInbound(raw, {
+      bot,
+      isDirect: direct,
+      isAdmin: settings.adminUsers.includes(sender) || (member?.powerLevel ?? 0) >= 100,
+      authorName: member?.name ?? sender,
+      attachments: type === 'm.room.message' ? await attachmentsOf(matrix, content) : [],
+      threadOfOriginal: relation?.rel_type === 'm.replace' && relation.event_id ? await threadOf(matrix, room, relation.event_id) : null,
+    });
+    if (!inbound) return;
+    if (!direct && !inbound.threadId && !inbound.mentionsBot && !settings.answerEverywhere && !(await bound(room.roomId))) return;
+    const threadRoot = inbound.kind === 'action' ? await threadOf(matrix, room, inbound.action!.targetMessageId) : inbound.threadId;
+    const reply = new MatrixReply(
+      transport(matrix),
+      { roomId: room.roomId, threadRoot, sourceEventId: inbound.kind === 'message' ? inbound.messageId : null, encrypted: room.hasEncryptionStateEvent(), isDirect: direct },
+      settings.editIntervalMs,
+    );
+    await engine.handle(inbound, reply);
+  }
+
+  function onInvite(matrix: MatrixClient, room: Room): void {
+    const inviter = room.getMember(bot.userId)?.events.member?.getSender() ?? '';
+    const accept = allowedUser(inviter) && allowedRoom(room.roomId);
+    const work = accept ? matrix.joinRoom(room.roomId) : matrix.leave(room.roomId);
+    work.then(
+      () => log.info(`matrix: ${accept ? 'joined' : 'declined the invite to'} ${room.roomId} (invited by ${inviter || 'unknown'})`),
+      (err) => log.warn(`matrix: could not ${accept ? 'join' : 'decline'} ${room.roomId}: ${errorMessage(err)}`),
+    );
+  }
+
+  const guard = (what: string, work: () => Promise<void>): void => {
+    work().catch((err) => log.error(`matrix ${what} failed`, { error: errorMessage(err) }));
+  };
+
+  /** Saves the sync position soon after a sync, so a restart resumes there instead of replaying. */
+  function saveSyncSoon(): void {
+    if (!syncStore || syncSaveTimer) return;
+    syncSaveTimer = setTimeout(() => {
+      syncSaveTimer = null;
+      syncStore?.save(true).catch((err) => log.warn(`matrix: saving the sync position failed: ${errorMessage(err)}`));
+    }, SYNC_SAVE_DELAY_MS);
+  }
+
+  async function openStores(keys: StoreKeys): Promise<IndexedDBStore | MemoryStore> {
+    if (!encryption) return new MemoryStore();
+    // the SDK and its Rust crypto look for IndexedDB on the global object
+    const fake = await import('fake-indexeddb');
+    Object.assign(globalThis, { indexedDB: fake.indexedDB, IDBKeyRange: fake.IDBKeyRange, IDBDatabase: fake.IDBDatabase, IDBTransaction: fake.IDBTransaction, IDBRequest: fake.IDBRequest, IDBObjectStore: fake.IDBObjectStore, IDBIndex: fake.IDBIndex, IDBCursor: fake.IDBCursor, IDBCursorWithValue: fake.IDBCursorWithValue, IDBFactory: fake.IDBFactory, IDBOpenDBRequest: fake.IDBOpenDBRequest, IDBVersionChangeEvent: fake.IDBVersionChangeEvent });
+    persisted = new PersistedIndexedDB(fake.indexedDB as unknown as IdbFactory, files.store, keys.file, (err) => log.error(`matrix: saving the crypto store failed: ${errorMessage(err)}`));
+    const restored = await persisted.restore();
+    stopWatching = watchWrites(fake.IDBDatabase, () => persisted?.schedule());
+    if (restored) log.info('matrix: crypto store restored');
+    syncStore = new IndexedDBStore({ indexedDB: fake.indexedDB, dbName: 'threadloom-sync' });
+    await syncStore.startup();
+    return syncStore;
+  }
+
+  return {
+    platform: MATRIX,
+    client: () => client,
+    session: () => session,
+    async start() {
+      const startedAt = performance.now();
+      releaseLock = lockStore(files);
+      try {
+        const keys = storeKeys(files, settings.storeKey);
+        if (keys.source === 'generated') log.info(`matrix: generated a store key in ${files.keyFile}; set MATRIX_STORE_KEY to keep it elsewhere`);
+        session = await resolveSession(
+          { homeserverURL: settings.homeserverURL!, accessToken: settings.accessToken, deviceId: settings.deviceId, userId: settings.userId, password: settings.password },
+          files,
+          keys.file,
+          log,
+        );
+        const store = await openStores(keys);
+        const matrix = createClient({
+          baseUrl: session.homeserverURL,
+          accessToken: session.accessToken,
+          userId: session.userId,
+          deviceId: session.deviceId,
+          store,
+          logger: sdkLogger(log),
+        });
+        client = matrix;
+        bot.userId = session.userId;
+        if (encryption) {
+          await matrix.initRustCrypto({ storageKey: keys.crypto });
+          // the SDK switches the Rust side's tracing to debug; turn it down to warnings
+          const wasm = await import('@matrix-org/matrix-sdk-crypto-wasm');
+          new wasm.Tracing(wasm.LoggerLevel.Warn).turnOn();
+        }
+        matrix.on(RoomEvent.Timeline, (event, room, toStartOfTimeline, removed, data) => {
+          if (toStartOfTimeline || removed || !room || data?.liveEvent === false) return;
+          guard('event', () => onEvent(matrix, event, room));
+        });
+        matrix.on(RoomEvent.MyMembership, (room, membership) => {
+          if (membership === 'invite') onInvite(matrix, room);
+        });
+        matrix.on(ClientEvent.Sync, (state, _prev, data) => {
+          if (state === SyncState.Syncing) saveSyncSoon();
+          if (state === SyncState.Error) lastError = errorMessage(data?.error ?? 'sync failed');
+          connected = state === SyncState.Syncing || state === SyncState.Prepared || state === SyncState.Catchup;
+        });
+        const startOptions: IStartClientOpts = { initialSyncLimit: 20 };
+        await matrix.startClient(startOptions);
+        await syncedOnce(matrix);
+        const profile = await matrix.getProfileInfo(session.userId).catch(() => ({ displayname: undefined }));
+        bot.displayName = profile.displayname ?? session.userId.slice(1).split(':')[0]!;
+        if (encryption) await setUpCrossSigning(matrix, session, settings.password, log);
+        connected = true;
+        log.info(`matrix: connected as ${session.userId} (${bot.displayName}), device ${session.deviceId}${encryption ? ', end-to-end encryption on' : ''}, ready in ${Math.round(performance.now() - startedAt)} ms`);
+      } catch (err) {
+        lastError = errorMessage(err);
+        await this.stop();
+        throw err;
+      }
+    },
+    async stop() {
+      connected = false;
+      if (syncSaveTimer) clearTimeout(syncSaveTimer);
+      syncSaveTimer = null;
+      client?.stopClient();
+      await syncStore?.save(true).catch(() => undefined);
+      await persisted?.flush().catch((err) => log.error(`matrix: saving the crypto store failed: ${errorMessage(err)}`));
+      stopWatching?.();
+      stopWatching = null;
+      releaseLock?.();
+      releaseLock = null;
+    },
+    status(): AdapterStatus {
+      return connected ? { connected: true, detail: session ? `as ${session.userId}` : 'connected' } : { connected: false, detail: lastError ?? 'not connected' };
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import type { PostOptions, Reply, ReplyButton, ReplyCapabilities } from '../../core/inbound.js';
+import { markdownToHtml } from './format.js';
+import { REACTION_FOR } from './inbound.js';
+
+/**
+ * Homeservers refuse events over 65,536 bytes. An edit carries the text twice (fallback and
+ * `m.new_content`) plus its HTML, so answers are split well below that: 6,000 characters of
+ * three-byte text still fit with their HTML.
+ */
+export const MATRIX_MESSAGE_LIMIT = 6_000;
+const EVENT_BYTES_LIMIT = 65_536;
+const FALLBACK_CHARS = 500;
+/** an exported file in an encrypted room is shown inline: uploading it would leave it unencrypted on the server */
+const INLINE_FILE_CHARS = 12_000;
+
+/** What a reply needs of the Matrix client; the adapter implements it over matrix-js-sdk. */
+export interface MatrixTransport {
+  send(roomId: string, type: string, content: Record<string, unknown>): Promise<string>;
+  typing(roomId: string): Promise<void>;
+  /** uploads to the media repository, resolving to an mxc:// URL */
+  upload(name: string, content: string, mimeType: string): Promise<string>;
+}
+
+export interface MatrixPlace {
+  roomId: string;
+  /** the thread answers go in; null in DMs and until a thread is started */
+  threadRoot: string | null;
+  /** the message a new thread is rooted at */
+  sourceEventId: string | null;
+  encrypted: boolean;
+  isDirect: boolean;
+}
+
+function textContent(text: string): Record<string, unknown> {
+  return {
+    msgtype: 'm.text',
+    body: text,
+    format: 'org.matrix.custom.html',
+    formatted_body: markdownToHtml(text),
+    // model output names people; nobody is pinged by an answer
+    'm.mentions': {},
+  };
+}
+
+function byteLength(content: Record<string, unknown>): number {
+  return Buffer.byteLength(JSON.stringify(content));
+}
+
+/** Answers in a room, inside the conversation's thread; streamed by `m.replace` edits. */
+export class MatrixReply implements Reply {
+  readonly capabilities: ReplyCapabilities;
+  startThread?: (title: string) => Promise<string>;
+  /** answers that already carry the reaction hints */
+  private readonly hinted = new Set<string>();
+
+  constructor(
+    private readonly transport: MatrixTransport,
+    private readonly place: MatrixPlace,
+    editIntervalMs: number,
+  ) {
+    const canThread = !place.isDirect && place.threadRoot === null && place.sourceEventId !== null;
+    this.capabilities = { maxMessageLength: MATRIX_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'commonmark', buttons: true, threads: canThread };
+    if (canThread) {
+      // a Matrix thread is the events related to its root: starting one costs no request
+      this.startThread = async () => {
+        this.place.threadRoot = this.place.sourceEventId;
+        return this.place.sourceEventId!;
+      };
+    }
+  }
+
+  private threaded(content: Record<string, unknown>): Record<string, unknown> {
+    const root = this.place.threadRoot;
+    if (!root) return content;
+    return { ...content, 'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true, 'm.in_reply_to': { event_id: root } } };
+  }
+
+  async post(text: string, options: PostOptions = {}): Promise<string> {
+    if (options.file) return this.postFile(text, options.file);
+    const id = await this.transport.send(this.place.roomId, 'm.room.message', this.threaded(textContent(text)));
+    await this.hint(id, options.buttons);
+    return id;
+  }
+
+  async edit(messageId: string, text: string, options: PostOptions = {}): Promise<void> {
+    const replacement = textContent(text);
+    const content: Record<string, unknown> = {
+      msgtype: 'm.text',
+      body: `* ${text}`,
+      'm.new_content': replacement,
+      'm.relates_to': { rel_type: 'm.replace', event_id: messageId },
+      'm.mentions': {},
+    };
+    // clients that know edits read only m.new_content: the fallback may be shortened to fit
+    if (byteLength(content) > EVENT_BYTES_LIMIT - 1024) content.body = `* ${text.slice(0, FALLBACK_CHARS)}…`;
+    await this.transport.send(this.place.roomId, 'm.room.message', content);
+    await this.hint(messageId, options.buttons);
+  }
+
+  async typing(): Promise<void> {
+    await this.transport.typing(this.place.roomId);
+  }
+
+  /**
+   * Matrix has no buttons: the bot reacts to a finished answer with the emoji a user can click
+   * (🔁 regenerate, ◀️ ▶️ other branches). Once per answer, so edits add no events.
+   */
+  private async hint(messageId: string, buttons: ReplyButton[] | undefined): Promise<void> {
+    if (!buttons?.length || buttons.some((b) => b.action === 'stop') || this.hinted.has(messageId)) return;
+    this.hinted.add(messageId);
+    for (const button of buttons) {
+      if (button.action === 'stop') continue;
+      const key = REACTION_FOR[button.action];
+      await this.transport.send(this.place.roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: messageId, key } });
+    }
+  }
+
+  private async postFile(text: string, file: NonNullable<PostOptions['file']>): Promise<string> {
+    if (this.place.encrypted) {
+      const body = file.content.length > INLINE_FILE_CHARS ? `${file.content.slice(0, INLINE_FILE_CHARS)}\n…` : file.content;
+      const note = file.content.length > INLINE_FILE_CHARS ? ' (the start of it: this room is encrypted, and an upload would not be)' : '';
+      return this.transport.send(this.place.roomId, 'm.room.message', this.threaded(textContent(`${text}\n\n${file.name}${note}:\n~~~~\n${body}\n~~~~`)));
+    }
+    const url = await this.transport.upload(file.name, file.content, file.mimeType);
+    await this.transport.send(this.place.roomId, 'm.room.message', this.threaded(textContent(text)));
+    return this.transport.send(this.place.roomId, 'm.room.message', this.threaded({ msgtype: 'm.file', body: file.name, filename: file.name, url, info: { mimetype: file.mimeType, size: Buffer.byteLength(file.content) } }));
+  }
+}
