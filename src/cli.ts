@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createConsoleAdapter } from './bots/console/index.js';
+import { parseBackupName } from './core/backups/names.js';
+import { BackupService } from './core/backups/service.js';
 import { loadConfig } from './core/config.js';
 import { runDoctor } from './core/doctor.js';
 import { databaseFile, openDatabase } from './core/db/open.js';
@@ -11,7 +15,9 @@ import type { Logger } from './core/log.js';
 const USAGE = `usage: threadloom <command>
   chat [--experience <slug>]   chat in the terminal with an Experience (default: general)
   doctor                       check config, database, migrations and providers
-  migrate                      apply pending database migrations`;
+  migrate                      apply pending database migrations
+  backup                       back up the database now (into <dataDir>/backups) and verify the copy
+  restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path)`;
 
 /** In a terminal chat only warnings and errors are logged, on stderr, so answers stay readable. */
 const quietLogger: Logger = {
@@ -45,6 +51,53 @@ async function migrate(): Promise<number> {
   }
 }
 
+/** The database of the configured data dir with a BackupService over it; closed after `work`. */
+async function withBackups(work: (backups: BackupService) => Promise<number>): Promise<number> {
+  const config = loadConfig();
+  const database = openDatabase(databaseFile(config.dataDir));
+  try {
+    return await work(new BackupService({ database, dataDir: config.dataDir, config: config.backups, log: quietLogger }));
+  } finally {
+    await database.close();
+  }
+}
+
+function backup(): Promise<number> {
+  return withBackups(async (backups) => {
+    console.log(`backing up into ${backups.dir}`);
+    const entry = await backups.backupNow('manual');
+    console.log(`written: ${entry.name} (${entry.sizeBytes} bytes)`);
+    if (entry.status !== 'ok') {
+      console.error(`verification failed: ${entry.message}`);
+      return 1;
+    }
+    console.log(`verified: integrity ok, schema ${entry.schemaVersion ?? 'empty'}`);
+    return 0;
+  });
+}
+
+function restore(args: string[]): Promise<number> {
+  const [source] = args;
+  if (!source) {
+    console.error('usage: threadloom restore <file-or-name>');
+    return Promise.resolve(2);
+  }
+  return withBackups(async (backups) => {
+    const phases = { checking: `checking ${source}`, 'pre-restore': 'backing up the current database first', restoring: 'restoring', migrating: 'applying migrations' };
+    let phase = '';
+    const isName = parseBackupName(source) !== null && existsSync(path.join(backups.dir, source));
+    const report = await backups.restore(isName ? { name: source } : { file: source }, (p) => {
+      if (p.phase !== phase) console.log(phases[(phase = p.phase)]);
+    });
+    const before = report.preRestoreBackup;
+    if (!before) console.log('the database was empty, so there was nothing to back up first');
+    else console.log(`the database before the restore is in ${before.name}${before.status === 'ok' ? '' : ` (it failed verification: ${before.message})`}`);
+    console.log(report.appliedMigrations.length ? `applied: ${report.appliedMigrations.join(', ')}` : 'schema is up to date');
+    console.log('restored; if Threadloom is running, restart it so it drops what it had cached');
+    return 0;
+  });
+}
+
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -54,6 +107,10 @@ async function main(): Promise<number> {
       return (await runDoctor(process.env, (line) => console.log(line))) ? 0 : 1;
     case 'migrate':
       return migrate();
+    case 'backup':
+      return backup();
+    case 'restore':
+      return restore(rest);
     default:
       console.error(USAGE);
       return command ? 2 : 0;

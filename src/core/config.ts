@@ -3,6 +3,7 @@ import path from 'node:path';
 import JSON5 from 'json5';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_BACKUP_SCHEDULE, isValidSchedule } from './backups/schedule.js';
 import { ThreadloomError } from './errors.js';
 import { modelIdSchema } from './experiences/schema.js';
 import { formatIssues } from './validation.js';
@@ -80,6 +81,15 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8787),
       password: z.string().min(8).optional(),
+    })
+    .prefault({}),
+  backups: z
+    .strictObject({
+      /** cron expression, server local time */
+      schedule: z.string().refine(isValidSchedule, `not a cron expression; e.g. "${DEFAULT_BACKUP_SCHEDULE}" is daily at 03:00`).default(DEFAULT_BACKUP_SCHEDULE),
+      keepDaily: z.number().int().min(1).default(7),
+      keepWeekly: z.number().int().min(0).default(4),
+      enabled: z.boolean().default(true),
     })
     .prefault({}),
   /** user ids (platform:id) allowed to run admin commands such as `bind` */
@@ -174,6 +184,7 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],
   ['THREADLOOM_ADMIN_PORT', ['admin', 'port'], 'number'],
   ['THREADLOOM_ADMIN_PASSWORD', ['admin', 'password'], 'string'],
+  ['THREADLOOM_BACKUP_SCHEDULE', ['backups', 'schedule'], 'string'],
   ['DISCORD_TOKEN', ['discord', 'token'], 'string'],
   ['DISCORD_API_BASE_URL', ['discord', 'apiBaseURL'], 'string'],
   ['SLACK_BOT_TOKEN', ['slack', 'botToken'], 'string'],

@@ -92,6 +92,11 @@ export class ExperienceService {
 
   constructor(private readonly db: Db) {}
 
+  /** Forgets every cached Experience, e.g. after a restore replaced the rows underneath. */
+  clearCache(): void {
+    this.byId.clear();
+  }
+
   private remember(experience: Experience): Experience {
     this.byId.set(experience.id, experience);
     return experience;

@@ -1,0 +1,90 @@
+import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseBackupName, sidecarName, type BackupName } from './names.js';
+
+/**
+ * The backups folder is the catalog: each `threadloom-….sqlite` file plus a `<file>.json`
+ * sidecar saying how it was made and whether it verified. Nothing is kept in the database,
+ * because restoring an older backup would roll that list back too.
+ */
+
+const sidecarSchema = z.object({
+  createdAt: z.string(),
+  reason: z.string().nullable(),
+  sizeBytes: z.number(),
+  durationMs: z.number(),
+  verified: z.enum(['ok', 'failed']),
+  message: z.string().nullable(),
+  schemaVersion: z.string().nullable(),
+});
+export type Sidecar = z.infer<typeof sidecarSchema>;
+
+/** `unverified`: no (readable) sidecar, e.g. a file put there by hand or a crash mid-backup. */
+export type BackupStatus = 'ok' | 'failed' | 'unverified';
+
+export interface BackupEntry extends BackupName {
+  sizeBytes: number;
+  status: BackupStatus;
+  /** why verification failed, or why there is no verdict */
+  message: string | null;
+  /** newest migration applied in the backup */
+  schemaVersion: string | null;
+  durationMs: number | null;
+}
+
+export async function writeSidecar(dir: string, name: string, sidecar: Sidecar): Promise<void> {
+  const file = path.join(dir, sidecarName(name));
+  await writeFile(`${file}.partial`, `${JSON.stringify(sidecar, null, 2)}\n`);
+  await rename(`${file}.partial`, file);
+}
+
+async function readSidecar(dir: string, name: string): Promise<Sidecar | 'missing' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, sidecarName(name)), 'utf8');
+  } catch {
+    return 'missing';
+  }
+  try {
+    const parsed = sidecarSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+export async function describeBackup(dir: string, parsed: BackupName): Promise<BackupEntry> {
+  const { size } = await stat(path.join(dir, parsed.name));
+  const sidecar = await readSidecar(dir, parsed.name);
+  if (typeof sidecar === 'string') {
+    const message = sidecar === 'missing' ? 'no verification record' : 'verification record unreadable';
+    return { ...parsed, sizeBytes: size, status: 'unverified', message, schemaVersion: null, durationMs: null };
+  }
+  return { ...parsed, sizeBytes: size, status: sidecar.verified, message: sidecar.message, schemaVersion: sidecar.schemaVersion, durationMs: sidecar.durationMs };
+}
+
+/** Newest first; a folder that does not exist yet holds no backups. */
+export async function listBackups(dir: string): Promise<BackupEntry[]> {
+  let files: string[];
+  try {
+    files = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const names = files.map(parseBackupName).filter((n): n is BackupName => n !== null);
+  const entries: BackupEntry[] = [];
+  for (const name of names) {
+    try {
+      entries.push(await describeBackup(dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // deleted while listing
+    }
+  }
+  return entries.sort(newestFirst);
+}
+
+export function newestFirst(a: BackupName, b: BackupName): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || b.sequence - a.sequence || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
+}
