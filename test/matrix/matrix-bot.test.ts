@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import { until } from '../support/wait.js';
 import { startBotProcess, type BotProcess } from './bot-process.js';
@@ -29,6 +29,25 @@ function shownText(events: SeenEvent[], answerId: string): string {
   return edits.length ? newBody(edits[edits.length - 1]!) : String(original?.content.body ?? '');
 }
 
+/**
+ * Answers by question: background calls (titles, summaries) come and go at their own time, so a
+ * queue of scripted answers would be taken by whichever request came first.
+ */
+const scripted = new Map<string, string[]>();
+function script(question: string, ...answers: string[]): void {
+  scripted.set(question, answers);
+}
+function answerFor(request: { body: { messages?: Array<{ role: string; content: unknown }> } }): string {
+  const messages = request.body.messages ?? [];
+  if (messages.some((m) => m.role === 'system' && String(m.content).startsWith('Write a title'))) return 'A title';
+  const last = [...messages].reverse().find((m) => m.role === 'user');
+  const text = typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content ?? '');
+  for (const [question, answers] of scripted) {
+    if (text.includes(question)) return answers.length > 1 ? answers.shift()! : answers[0]!;
+  }
+  return `Echo: ${text}`;
+}
+
 describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_000 }, () => {
   const suffix = randomBytes(3).toString('hex');
   let openai: FakeProviderServer;
@@ -40,7 +59,7 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
   let botEnv: Record<string, string>;
 
   beforeAll(async () => {
-    openai = await startFakeOpenAI({ chunkSize: 6 });
+    openai = await startFakeOpenAI({ chunkSize: 6, defaultAnswer: answerFor });
     dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-matrix-'));
     botUser = await registerUser(baseUrl, sharedSecret, `threadloom_${suffix}`, 'bot-password-123');
     alice = await registerUser(baseUrl, sharedSecret, `alice_${suffix}`, 'alice-password-123');
@@ -59,6 +78,11 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     aliceClient = await startUserClient(baseUrl, alice);
   });
 
+  afterEach((context) => {
+    // the bot's own log explains a failure better than a timeout does
+    if (context.task.result?.state === 'fail') process.stderr.write(`--- threadloom output ---\n${bot.output().slice(-6000)}\n`);
+  });
+
   afterAll(async () => {
     aliceClient?.stop();
     await bot?.stop('SIGTERM');
@@ -67,33 +91,55 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
   });
 
   const botEvents = (roomId: string): SeenEvent[] => aliceClient.seen.filter((e) => e.roomId === roomId && e.sender === botUser.userId);
+  const botName = (): string => botUser.userId.slice(1).split(':')[0]!;
+  /** the bot's top-level answers (not edits, not reactions) in a room or thread */
+  const answers = (roomId: string, thread?: string): SeenEvent[] =>
+    botEvents(roomId).filter((e) => e.type === 'm.room.message' && relationOf(e).rel_type !== 'm.replace' && (thread === undefined || relationOf(e).event_id === thread));
 
-  async function encryptedRoomWithBot(): Promise<string> {
+  async function send(roomId: string, content: Record<string, unknown>, type = 'm.room.message'): Promise<string> {
+    const sendEvent = aliceClient.client.sendEvent as (roomId: string, type: string, content: unknown) => Promise<{ event_id: string }>;
+    return (await sendEvent.call(aliceClient.client, roomId, type, content)).event_id;
+  }
+  const inThread = (root: string, body: string): Record<string, unknown> => ({
+    msgtype: 'm.text',
+    body,
+    'm.relates_to': { rel_type: 'm.thread', event_id: root, is_falling_back: true, 'm.in_reply_to': { event_id: root } },
+  });
+
+  async function roomWithBot(options: { encrypted: boolean; direct?: boolean }): Promise<string> {
     const { room_id: roomId } = await aliceClient.client.createRoom({
-      name: `encrypted ${randomBytes(2).toString('hex')}`,
-      invite: [botUser.userId, '@nobody_else:localhost'].slice(0, 1),
-      initial_state: [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }],
+      name: options.direct ? undefined : `room ${randomBytes(2).toString('hex')}`,
+      invite: [botUser.userId],
+      is_direct: options.direct ?? false,
+      initial_state: options.encrypted ? [{ type: 'm.room.encryption', state_key: '', content: { algorithm: 'm.megolm.v1.aes-sha2' } }] : [],
     });
-    // a third member makes it a room, not a DM; alice invites one more person who never joins
-    const carol = await registerUser(baseUrl, sharedSecret, `carol_${randomBytes(3).toString('hex')}`, 'carol-password-1');
-    await aliceClient.client.invite(roomId, carol.userId);
+    if (!options.direct) {
+      // a third member makes it a room, not a DM
+      const carol = await registerUser(baseUrl, sharedSecret, `carol_${randomBytes(3).toString('hex')}`, 'carol-password-1');
+      await aliceClient.client.invite(roomId, carol.userId);
+    }
     await until(() => aliceClient.client.getRoom(roomId)?.getMember(botUser.userId)?.membership === 'join', WAIT_MS);
     return roomId;
   }
 
+  /** Asks in a new thread and waits for the whole answer; returns the thread root and answer id. */
+  async function askInThread(roomId: string, question: string, answer: string): Promise<{ root: string; answerId: string }> {
+    script(question, answer);
+    const root = await send(roomId, { msgtype: 'm.text', body: `${botName()}: ${question}`, 'm.mentions': { user_ids: [botUser.userId] } });
+    const first = await until(() => answers(roomId, root)[0], WAIT_MS);
+    await until(() => shownText(aliceClient.seen, first.id).includes(answer), WAIT_MS);
+    return { root, answerId: first.id };
+  }
+
   it('answers a mention in an encrypted room in a thread, streamed by edits a second client decrypts', async () => {
-    const roomId = await encryptedRoomWithBot();
+    const roomId = await roomWithBot({ encrypted: true });
+    // streamed slowly enough that the answer is posted first and then edited
     openai.script({ answer: 'Ceph rebalances placement groups when an OSD joins or leaves the cluster.', delayMs: 150 });
     const asked = performance.now();
-    const { event_id: question } = await aliceClient.client.sendMessage(roomId, {
-      msgtype: 'm.text',
-      body: `${botUser.userId.slice(1).split(':')[0]}: what does ceph do when an OSD joins?`,
-      'm.mentions': { user_ids: [botUser.userId] },
-    });
-    await until(() => botEvents(roomId).some((e) => e.type === 'm.room.message' && relationOf(e).rel_type === 'm.thread'), WAIT_MS);
+    const question = await send(roomId, { msgtype: 'm.text', body: `${botName()}: what does ceph do when an OSD joins?`, 'm.mentions': { user_ids: [botUser.userId] } });
+    const answer = await until(() => answers(roomId, question)[0], WAIT_MS);
     const firstAnswerMs = performance.now() - asked;
-    const answer = botEvents(roomId).find((e) => e.type === 'm.room.message' && relationOf(e).rel_type === 'm.thread')!;
-    expect(relationOf(answer).event_id).toBe(question);
+    expect(relationOf(answer).rel_type).toBe('m.thread');
     expect(answer.encrypted).toBe(true);
     await until(() => shownText(aliceClient.seen, answer.id).includes('leaves the cluster.'), WAIT_MS);
     const edits = botEvents(roomId).filter((e) => relationOf(e).rel_type === 'm.replace' && relationOf(e).event_id === answer.id);
@@ -103,7 +149,90 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     expect(last.format).toBe('org.matrix.custom.html');
     expect(last.formatted_body).toContain('leaves the cluster.');
     // the model saw the question without the mention
-    expect(JSON.stringify(openai.lastChatBody().messages)).toContain('what does ceph do when an OSD joins?');
+    expect(JSON.stringify(openai.lastChatBody().messages)).toContain('"what does ceph do when an OSD joins?"');
+    // the thread continues without a mention, and the model sees the earlier turn
+    script('and then?', 'It moves data until every placement group is clean.');
+    await send(roomId, inThread(question, 'and then?'));
+    await until(() => answers(roomId, question).some((e) => shownText(aliceClient.seen, e.id).includes('every placement group is clean')), WAIT_MS);
+    expect(JSON.stringify(openai.lastChatBody().messages)).toContain('Ceph rebalances placement groups');
     process.stdout.write(`matrix_first_answer_ms: ${Math.round(firstAnswerMs)}\n`);
+  });
+
+  it('answers in an unencrypted room too, and not at all without a mention outside threads', async () => {
+    const roomId = await roomWithBot({ encrypted: false });
+    await send(roomId, { msgtype: 'm.text', body: 'just people talking' });
+    const { answerId } = await askInThread(roomId, 'hello there', 'General Kenobi.');
+    expect(aliceClient.seen.find((e) => e.id === answerId)!.encrypted).toBe(false);
+    expect(answers(roomId).map((e) => shownText(aliceClient.seen, e.id))).toEqual(['General Kenobi.']);
+  });
+
+  it('runs !tl commands, in a thread and in the room', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    const { root } = await askInThread(roomId, 'first question', 'First answer.');
+    await send(roomId, inThread(root, '!tl model'));
+    await until(() => answers(roomId, root).some((e) => /gpt-4o-mini/.test(shownText(aliceClient.seen, e.id))), WAIT_MS);
+    await send(roomId, { msgtype: 'm.text', body: '!tl help' });
+    const help = await until(() => botEvents(roomId).find((e) => e.type === 'm.room.message' && String(e.content.body).includes('Threadloom commands')), WAIT_MS);
+    expect(relationOf(help).rel_type).toBeUndefined();
+    expect(String(help.content.body)).toContain('branch');
+    await send(roomId, { msgtype: 'm.text', body: '!tl model no-such/model' });
+    await until(() => botEvents(roomId).some((e) => /No provider "no-such" is configured/.test(String(e.content.body))), WAIT_MS);
+  });
+
+  it('regenerates on 🔁 and switches branches on ◀️ ▶️, after hinting those reactions', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    const { root, answerId } = await askInThread(roomId, 'name a colour', 'Blue.');
+    // the bot offered 🔁 on its finished answer
+    await until(() => botEvents(roomId).some((e) => e.type === 'm.reaction' && relationOf(e).event_id === answerId && relationOf(e).key === '🔁'), WAIT_MS);
+    script('name a colour', 'Green.');
+    await send(roomId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: answerId, key: '🔁' } }, 'm.reaction');
+    const second = await until(() => answers(roomId, root).find((e) => e.id !== answerId && shownText(aliceClient.seen, e.id).includes('Green.')), WAIT_MS);
+    await until(() => botEvents(roomId).some((e) => e.type === 'm.reaction' && relationOf(e).event_id === second.id && relationOf(e).key === '◀️'), WAIT_MS);
+    await send(roomId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: second.id, key: '◀️' } }, 'm.reaction');
+    await until(() => shownText(aliceClient.seen, second.id).includes('Blue.') && shownText(aliceClient.seen, second.id).includes('branch 1/2'), WAIT_MS);
+    await send(roomId, { 'm.relates_to': { rel_type: 'm.annotation', event_id: second.id, key: '▶️' } }, 'm.reaction');
+    await until(() => shownText(aliceClient.seen, second.id).includes('Green.') && shownText(aliceClient.seen, second.id).includes('branch 2/2'), WAIT_MS);
+  });
+
+  it('makes a branch when the user edits their question', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    const { root } = await askInThread(roomId, 'what is 2+2?', 'Four.');
+    script('what is 3+3?', 'Six.');
+    await send(roomId, {
+      msgtype: 'm.text',
+      body: `* ${botName()}: what is 3+3?`,
+      'm.new_content': { msgtype: 'm.text', body: `${botName()}: what is 3+3?` },
+      'm.relates_to': { rel_type: 'm.replace', event_id: root },
+    });
+    const branch = await until(() => answers(roomId, root).find((e) => shownText(aliceClient.seen, e.id).includes('Six.')), WAIT_MS);
+    expect(relationOf(branch).rel_type).toBe('m.thread');
+    const prompt = JSON.stringify(openai.lastChatBody().messages);
+    expect(prompt).toContain('what is 3+3?');
+    expect(prompt).not.toContain('Four.');
+  });
+
+  it('keeps one running conversation in a DM, answered without a mention or thread', async () => {
+    const roomId = await roomWithBot({ encrypted: true, direct: true });
+    script('hi bot', 'Hi Alice.');
+    await send(roomId, { msgtype: 'm.text', body: 'hi bot' });
+    const first = await until(() => answers(roomId).find((e) => shownText(aliceClient.seen, e.id).includes('Hi Alice.')), WAIT_MS);
+    expect(relationOf(first).rel_type).toBeUndefined();
+    script('still there?', 'Still here.');
+    await send(roomId, { msgtype: 'm.text', body: 'still there?' });
+    await until(() => answers(roomId).some((e) => shownText(aliceClient.seen, e.id).includes('Still here.')), WAIT_MS);
+    expect(JSON.stringify(openai.lastChatBody().messages)).toContain('Hi Alice.');
+  });
+
+  it('splits a long answer into events under the size limit without breaking its code block', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    const code = Array.from({ length: 400 }, (_, i) => `line ${i}: ${'x'.repeat(40)}`).join('\n');
+    const long = `Here is the script:\n\n\`\`\`bash\n${code}\n\`\`\`\n\nDone.`;
+    script('write a long script', long);
+    const root = await send(roomId, { msgtype: 'm.text', body: `${botName()}: write a long script` });
+    await until(() => answers(roomId, root).some((e) => shownText(aliceClient.seen, e.id).includes('Done.')), 90_000);
+    const parts = answers(roomId, root).map((e) => shownText(aliceClient.seen, e.id));
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) expect((part.match(/```/g) ?? []).length % 2).toBe(0);
+    expect(parts.join('\n')).toContain('line 399');
   });
 });

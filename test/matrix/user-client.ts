@@ -1,7 +1,9 @@
-import { ClientEvent, createClient, RoomEvent, SyncState, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
-import type { Logger } from 'matrix-js-sdk/lib/logger.js';
+import { ClientEvent, createClient, MatrixEventEvent, RoomEvent, SyncState, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
+import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
 import type { RegisteredUser } from './register.js';
 
+// parts of the SDK log through its global logger, at debug
+sdkGlobalLogger.setLevel('silent');
 const quiet: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, getChild: () => quiet };
 
 export interface SeenEvent {
@@ -34,8 +36,18 @@ export async function startUserClient(baseUrl: string, user: RegisteredUser, opt
   const seen: SeenEvent[] = [];
   client.on(RoomEvent.Timeline, (event: MatrixEvent, room, toStart) => {
     if (toStart || !room) return;
-    void client.decryptEventIfNeeded(event).then(() => {
+    const record = (): void => {
       seen.push({ id: event.getId()!, roomId: room.roomId, sender: event.getSender()!, type: event.getType(), content: event.getOriginalContent() as Record<string, unknown>, encrypted: event.isEncrypted() });
+    };
+    void client.decryptEventIfNeeded(event).then(() => {
+      // the room key can arrive after the message: record it once it is readable
+      if (!event.isDecryptionFailure()) return record();
+      const onDecrypted = (): void => {
+        if (event.isDecryptionFailure()) return;
+        event.off(MatrixEventEvent.Decrypted, onDecrypted);
+        record();
+      };
+      event.on(MatrixEventEvent.Decrypted, onDecrypted);
     });
   });
   await client.startClient({ initialSyncLimit: 0 });

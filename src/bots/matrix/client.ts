@@ -1,15 +1,36 @@
 import type { MatrixClient } from 'matrix-js-sdk';
-import type { Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
+import loglevel from 'loglevel';
+import { logger as sdkGlobalLogger, type Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import { ThreadloomError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { readSession, retireStore, saveSession, type MatrixFiles, type MatrixSession } from './session.js';
+
+/**
+ * Parts of the SDK log through its global `loglevel` loggers, each created at debug and written
+ * to the console. Routing the method factory to Threadloom's log at warn silences them, including
+ * the loggers made later.
+ */
+export function quietGlobalSdkLogging(log: Logger): void {
+  const factory: loglevel.MethodFactory = (method) => {
+    if (method === 'warn') return (...msg: unknown[]) => log.warn(`matrix sdk: ${text(msg)}`);
+    if (method === 'error') return (...msg: unknown[]) => log.error(`matrix sdk: ${text(msg)}`);
+    return () => undefined;
+  };
+  // each logger keeps the factory it was made with: replace it everywhere, then rebuild
+  loglevel.methodFactory = factory;
+  for (const logger of [loglevel, ...Object.values(loglevel.getLoggers()), sdkGlobalLogger as unknown as loglevel.Logger]) {
+    logger.methodFactory = factory;
+    logger.rebuild();
+  }
+}
+
+const text = (msg: unknown[]): string => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
 
 /**
  * The SDK logs at debug by default, and every sync and encryption step with it. Only warnings
  * and errors reach Threadloom's log.
  */
 export function sdkLogger(log: Logger, prefix = 'matrix sdk'): SdkLogger {
-  const text = (msg: unknown[]): string => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
   const quiet = (): void => undefined;
   return {
     trace: quiet,

@@ -16,7 +16,7 @@ import type { Engine } from '../../core/engine.js';
 import { RateLimitError, errorMessage } from '../../core/errors.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { attachmentsOf } from './attachments.js';
-import { sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
+import { quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, type BotIdentity, type RoomEventLike } from './inbound.js';
 import { MatrixReply, type MatrixTransport } from './reply.js';
 import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
@@ -78,6 +78,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
   const bot: BotIdentity = { userId: '', displayName: '', commandPrefix: settings.commandPrefix };
   /** one "please re-send" per undecryptable session and sender, never a loop */
   const askedToResend = new Set<string>();
+  const hinted = new Set<string>();
 
   const allowedUser = (userId: string): boolean =>
     (settings.allow.users.length === 0 && settings.allow.servers.length === 0) ||
@@ -113,23 +114,23 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     },
   });
 
-  /** The thread an event is in: its `m.thread` relation, or its own id if it roots one. */
+  /**
+   * The thread an event belongs to: its `m.thread` relation, or the event itself when it roots
+   * a conversation's thread (the question that opened it).
+   */
   async function threadOf(matrix: MatrixClient, room: Room, eventId: string): Promise<string | null> {
-    let event = room.findEventById(eventId) ?? null;
-    if (!event) {
-      try {
-        const raw = await matrix.fetchRoomEvent(room.roomId, eventId);
-        const relation = (raw.content as { 'm.relates_to'?: { rel_type?: string; event_id?: string } })['m.relates_to'];
-        if (relation?.rel_type === 'm.thread') return relation.event_id ?? null;
-        if (raw.type === 'm.room.encrypted') return null;
-        return null;
-      } catch {
-        return null;
-      }
-    }
-    const relation = event.getWireContent()['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
+    let content: Record<string, unknown> | null = room.findEventById(eventId)?.getWireContent() ?? null;
+    if (!content) content = (await matrix.fetchRoomEvent(room.roomId, eventId).catch(() => null))?.content ?? null;
+    const relation = content?.['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
     if (relation?.rel_type === 'm.thread' && relation.event_id) return relation.event_id;
-    return null;
+    const rooted = await engine.deps.db
+      .selectFrom('conversations')
+      .select('id')
+      .where('platform', '=', MATRIX)
+      .where('channel_id', '=', room.roomId)
+      .where('thread_id', '=', eventId)
+      .executeTakeFirst();
+    return rooted ? eventId : null;
   }
 
   async function askToResend(matrix: MatrixClient, room: Room, event: MatrixEvent): Promise<void> {
@@ -193,6 +194,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
       transport(matrix),
       { roomId: room.roomId, threadRoot, sourceEventId: inbound.kind === 'message' ? inbound.messageId : null, encrypted: room.hasEncryptionStateEvent(), isDirect: direct },
       settings.editIntervalMs,
+      hinted,
     );
     await engine.handle(inbound, reply);
   }
@@ -241,6 +243,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     async start() {
       const startedAt = performance.now();
       releaseLock = lockStore(files);
+      quietGlobalSdkLogging(log);
       try {
         const keys = storeKeys(files, settings.storeKey);
         if (keys.source === 'generated') log.info(`matrix: generated a store key in ${files.keyFile}; set MATRIX_STORE_KEY to keep it elsewhere`);

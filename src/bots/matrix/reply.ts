@@ -12,6 +12,7 @@ const EVENT_BYTES_LIMIT = 65_536;
 const FALLBACK_CHARS = 500;
 /** an exported file in an encrypted room is shown inline: uploading it would leave it unencrypted on the server */
 const INLINE_FILE_CHARS = 12_000;
+const HINTED_MEMORY = 10_000;
 
 /** What a reply needs of the Matrix client; the adapter implements it over matrix-js-sdk. */
 export interface MatrixTransport {
@@ -50,13 +51,12 @@ function byteLength(content: Record<string, unknown>): number {
 export class MatrixReply implements Reply {
   readonly capabilities: ReplyCapabilities;
   startThread?: (title: string) => Promise<string>;
-  /** answers that already carry the reaction hints */
-  private readonly hinted = new Set<string>();
-
   constructor(
     private readonly transport: MatrixTransport,
     private readonly place: MatrixPlace,
     editIntervalMs: number,
+    /** answers that already carry the reaction hints, shared by the adapter's replies */
+    private readonly hinted: Set<string> = new Set(),
   ) {
     const canThread = !place.isDirect && place.threadRoot === null && place.sourceEventId !== null;
     this.capabilities = { maxMessageLength: MATRIX_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'commonmark', buttons: true, threads: canThread };
@@ -107,11 +107,16 @@ export class MatrixReply implements Reply {
    */
   private async hint(messageId: string, buttons: ReplyButton[] | undefined): Promise<void> {
     if (!buttons?.length || buttons.some((b) => b.action === 'stop') || this.hinted.has(messageId)) return;
+    if (this.hinted.size >= HINTED_MEMORY) this.hinted.clear();
     this.hinted.add(messageId);
     for (const button of buttons) {
       if (button.action === 'stop') continue;
       const key = REACTION_FOR[button.action];
-      await this.transport.send(this.place.roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: messageId, key } });
+      try {
+        await this.transport.send(this.place.roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: messageId, key } });
+      } catch {
+        // a hint is a convenience: the answer stands without it (e.g. the same reaction exists)
+      }
     }
   }
 
