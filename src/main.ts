@@ -64,11 +64,21 @@ async function main(): Promise<void> {
   if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(runtime.engine));
   if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(runtime.engine));
   // an adapter that cannot connect (bad token, no network) is reported; the others keep running
+  let fatal: ThreadloomError | null = null;
   await Promise.all(
     adapters.map((adapter) =>
-      adapter.start().catch((err) => log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`)),
+      adapter.start().catch((err) => {
+        if (err instanceof ThreadloomError && err.fatal) fatal = err;
+        else log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`);
+      }),
     ),
   );
+  // e.g. a second Threadloom on the same data dir: it must not run beside the first
+  if (fatal) {
+    await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
+    await runtime.close();
+    throw fatal;
+  }
   const { db } = runtime.deps;
   maintenance = setInterval(() => {
     pruneProcessedEvents(db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));

@@ -19,12 +19,15 @@ export type ErrorCode =
 export class ThreadloomError extends Error {
   readonly code: ErrorCode;
   readonly userMessage: string;
+  /** the process must not go on without this part (e.g. another process owns its state) */
+  readonly fatal: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; userMessage?: string } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; userMessage?: string; fatal?: boolean } = {}) {
     super(message, { cause: options.cause });
     this.name = 'ThreadloomError';
     this.code = code;
     this.userMessage = options.userMessage ?? message;
+    this.fatal = options.fatal ?? false;
   }
 }
 

@@ -1,5 +1,6 @@
 import { ClientEvent, createClient, MatrixEventEvent, RoomEvent, SyncState, type MatrixClient, type MatrixEvent } from 'matrix-js-sdk';
 import { logger as sdkGlobalLogger, type Logger } from 'matrix-js-sdk/lib/logger.js';
+import { initQuietCrypto } from '../../src/bots/matrix/client.js';
 import type { RegisteredUser } from './register.js';
 
 // parts of the SDK log through its global logger, at debug
@@ -28,11 +29,7 @@ export interface UserClient {
  */
 export async function startUserClient(baseUrl: string, user: RegisteredUser, options: { encryption?: boolean } = {}): Promise<UserClient> {
   const client = createClient({ baseUrl, accessToken: user.accessToken, userId: user.userId, deviceId: user.deviceId, logger: quiet });
-  if (options.encryption !== false) {
-    await client.initRustCrypto({ useIndexedDB: false });
-    const wasm = await import('@matrix-org/matrix-sdk-crypto-wasm');
-    new wasm.Tracing(wasm.LoggerLevel.Error).turnOn();
-  }
+  if (options.encryption !== false) await initQuietCrypto(client, undefined);
   const seen: SeenEvent[] = [];
   client.on(RoomEvent.Timeline, (event: MatrixEvent, room, toStart) => {
     if (toStart || !room) return;

@@ -27,6 +27,25 @@ export function quietGlobalSdkLogging(log: Logger): void {
 const text = (msg: unknown[]): string => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
 
 /**
+ * Starts the Rust crypto. The SDK turns the Rust side's tracing on at debug while it does, and
+ * that tracing writes through console.debug/info: those are muted for the moment of the start,
+ * then tracing is turned down to warnings for good.
+ */
+export async function initQuietCrypto(client: MatrixClient, storageKey: Uint8Array | undefined): Promise<void> {
+  const { debug, info } = console;
+  console.debug = () => undefined;
+  console.info = () => undefined;
+  try {
+    await client.initRustCrypto(storageKey ? { storageKey } : { useIndexedDB: false });
+    const wasm = await import('@matrix-org/matrix-sdk-crypto-wasm');
+    new wasm.Tracing(wasm.LoggerLevel.Warn).turnOn();
+  } finally {
+    console.debug = debug;
+    console.info = info;
+  }
+}
+
+/**
  * The SDK logs at debug by default, and every sync and encryption step with it. Only warnings
  * and errors reach Threadloom's log.
  */

@@ -16,7 +16,7 @@ import type { Engine } from '../../core/engine.js';
 import { RateLimitError, errorMessage } from '../../core/errors.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { attachmentsOf } from './attachments.js';
-import { quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
+import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, type BotIdentity, type RoomEventLike } from './inbound.js';
 import { MatrixReply, type MatrixTransport } from './reply.js';
 import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
@@ -264,12 +264,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
         });
         client = matrix;
         bot.userId = session.userId;
-        if (encryption) {
-          await matrix.initRustCrypto({ storageKey: keys.crypto });
-          // the SDK switches the Rust side's tracing to debug; turn it down to warnings
-          const wasm = await import('@matrix-org/matrix-sdk-crypto-wasm');
-          new wasm.Tracing(wasm.LoggerLevel.Warn).turnOn();
-        }
+        if (encryption) await initQuietCrypto(matrix, keys.crypto);
         matrix.on(RoomEvent.Timeline, (event, room, toStartOfTimeline, removed, data) => {
           if (toStartOfTimeline || removed || !room || data?.liveEvent === false) return;
           guard('event', () => onEvent(matrix, event, room));

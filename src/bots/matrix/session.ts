@@ -90,6 +90,7 @@ export function lockStore(files: MatrixFiles): () => void {
         throw new ThreadloomError(
           'platform',
           `matrix: the crypto store in ${files.dir} is in use by another Threadloom process (pid ${holder}); stop it first — two processes on one store corrupt its keys`,
+          { fatal: true },
         );
       }
       rmSync(files.lock, { force: true });
