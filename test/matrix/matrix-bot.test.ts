@@ -6,12 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import { until } from '../support/wait.js';
 import { startBotProcess, type BotProcess } from './bot-process.js';
+import { SYNAPSE_SHARED_SECRET, SYNAPSE_URL } from './homeserver.js';
 import { registerUser, type RegisteredUser } from './register.js';
 import { startUserClient, type SeenEvent, type UserClient } from './user-client.js';
 
 // The real-homeserver suite: `.ci/run` starts Synapse (test/matrix/synapse.sh) and sets these.
-const baseUrl = process.env.SYNAPSE_URL ?? '';
-const sharedSecret = process.env.SYNAPSE_SHARED_SECRET ?? '';
+const baseUrl = SYNAPSE_URL;
+const sharedSecret = SYNAPSE_SHARED_SECRET;
 const WAIT_MS = 45_000;
 
 interface Relation {
@@ -237,6 +238,27 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     expect(parts.length).toBeGreaterThan(1);
     for (const part of parts) expect((part.match(/```/g) ?? []).length % 2).toBe(0);
     expect(parts.join('\n')).toContain('line 399');
+  });
+
+  it('asks once, politely, to re-send a message it cannot decrypt, and stays in the room', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    // ciphertext for a session the bot never got a key for, sent around alice's own crypto
+    const undecryptable = (n: number) =>
+      fetch(`${baseUrl}/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.encrypted/garbled-${suffix}-${n}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ algorithm: 'm.megolm.v1.aes-sha2', sender_key: 'c2VuZGVyIGtleQ', device_id: alice.deviceId, session_id: `lost-session-${suffix}`, ciphertext: 'AwgAEnB0aGlzIGlzIG5vdCBhIHJlYWwgbWVzc2FnZQ' }),
+      });
+    expect((await undecryptable(1)).ok).toBe(true);
+    expect((await undecryptable(2)).ok).toBe(true);
+    const apologies = (): SeenEvent[] => botEvents(roomId).filter((e) => /could not decrypt your message/.test(String(e.content.body)));
+    await until(() => apologies().length > 0, WAIT_MS);
+    // both messages waited for their keys together: give the second one time to (not) apologise
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // the second message of the same lost session gets no second apology, and the bot still answers
+    await askInThread(roomId, 'can you read this one', 'Yes, this one I can read.');
+    expect(apologies()).toHaveLength(1);
+    expect(aliceClient.client.getRoom(roomId)?.getMember(botUser.userId)?.membership).toBe('join');
   });
 
   it('refuses to start a second process on the same crypto store', async () => {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { SYNAPSE_SHARED_SECRET, SYNAPSE_URL } from './homeserver.js';
 import { registerUser } from './register.js';
 
 // Runs only against a real homeserver: start one with `bash test/matrix/synapse.sh start`
 // and pass SYNAPSE_URL / SYNAPSE_SHARED_SECRET (see test/matrix/README.md).
-const baseUrl = process.env.SYNAPSE_URL ?? '';
-const sharedSecret = process.env.SYNAPSE_SHARED_SECRET ?? '';
+const baseUrl = SYNAPSE_URL;
+const sharedSecret = SYNAPSE_SHARED_SECRET;
 
 interface MatrixEvent {
   type: string;
@@ -33,7 +34,7 @@ async function api<T>(
   return JSON.parse(text) as T;
 }
 
-describe.skipIf(!process.env.SYNAPSE_URL)('real Synapse homeserver', () => {
+describe.skipIf(!baseUrl)('real Synapse homeserver', () => {
   it('answers /_matrix/client/versions', async () => {
     const res = await fetch(`${baseUrl}/_matrix/client/versions`);
     expect(res.ok).toBe(true);
