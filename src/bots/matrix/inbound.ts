@@ -169,10 +169,10 @@ export function eventInbound(event: RoomEventLike, ctx: InboundContext): Inbound
   };
   if (!prefixed) return message;
   text = text.slice(prefix.length).trim();
-  const [word = 'help', ...rest] = text.split(/\s+/);
-  // `!tl <command> …` runs the command; `!tl <anything else>` is a question to the bot
+  const word = text.split(/\s+/)[0] ?? '';
+  // `!tl <command> …` runs the command, `!tl` alone is help; `!tl <anything else>` is a question
   if (text === '' || findCommand(word)) {
-    return { ...message, text: `${prefix} ${text}`.trim(), kind: 'command', command: { name: word.toLowerCase(), args: text.slice(word.length).trim() || rest.join(' ') } };
+    return { ...message, text: `${prefix} ${text}`.trim(), kind: 'command', command: { name: (word || 'help').toLowerCase(), args: text.slice(word.length).trim() } };
   }
   return { ...message, text };
 }

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import { ThreadloomError } from '../../core/errors.js';
 
@@ -185,6 +186,7 @@ export const decryptJson = (sealed: Buffer, key: Buffer): unknown => JSON.parse(
 
 /** Written beside, synced, then renamed over: a crash leaves the old file or the new one. */
 export function writeFileAtomic(file: string, content: Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.tmp`;
   const fd = openSync(temp, 'w', 0o600);
   try {
