@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -225,6 +225,33 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     await send(roomId, { msgtype: 'm.text', body: 'still there?' });
     await until(() => answers(roomId).some((e) => shownText(aliceClient.seen, e.id).includes('Still here.')), WAIT_MS);
     expect(JSON.stringify(openai.lastChatBody().messages)).toContain('Hi Alice.');
+  });
+
+  it('reads an image sent into an encrypted DM: downloaded, decrypted and given to the model', async () => {
+    const roomId = await roomWithBot({ encrypted: true, direct: true });
+    // what an encrypting client does with an attachment: AES-256-CTR, then upload the ciphertext
+    const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(64)]);
+    const key = randomBytes(32);
+    const iv = Buffer.concat([randomBytes(8), Buffer.alloc(8)]);
+    const cipher = createCipheriv('aes-256-ctr', key, iv);
+    const ciphertext = Buffer.concat([cipher.update(png), cipher.final()]);
+    const upload = await fetch(`${baseUrl}/_matrix/media/v3/upload?filename=rack.png`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice.accessToken}`, 'content-type': 'application/octet-stream' },
+      body: ciphertext,
+    });
+    const { content_uri: url } = (await upload.json()) as { content_uri: string };
+    const b64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '');
+    script('what is in this picture', 'A rack with one amber light.');
+    await send(roomId, {
+      msgtype: 'm.image',
+      body: 'what is in this picture',
+      filename: 'rack.png',
+      info: { mimetype: 'image/png', size: png.length },
+      file: { v: 'v2', url, iv: b64(iv), hashes: { sha256: b64(createHash('sha256').update(ciphertext).digest()) }, key: { kty: 'oct', alg: 'A256CTR', ext: true, key_ops: ['encrypt', 'decrypt'], k: key.toString('base64url') } },
+    });
+    await until(() => answers(roomId).some((e) => shownText(aliceClient.seen, e.id).includes('amber light')), WAIT_MS);
+    expect(JSON.stringify(openai.lastChatBody().messages)).toContain(png.toString('base64'));
   });
 
   it('splits a long answer into events under the size limit without breaking its code block', async () => {
