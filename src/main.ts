@@ -51,6 +51,11 @@ async function main(): Promise<void> {
     stopping = true;
     log.info(`${signal}: shutting down`);
     if (maintenance) clearInterval(maintenance);
+    if (runtime) {
+      // adapters stay connected meanwhile: the answers still being written need their last edits
+      const { finished, cut } = await runtime.engine.drain(config.shutdownGraceMs);
+      if (finished + cut > 0) log.info(`answers in flight: ${finished} finished, ${cut} cut short after ${config.shutdownGraceMs} ms`);
+    }
     await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
     await runtime?.close();
     process.exit(0);

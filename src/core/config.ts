@@ -51,6 +51,8 @@ const priceSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
+  /** on SIGTERM/SIGINT, answers being written get this long to finish; the rest are cut and marked */
+  shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
   defaultModel: modelIdSchema.default('ollama/llama3.2'),
   /** cheap model for conversation titles and summaries; null = the turn's own model */
   utilityModel: modelIdSchema.nullable().default(null),
@@ -179,6 +181,7 @@ type Env = Record<string, string | undefined>;
 /** env variable → config path; env wins over the file. */
 const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
+  ['THREADLOOM_SHUTDOWN_GRACE_MS', ['shutdownGraceMs'], 'number'],
   ['THREADLOOM_DEFAULT_MODEL', ['defaultModel'], 'string'],
   ['THREADLOOM_UTILITY_MODEL', ['utilityModel'], 'string'],
   ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],

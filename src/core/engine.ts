@@ -4,11 +4,13 @@ import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import type { Inbound, Reply } from './inbound.js';
 import type { EngineDeps } from './turns/deps.js';
-import { claimEvent, UserRateLimiter } from './turns/gate.js';
+import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
 import { KeyedQueue } from './turns/queue.js';
 import { experienceForChannel, findConversationFor, nodeForPlatformMessage } from './turns/places.js';
 import { fallbackTitle } from './turns/title.js';
 import { TurnRunner, type TurnUser } from './turns/turn.js';
+
+const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
 
 /**
  * The platform-neutral heart: an adapter hands every event to `handle` with a way to answer.
@@ -18,6 +20,7 @@ export class Engine {
   readonly turns: TurnRunner;
   private readonly limiter: UserRateLimiter;
   private readonly queue = new KeyedQueue();
+  private closing = false;
 
   constructor(readonly deps: EngineDeps) {
     this.turns = new TurnRunner(deps);
@@ -25,18 +28,27 @@ export class Engine {
   }
 
   async handle(inbound: Inbound, reply: Reply): Promise<void> {
-    if (inbound.author.isBot) return;
+    if (inbound.author.isBot || this.closing) return;
     try {
       if (!(await claimEvent(this.deps.db, inbound))) return;
-      const urgent = inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
-      if (urgent) return await this.dispatch(inbound, reply);
+      if (isStop(inbound)) return await this.dispatch(inbound, reply);
       await this.queue.run(this.queueKey(inbound, reply), () => this.dispatch(inbound, reply));
     } catch (err) {
       await this.fail(err, inbound, reply);
     }
   }
 
+  /**
+   * Shutdown: takes no new events, lets answers being written finish within `graceMs` and cuts
+   * the rest. Events still waiting in a place's queue are given back unanswered.
+   */
+  async drain(graceMs: number): Promise<{ finished: number; cut: number }> {
+    this.closing = true;
+    return this.turns.drain(graceMs);
+  }
+
   private async dispatch(inbound: Inbound, reply: Reply): Promise<void> {
+    if (this.closing && !isStop(inbound)) return releaseEvent(this.deps.db, inbound);
     switch (inbound.kind) {
       case 'command':
         return runCommand(this, inbound, reply);

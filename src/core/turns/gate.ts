@@ -15,6 +15,11 @@ export async function claimEvent(db: Db, inbound: Inbound): Promise<boolean> {
   return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
 }
 
+/** Gives an event back, unanswered: after a restart, a platform's catch-up may deliver it again. */
+export async function releaseEvent(db: Db, inbound: Inbound): Promise<void> {
+  await db.deleteFrom('processed_events').where('platform', '=', inbound.platform).where('event_id', '=', inbound.eventId).execute();
+}
+
 export async function pruneProcessedEvents(db: Db, olderThan: Date): Promise<void> {
   await db.deleteFrom('processed_events').where('processed_at', '<', olderThan.toISOString()).execute();
 }

@@ -72,6 +72,11 @@ function answerStatus(outcome: StreamOutcome): MessageStatus {
   return outcome.text ? 'partial' : 'error';
 }
 
+/** The abort reason of answers cut by a shutdown. */
+const SHUTDOWN = Symbol('shutdown');
+const SHUTDOWN_NOTE = '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
+const DRAIN_SAVE_MS = 3_000;
+
 /** Runs one chat turn: context → route → stream into the reply → persist the answer and usage. */
 export class TurnRunner {
   /** answers being written, per conversation: several users may be answered at once in a thread */
@@ -88,6 +93,29 @@ export class TurnRunner {
 
   stopAll(): void {
     for (const running of this.active.values()) for (const controller of running) controller.abort();
+  }
+
+  /**
+   * For a shutdown: lets the answers being written finish for up to `graceMs`, then cuts the
+   * rest (kept as partial answers, with a note in the chat) and waits for them to be saved.
+   */
+  async drain(graceMs: number): Promise<{ finished: number; cut: number }> {
+    const count = (): number => [...this.active.values()].reduce((n, running) => n + running.size, 0);
+    const started = count();
+    const settled = (deadline: number): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (count() === 0 || Date.now() >= deadline) return resolve();
+          setTimeout(check, 25);
+        };
+        check();
+      });
+    await settled(Date.now() + graceMs);
+    const cut = count();
+    for (const running of this.active.values()) for (const controller of running) controller.abort(SHUTDOWN);
+    // cut answers still save what arrived and write their last edit
+    await settled(Date.now() + DRAIN_SAVE_MS);
+    return { finished: started - cut, cut };
   }
 
   async run(input: TurnInput): Promise<TurnResult> {
@@ -140,7 +168,8 @@ export class TurnRunner {
       });
       await recordUsage(deps.db, rows);
 
-      const footer = [input.notice, context.notice, outcomeFooter(outcome, choice)].filter(Boolean).join('\n') || undefined;
+      const ending = controller.signal.reason === SHUTDOWN ? SHUTDOWN_NOTE : outcomeFooter(outcome, choice);
+      const footer = [input.notice, context.notice, ending].filter(Boolean).join('\n') || undefined;
       const buttons = await this.buttons(reply, answer, outcome);
       let messageIds: string[];
       try {
