@@ -298,6 +298,21 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     await askInThread(roomId, 'are you still alive', 'Yes, still here.');
   });
 
+  it('on SIGTERM mid-answer, finishes the answer before exiting', async () => {
+    const roomId = await roomWithBot({ encrypted: true });
+    const full = 'This answer takes a few seconds to stream, and it still arrives whole.';
+    openai.script({ answer: full, chunkSize: 3, delayMs: 80 });
+    const root = await send(roomId, { msgtype: 'm.text', body: `${botName()}: take your time` });
+    const answer = await until(() => answers(roomId, root)[0], WAIT_MS);
+    expect(shownText(aliceClient.seen, answer.id)).not.toBe(full);
+    const exit = await bot.stop('SIGTERM');
+    expect(exit).toBe(0);
+    expect(bot.output()).toMatch(/answers in flight: 1 finished, 0 cut short/);
+    await until(() => shownText(aliceClient.seen, answer.id) === full, WAIT_MS);
+    bot = startBotProcess(botEnv);
+    await bot.waitFor(/matrix: connected as/, 90_000);
+  });
+
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`after ${signal}, answers once, decrypted, a message sent while it was down`, async () => {
       const roomId = await roomWithBot({ encrypted: true });
