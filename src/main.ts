@@ -1,12 +1,12 @@
-import { loadConfig, type Config } from './core/config.js';
+import { configSecrets, loadConfig, type Config } from './core/config.js';
 import type { ChatAdapter } from './bots/adapter.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
-import { consoleLogger } from './core/log.js';
+import { consoleLogger, createLogger, type Logger } from './core/log.js';
 import { startRuntime, type Runtime } from './core/runtime.js';
 
 const started = performance.now();
-const log = consoleLogger();
+let log: Logger = consoleLogger();
 
 function slackConfigured(config: Config): boolean {
   return Boolean(config.slack.botToken && (config.slack.appToken || config.slack.signingSecret));
@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);
   }
+  log = createLogger({ level: config.logLevel, format: config.logFormat, secrets: configSecrets(config) });
 
   let runtime: Runtime | null = null;
   const adapters: ChatAdapter[] = [];

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -71,7 +71,7 @@ describe('threadloom doctor', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ok\s+config\s/);
     expect(lines[1]).toMatch(/^ok\s+database\s.*\(ok, WAL, sqlite-vec v0\./);
-    expect(lines[2]).toMatch(/^warn migrations\s+1 pending/);
+    expect(lines[2]).toMatch(new RegExp(`^warn migrations\\s+${readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.endsWith('.ts')).length} pending \\(2026-11-22T0001_initial`));
     expect(lines[3]).toMatch(/^ok\s+provider ollama\s+reachable, 3 models/);
     expect(result.code).toBe(0);
   });

@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_BACKUP_SCHEDULE, isValidSchedule } from './backups/schedule.js';
 import { ThreadloomError } from './errors.js';
-import { modelIdSchema } from './experiences/schema.js';
+import { modelIdSchema, slugSchema } from './experiences/schema.js';
 import { formatIssues } from './validation.js';
 
 /**
@@ -49,8 +49,50 @@ const priceSchema = z.strictObject({
   output: z.number().min(0),
 });
 
+/** A budget in tokens (in + out) and/or US dollars; either may be left out. */
+const budgetAmount = z.strictObject({
+  tokens: z.number().int().positive().optional(),
+  usd: z.number().positive().optional(),
+});
+/** Per UTC day and per UTC month. */
+const budgetLimitsShape = { daily: budgetAmount.optional(), monthly: budgetAmount.optional() };
+const budgetLimits = z.strictObject(budgetLimitsShape);
+export type BudgetLimits = z.output<typeof budgetLimits>;
+
+const budgetsSchema = z
+  .strictObject({
+    /** everyone together */
+    global: budgetLimits.optional(),
+    /** by platform name: discord, slack, matrix, console */
+    platforms: z.record(z.string().min(1), budgetLimits).default({}),
+    /** by Experience slug; `cheaperModel` answers instead of refusing once a budget is `cheaperAt` spent */
+    experiences: z
+      .record(
+        slugSchema,
+        z.strictObject({
+          ...budgetLimitsShape,
+          cheaperModel: modelIdSchema.optional(),
+          cheaperAt: z.number().gt(0).max(1).default(0.8),
+        }),
+      )
+      .default({}),
+    /** by identity `platform:userId`, e.g. `discord:81234` or `matrix:@ada:example.org` */
+    users: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*:\S+$/, 'an identity such as discord:81234'), budgetLimits).default({}),
+    /** each member of a role (users.role; `user` is everyone without a role) gets this much */
+    roles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a role name such as user'), budgetLimits).default({}),
+    /** the share of a budget at which the user is warned, once per budget and period */
+    warnAt: z.number().gt(0).lt(1).default(0.8),
+    /** local models (Ollama, LAN servers) cost nothing: money budgets neither count nor refuse them */
+    exemptLocalFromMoney: z.boolean().default(true),
+  })
+  .prefault({});
+export type BudgetsConfig = z.output<typeof budgetsSchema>;
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** unset: readable lines on a terminal, JSON lines otherwise (containers, journald) */
+  logFormat: z.enum(['json', 'pretty']).optional(),
   /** on SIGTERM/SIGINT, answers being written get this long to finish; the rest are cut and marked */
   shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
   defaultModel: modelIdSchema.default('ollama/llama3.2'),
@@ -94,6 +136,8 @@ export const configSchema = z.strictObject({
       enabled: z.boolean().default(true),
     })
     .prefault({}),
+  /** spending limits per day and month: global, per platform, Experience, user and role */
+  budgets: budgetsSchema,
   /** user ids (platform:id) allowed to run admin commands such as `bind` */
   admins: z.array(z.string()).default([]),
   discord: z
@@ -182,6 +226,8 @@ type Env = Record<string, string | undefined>;
 const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
   ['THREADLOOM_SHUTDOWN_GRACE_MS', ['shutdownGraceMs'], 'number'],
+  ['THREADLOOM_LOG_LEVEL', ['logLevel'], 'string'],
+  ['THREADLOOM_LOG_FORMAT', ['logFormat'], 'string'],
   ['THREADLOOM_DEFAULT_MODEL', ['defaultModel'], 'string'],
   ['THREADLOOM_UTILITY_MODEL', ['utilityModel'], 'string'],
   ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],
@@ -299,6 +345,22 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ThreadloomError('config', `invalid configuration (${path.basename(file)} + environment):\n  ${problems.join('\n  ')}`);
   }
   return parsed.data!;
+}
+
+/** Every secret the config holds, so the logger can keep them out of every line. */
+export function configSecrets(config: Config, env: Env = process.env): string[] {
+  const values = [
+    ...Object.values(config.providers).map((p) => apiKeyFor(p, env)),
+    config.discord.token,
+    config.slack.botToken,
+    config.slack.appToken,
+    config.slack.signingSecret,
+    config.matrix.accessToken,
+    config.matrix.password,
+    config.matrix.storeKey,
+    config.admin.password,
+  ];
+  return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
 export function apiKeyFor(provider: ProviderConfig, env: Env = process.env): string | undefined {

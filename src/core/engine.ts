@@ -2,6 +2,7 @@ import { runCommand } from './commands/run.js';
 import { withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
+import { withLogContext } from './log.js';
 import type { Inbound, Reply } from './inbound.js';
 import type { EngineDeps } from './turns/deps.js';
 import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
@@ -27,7 +28,12 @@ export class Engine {
     this.limiter = new UserRateLimiter(deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
   }
 
-  async handle(inbound: Inbound, reply: Reply): Promise<void> {
+  /** Handles one platform event; every log line written meanwhile carries its request id. */
+  handle(inbound: Inbound, reply: Reply): Promise<void> {
+    return withLogContext({ request: `${inbound.platform}:${inbound.eventId}` }, () => this.handleEvent(inbound, reply));
+  }
+
+  private async handleEvent(inbound: Inbound, reply: Reply): Promise<void> {
     if (inbound.author.isBot || this.closing) return;
     try {
       if (!(await claimEvent(this.deps.db, inbound))) return;

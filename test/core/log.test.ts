@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { configSecrets, loadConfig } from '../../src/core/config.js';
+import { createLogger, redactSecrets, withLogContext } from '../../src/core/log.js';
+
+function capture(secrets: string[] = []) {
+  const lines: string[] = [];
+  const log = createLogger({ format: 'json', secrets, write: (line) => lines.push(line) });
+  return { log, lines, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+describe('structured logs', () => {
+  it('writes one JSON object per line with a level name, the message and the fields', () => {
+    const { log, parsed } = capture();
+    log.warn('provider slow', { provider: 'openai', ms: 1200 });
+    expect(parsed()[0]).toMatchObject({ level: 'warn', msg: 'provider slow', provider: 'openai', ms: 1200 });
+    expect(typeof parsed()[0]!.time).toBe('number');
+  });
+
+  it('puts the request id on every line written while an event is handled, and only then', async () => {
+    const { log, parsed } = capture();
+    await withLogContext({ request: 'discord:123' }, async () => {
+      log.info('turn started');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      log.error('provider failed');
+    });
+    log.info('idle');
+    expect(parsed().map((l) => l.request)).toEqual(['discord:123', 'discord:123', undefined]);
+  });
+
+  it('never writes a configured secret or a secret-shaped string, wherever it hides', () => {
+    const config = loadConfig({
+      THREADLOOM_DATA_DIR: '/tmp/x',
+      OPENAI_API_KEY: 'sk-proj-abcdefghijklmnopqrstuvwxyz012345',
+      DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789',
+      SLACK_BOT_TOKEN: 'xoxb-1111-2222-abcdefghijkl',
+      SLACK_APP_TOKEN: 'xapp-1-A111-222-abcdef',
+      MATRIX_HOMESERVER_URL: 'http://hs.local',
+      MATRIX_USER_ID: '@bot:hs.local',
+      MATRIX_PASSWORD: 'correct horse battery staple',
+      THREADLOOM_ADMIN_PASSWORD: 'admin-pass-9876',
+    });
+    const secrets = configSecrets(config, {});
+    expect(secrets).toContain('correct horse battery staple');
+    const { log, lines } = capture(secrets);
+    log.error('login failed for password correct horse battery staple');
+    log.warn('request failed', { headers: { authorization: 'Bearer some-token-value-123' }, url: 'https://api/?key=admin-pass-9876' });
+    log.info('discord said no to MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789');
+    log.info('config', { slack: { botToken: 'xoxb-1111-2222-abcdefghijkl', appToken: 'xapp-1-A111-222-abcdef' }, openai: 'sk-proj-abcdefghijklmnopqrstuvwxyz012345' });
+    log.info('an unconfigured key leaked by an SDK: sk-ant-api03-zzzzzzzzzzzzzzzz and syt_Ym90_abcdefghijk');
+    const all = lines.join('');
+    for (const secret of [...secrets, 'some-token-value-123', 'sk-ant-api03-zzzzzzzzzzzzzzzz', 'syt_Ym90_abcdefghijk']) expect(all).not.toContain(secret);
+    expect(all.match(/\[redacted\]/g)!.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('leaves ordinary text alone', () => {
+    expect(redactSecrets('Bot joined room !abc:hs; skipped 3 events; the token bucket refilled', [])).toBe('Bot joined room !abc:hs; skipped 3 events; the token bucket refilled');
+  });
+});
