@@ -170,7 +170,8 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     if (!sender || sender === bot.userId || event.isRedacted()) return;
     if (Date.now() - event.getTs() > settings.catchUpMinutes * 60_000) return;
     if (!allowedUser(sender) || !allowedRoom(room.roomId)) return;
-    if (!(await decrypted(matrix, event))) return askToResend(matrix, room, event);
+    // still m.room.encrypted: keys never came (or this client runs without crypto)
+    if (!(await decrypted(matrix, event)) || event.getType() === 'm.room.encrypted') return askToResend(matrix, room, event);
     const type = event.getType();
     if (type !== 'm.room.message' && type !== 'm.reaction') return;
     const direct = isDirect(room);
@@ -188,7 +189,8 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
       threadOfOriginal: relation?.rel_type === 'm.replace' && relation.event_id ? await threadOf(matrix, room, relation.event_id) : null,
     });
     if (!inbound) return;
-    if (!direct && !inbound.threadId && !inbound.mentionsBot && !settings.answerEverywhere && !(await bound(room.roomId))) return;
+    // answerEverywhere off: only bound rooms, DMs and known threads are answered; commands work anywhere (`!tl bind` must)
+    if (!settings.answerEverywhere && !direct && !inbound.threadId && inbound.kind !== 'command' && !(await bound(room.roomId))) return;
     const threadRoot = inbound.kind === 'action' ? await threadOf(matrix, room, inbound.action!.targetMessageId) : inbound.threadId;
     const reply = new MatrixReply(
       transport(matrix),

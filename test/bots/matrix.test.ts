@@ -1,0 +1,112 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createMatrixAdapter, type MatrixAdapter } from '../../src/bots/matrix/index.js';
+import type { Config } from '../../src/core/config.js';
+import { startFakeMatrix, type FakeMatrix, type StoredEvent } from '../fakes/matrix/index.js';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { until } from '../support/wait.js';
+
+// The Matrix adapter over the real matrix-js-sdk against a fake client-server API, without
+// end-to-end crypto (the real-homeserver suite in test/matrix covers encryption).
+
+let mx: FakeMatrix;
+let rt: TestRuntime;
+let adapter: MatrixAdapter;
+let bot: { userId: string; accessToken: string; deviceId: string };
+let alice: { userId: string };
+
+async function startBot(settings: (m: Config['matrix']) => Config['matrix'] = (m) => m): Promise<void> {
+  rt = await startTestRuntime({
+    config: (c) => ({
+      ...c,
+      limits: { ...c.limits, userTurnsPerMinute: 600 },
+      matrix: settings({ ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' }),
+    }),
+  });
+  adapter = createMatrixAdapter(rt.engine, { encryption: false });
+  await adapter.start();
+}
+
+beforeEach(async () => {
+  mx = await startFakeMatrix();
+  bot = mx.registerUser('threadloom', { displayName: 'Threadloom' });
+  alice = mx.registerUser('alice', { displayName: 'Alice' });
+});
+
+afterEach(async () => {
+  await adapter?.stop();
+  await rt?.shutdown();
+  await mx.close();
+});
+
+const fromBot = (roomId: string): StoredEvent[] => mx.events(roomId).filter((e) => e.sender === bot.userId);
+const relation = (e: StoredEvent) => ((e.content as Record<string, unknown>)['m.relates_to'] ?? {}) as { rel_type?: string; event_id?: string; key?: string };
+/** the text an answer shows now: its latest m.replace, else its own body */
+function shown(roomId: string, answerId: string): string {
+  const edits = fromBot(roomId).filter((e) => relation(e).rel_type === 'm.replace' && relation(e).event_id === answerId);
+  const last = edits.at(-1);
+  return last ? String((last.content as { 'm.new_content': { body: string } })['m.new_content'].body) : String((mx.event(answerId)!.content as { body: string }).body);
+}
+
+/** a room of alice, the bot and a third person (a DM has only two) */
+function groupRoom(options: { encrypted?: boolean } = {}): string {
+  const carol = mx.registerUser(`carol${Math.random().toString(36).slice(2, 7)}`);
+  return mx.createRoom(alice.userId, { name: 'ops', invite: [bot.userId], join: [carol.userId], encrypted: options.encrypted });
+}
+
+describe('Matrix adapter (fake homeserver)', () => {
+  it('joins when invited, answers a mention in a thread it roots at the question, and streams by edits at most about once a second', async () => {
+    await startBot();
+    const roomId = groupRoom();
+    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    rt.openai.script({ answer: 'Check `journalctl -u nginx` first, then the config with `nginx -t`.', delayMs: 150, chunkSize: 4 });
+    const question = mx.say(roomId, alice.userId, 'Threadloom: nginx will not start', { mentions: [bot.userId] });
+    const answer = await mx.waitForEvent((e) => e.sender === bot.userId && e.type === 'm.room.message' && relation(e).rel_type === 'm.thread');
+    expect(relation(answer).event_id).toBe(question);
+    await until(() => shown(roomId, answer.event_id).includes('nginx -t'), 10_000);
+    const edits = fromBot(roomId).filter((e) => relation(e).rel_type === 'm.replace');
+    expect(edits.length).toBeGreaterThan(0);
+    const times = [answer, ...edits].map((e) => e.origin_server_ts);
+    // edits while streaming keep a second apart; the final edit is written as soon as the answer ends
+    expect(times.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < times.length - 1; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(900);
+    // the model got the question without the mention, and the answer is HTML too
+    expect(rt.openai.chatRequests()[0]!.body.messages.at(-1)).toEqual({ role: 'user', content: 'nginx will not start' });
+    expect((edits.at(-1)!.content as { 'm.new_content': { formatted_body: string } })['m.new_content'].formatted_body).toContain('<code>nginx -t</code>');
+    expect(mx.unknownRoutes).toEqual([]);
+  });
+
+  it('declines invites from people outside the allowlist and accepts those inside', async () => {
+    await startBot((m) => ({ ...m, allow: { users: [], servers: [], rooms: [] } }));
+    await adapter.stop();
+    await rt.shutdown();
+    const mallory = mx.registerUser('mallory');
+    await startBot((m) => ({ ...m, allow: { users: [alice.userId], servers: [], rooms: [] } }));
+    const fromMallory = mx.createRoom(mallory.userId, { invite: [bot.userId] });
+    const fromAlice = mx.createRoom(alice.userId, { invite: [bot.userId] });
+    await until(() => mx.membership(fromAlice, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(fromMallory, bot.userId) === 'leave', 8_000);
+  });
+
+  it('when the homeserver rate-limits its edits, waits as told and still ends with the whole answer', async () => {
+    await startBot();
+    mx.setRateLimit({ burst: 2, perSecond: 0.5 });
+    const roomId = groupRoom();
+    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    const long = 'word '.repeat(120).trim() + ' END';
+    rt.openai.script({ answer: long, delayMs: 60, chunkSize: 10 });
+    const question = mx.say(roomId, alice.userId, '!tl tell me something long');
+    await until(() => fromBot(roomId).some((e) => relation(e).event_id === question) && shown(roomId, fromBot(roomId).find((e) => relation(e).event_id === question)!.event_id).includes('END'), 30_000);
+    expect(mx.rateLimited).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('with answerEverywhere off, ignores even mentions in a room not bound to an Experience, but runs commands', async () => {
+    await startBot((m) => ({ ...m, answerEverywhere: false }));
+    const roomId = groupRoom();
+    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    mx.say(roomId, alice.userId, 'just chatting about the release');
+    mx.say(roomId, alice.userId, 'hey', { mentions: [bot.userId] });
+    mx.say(roomId, alice.userId, '!tl help');
+    await mx.waitForEvent((e) => e.sender === bot.userId && /Threadloom commands/.test(String((e.content as { body?: string }).body)));
+    expect(rt.openai.chatRequests()).toHaveLength(0);
+  });
+});
