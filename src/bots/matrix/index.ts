@@ -192,6 +192,8 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     // answerEverywhere off: only bound rooms, DMs and known threads are answered; commands work anywhere (`!tl bind` must)
     if (!settings.answerEverywhere && !direct && !inbound.threadId && inbound.kind !== 'command' && !(await bound(room.roomId))) return;
     const threadRoot = inbound.kind === 'action' ? await threadOf(matrix, room, inbound.action!.targetMessageId) : inbound.threadId;
+    // a reaction's place is its answer's thread: ⏹ on an answer still streaming finds its conversation there
+    if (inbound.kind === 'action') inbound.threadId = threadRoot;
     const reply = new MatrixReply(
       transport(matrix),
       { roomId: room.roomId, threadRoot, sourceEventId: inbound.kind === 'message' ? inbound.messageId : null, encrypted: room.hasEncryptionStateEvent(), isDirect: direct },
