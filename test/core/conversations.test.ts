@@ -197,6 +197,6 @@ describe(ConversationService.name, () => {
         }
         if (step % 50 === 0 || step === 2999) await checkInvariants(c.id);
       }
-    });
+    }, 120_000); // bounded: 3000 operations, about 8 s alone, more on a shared machine
   });
 });

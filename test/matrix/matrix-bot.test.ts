@@ -52,6 +52,7 @@ function answerFor(request: { body: { messages?: Array<{ role: string; content: 
 describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_000 }, () => {
   const suffix = randomBytes(3).toString('hex');
   let openai: FakeProviderServer;
+  let utilityAi: FakeProviderServer;
   let dataDir: string;
   let botUser: RegisteredUser;
   let alice: RegisteredUser;
@@ -65,7 +66,12 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     botUser = await registerUser(baseUrl, sharedSecret, `threadloom_${suffix}`, 'bot-password-123');
     alice = await registerUser(baseUrl, sharedSecret, `alice_${suffix}`, 'alice-password-123');
     // the suite asks more questions a minute than the per-user limit lets a person ask
-    writeFileSync(path.join(dataDir, 'threadloom.config.yaml'), 'limits:\n  userTurnsPerMinute: 600\n');
+    // titles and summaries go to their own fake, so they never take an answer scripted for a question
+    utilityAi = await startFakeOpenAI({ defaultAnswer: 'A title' });
+    writeFileSync(
+      path.join(dataDir, 'threadloom.config.yaml'),
+      `limits:\n  userTurnsPerMinute: 600\nutilityModel: utility/gpt-4o-mini\nproviders:\n  utility:\n    kind: openai\n    baseURL: ${utilityAi.url}\n    apiKey: sk-utility-not-real\n`,
+    );
     botEnv = {
       THREADLOOM_CONFIG: path.join(dataDir, 'threadloom.config.yaml'),
       THREADLOOM_DATA_DIR: dataDir,
@@ -91,6 +97,7 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     aliceClient?.stop();
     await bot?.stop('SIGTERM');
     await openai?.close();
+    await utilityAi?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -305,12 +312,16 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     const root = await send(roomId, { msgtype: 'm.text', body: `${botName()}: take your time` });
     const answer = await until(() => answers(roomId, root)[0], WAIT_MS);
     expect(shownText(aliceClient.seen, answer.id)).not.toBe(full);
-    const exit = await bot.stop('SIGTERM');
-    expect(exit).toBe(0);
-    expect(bot.output()).toMatch(/answers in flight: 1 finished, 0 cut short/);
-    await until(() => shownText(aliceClient.seen, answer.id) === full, WAIT_MS);
-    bot = startBotProcess(botEnv);
-    await bot.waitFor(/matrix: connected as/, 90_000);
+    const stopped = bot;
+    try {
+      expect(await stopped.stop('SIGTERM')).toBe(0);
+      expect(stopped.output()).toMatch(/answers in flight: 1 finished, 0 cut short/);
+      await until(() => shownText(aliceClient.seen, answer.id) === full, WAIT_MS);
+    } finally {
+      // the tests after this one need a running bot, whatever happened here
+      bot = startBotProcess(botEnv);
+      await bot.waitFor(/matrix: connected as/, 90_000);
+    }
   });
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {

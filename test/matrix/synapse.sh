@@ -162,6 +162,8 @@ rc_invites:
   per_issuer: {per_second: 1000, burst_count: 10000}
 rc_admin_redaction: {per_second: 1000, burst_count: 10000}
 rc_key_requests: {per_second: 1000, burst_count: 10000}
+rc_room_creation: {per_second: 1000, burst_count: 10000}
+rc_media_create: {per_second: 1000, burst_count: 10000}
 EOF
 }
 
