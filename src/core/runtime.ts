@@ -1,7 +1,11 @@
+import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFile, openDatabase, type OpenedDatabase } from './db/open.js';
 import { migrateToLatest } from './db/migrate.js';
+import { Metrics } from './metrics.js';
+import { applyAccess, loadAccess, PlatformStatusBoard } from './platforms.js';
+import { observeUsage } from './usage/ledger.js';
 import { Engine } from './engine.js';
 import { ExperienceService } from './experiences/service.js';
 import { consoleLogger, type Logger } from './log.js';
@@ -16,6 +20,12 @@ export interface Runtime {
   engine: Engine;
   deps: EngineDeps;
   database: OpenedDatabase;
+  /** what each chat adapter reports about its connection */
+  platforms: PlatformStatusBoard;
+  /** counters and histograms for /metrics, fed by the usage ledger */
+  metrics: Metrics;
+  /** spending limits: the turn checks them; the admin Usage page reads `budgetOverview` */
+  budgets: BudgetService;
   close(): Promise<void>;
 }
 
@@ -39,6 +49,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
     // answers cut off by a crash or kill were never finished: say so instead of "streaming" forever
     await database.db.updateTable('messages').set({ status: 'error', error: 'interrupted: Threadloom stopped while answering' }).where('status', '=', 'streaming').execute();
+    // allowlists, admins and limits saved from the admin web win over the config file
+    const access = await loadAccess(database.db);
+    if (access) applyAccess(config, access);
     const experiences = new ExperienceService(database.db);
     if ((await experiences.list({ includeArchived: true })).length === 0) {
       const installed = await experiences.installTemplates();
@@ -59,12 +72,23 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       log,
       now: options.now ?? (() => new Date()),
     };
+    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders: localProviderNames(config), now: deps.now, log });
+    await budgets.start();
+    deps.budgets = budgets;
     const engine = new Engine(deps);
+    const platforms = new PlatformStatusBoard(deps.now);
+    const metrics = new Metrics(platforms);
+    const stopObserving = observeUsage(database.db, (rows) => metrics.observeUsage(rows));
     return {
       engine,
       deps,
       database,
+      platforms,
+      metrics,
+      budgets,
       close: async () => {
+        stopObserving();
+        budgets.stop();
         engine.turns.stopAll();
         await router.stop();
         await database.close();

@@ -198,3 +198,121 @@ export type SummaryRow = Selectable<SummaryTable>;
 export type AttachmentRow = Selectable<AttachmentTable>;
 export type UsageEventRow = Selectable<UsageEventTable>;
 export type NewUsageEvent = Insertable<UsageEventTable>;
+
+/**
+ * Rollups of usage_events kept by triggers (migration 2026-11-22T0110): sums per day or month.
+ * NULL platform, user and Experience are stored as '' and 0 (they are part of the key).
+ */
+interface UsageMeasures {
+  events: number;
+  /** events whose purpose is 'chat' */
+  chat_turns: number;
+  tokens_in: number;
+  tokens_out: number;
+  cost_usd: number;
+}
+
+export interface UsageDayModelTable extends UsageMeasures {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  model: string;
+}
+
+export interface UsageDailyTable extends UsageMeasures {
+  day: string;
+  model: string;
+  experience_id: number;
+  platform: string;
+}
+
+export interface UsageMonthlyTable extends UsageMeasures {
+  /** YYYY-MM (UTC) */
+  month: string;
+  model: string;
+  experience_id: number;
+  platform: string;
+}
+
+export interface UsageUserDailyTable extends UsageMeasures {
+  day: string;
+  platform: string;
+  user_id: string;
+}
+
+export interface UsageUserMonthlyTable extends UsageMeasures {
+  month: string;
+  platform: string;
+  user_id: string;
+}
+
+export interface UsageUserDetailTable extends UsageMeasures {
+  day: string;
+  platform: string;
+  user_id: string;
+  model: string;
+  experience_id: number;
+}
+
+export interface UsageUserDetailMonthlyTable extends UsageMeasures {
+  month: string;
+  platform: string;
+  user_id: string;
+  model: string;
+  experience_id: number;
+}
+
+// declaration merging: the rollup tables join Database without editing the list above
+export interface Database {
+  usage_day_model: UsageDayModelTable;
+  usage_daily: UsageDailyTable;
+  usage_monthly: UsageMonthlyTable;
+  usage_user_daily: UsageUserDailyTable;
+  usage_user_monthly: UsageUserMonthlyTable;
+  usage_user_detail: UsageUserDetailTable;
+  usage_user_detail_monthly: UsageUserDetailMonthlyTable;
+}
+
+/** Budget limits set at run time by admins (migration 2026-11-22T0300); config holds the rest. */
+export interface BudgetLimitTable {
+  /** global | platform | experience | role | user */
+  scope: string;
+  /** '' (global), a platform, an Experience slug, a role, or an identity `platform:userId` */
+  target: string;
+  /** daily | monthly */
+  period: string;
+  /** tokens | usd */
+  unit: string;
+  /** null: no limit at this level, whatever config says */
+  amount: number | null;
+  updated_by: string | null;
+  updated_at: Generated<string>;
+}
+
+/** A temporary extra allowance for one identity, on every limit its turns meet. */
+export interface BudgetGrantTable {
+  identity: string;
+  unit: string;
+  amount: number;
+  expires_at: string;
+  granted_by: string | null;
+  created_at: Generated<string>;
+}
+
+/** The 80% warnings already given: one per budget and period. */
+export interface BudgetWarningTable {
+  /** `<scope key>|<daily|monthly>|<unit>` */
+  budget: string;
+  /** `2026-11-22` or `2026-11` (UTC) */
+  period: string;
+  warned_at: Generated<string>;
+}
+
+// declaration merging: the budget tables join Database without editing the list above
+export interface Database {
+  budget_limits: BudgetLimitTable;
+  budget_grants: BudgetGrantTable;
+  budget_warnings: BudgetWarningTable;
+}
+
+export type BudgetLimitRow = Selectable<BudgetLimitTable>;
+export type BudgetGrantRow = Selectable<BudgetGrantTable>;

@@ -54,8 +54,29 @@ export function usageRow(
   };
 }
 
+/** Told each batch once it is written (e.g. the /metrics counters). Must not throw. */
+export type UsageObserver = (rows: readonly NewUsageEvent[]) => void;
+
+const observers = new WeakMap<Db, Set<UsageObserver>>();
+
+/** Watches the rows recorded into one database; returns the function that stops watching. */
+export function observeUsage(db: Db, observer: UsageObserver): () => void {
+  const set = observers.get(db) ?? new Set<UsageObserver>();
+  set.add(observer);
+  observers.set(db, set);
+  return () => set.delete(observer);
+}
+
 export async function recordUsage(db: Db, rows: NewUsageEvent[]): Promise<void> {
-  if (rows.length) await db.insertInto('usage_events').values(rows).execute();
+  if (!rows.length) return;
+  await db.insertInto('usage_events').values(rows).execute();
+  for (const observer of observers.get(db) ?? []) {
+    try {
+      observer(rows);
+    } catch {
+      // an observer's failure must never fail the turn that was recorded
+    }
+  }
 }
 
 export interface UsageTotals {
