@@ -1,14 +1,12 @@
+import { formatUsd } from '../budgets/lines.js';
 import { usageSince } from '../usage/ledger.js';
+import { budgetStatusLines } from './budget.js';
 import type { CommandSpec } from './types.js';
-
-function money(usd: number): string {
-  return usd === 0 ? '$0' : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
-}
 
 export const USAGE: CommandSpec = {
   name: 'usage',
   usage: 'usage',
-  summary: 'your turns, tokens and cost today and this month',
+  summary: 'your turns, tokens and cost today and this month, and the budget left',
   private: true,
   async run(ctx) {
     const { deps } = ctx.engine;
@@ -18,7 +16,8 @@ export const USAGE: CommandSpec = {
     const who = { platform: ctx.inbound.platform, userId: ctx.inbound.author.id };
     const [today, thisMonth] = await Promise.all([usageSince(deps.db, day, who), usageSince(deps.db, month, who)]);
     const line = (label: string, t: typeof today) =>
-      `${label}: ${t.turns} turns, ${t.tokensIn.toLocaleString('en')} tokens in / ${t.tokensOut.toLocaleString('en')} out, ${money(t.costUsd)}`;
-    await ctx.say([line('Today (UTC)', today), line('This month', thisMonth)].join('\n'));
+      `${label}: ${t.turns} turns, ${t.tokensIn.toLocaleString('en')} tokens in / ${t.tokensOut.toLocaleString('en')} out, ${formatUsd(t.costUsd)}`;
+    const budgets = await budgetStatusLines(ctx, { platform: who.platform, id: who.userId }, true);
+    await ctx.say([line('Today (UTC)', today), line('This month', thisMonth), ...(budgets.length ? ['Budgets:', ...budgets] : [])].join('\n'));
   },
 };

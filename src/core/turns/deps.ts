@@ -1,3 +1,4 @@
+import type { BudgetService } from '../budgets/service.js';
 import type { Config } from '../config.js';
 import type { ConversationService } from '../conversations/service.js';
 import type { Db } from '../db/open.js';
@@ -18,4 +19,6 @@ export interface EngineDeps {
   conversations: ConversationService;
   log: Logger;
   now: () => Date;
+  /** spending limits; absent (as in tests that build deps by hand), turns are not checked */
+  budgets?: BudgetService;
 }

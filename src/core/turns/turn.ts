@@ -123,7 +123,10 @@ export class TurnRunner {
     const { reply, user } = input;
     let conversation = input.conversation;
     const experience = (await deps.experiences.getById(conversation.experience_id)) as Experience;
-    const choice = await chooseModel(deps, conversation, experience);
+    const chosen = await chooseModel(deps, conversation, experience);
+    // before anything reaches a provider: a spent budget refuses, a nearly spent one may pick a cheaper model
+    const budget = deps.budgets ? await deps.budgets.plan(user, experience, chosen) : null;
+    const choice = budget?.choice ?? chosen;
     const usageBase = { platform: user.platform, userId: user.id, experienceId: experience.id, conversationId: conversation.id, messageId: null };
 
     const renderer = new StreamRenderer(reply, {
@@ -138,9 +141,10 @@ export class TurnRunner {
     try {
       const context = await this.context(conversation, experience, choice, input.parentId, user, usageBase);
       conversation = context.conversation;
+      const estimate = promptTokenEstimate(context.built.messages);
+      await budget?.reserve(estimate);
       const answer = await deps.conversations.append(conversation.id, { role: 'assistant', content: '', status: 'streaming', model: choice.modelId }, input.parentId);
       const rows: NewUsageEvent[] = [];
-      const estimate = promptTokenEstimate(context.built.messages);
       const outcome = await deps.router.stream({
         candidates: choice.candidates,
         messages: context.built.messages,
@@ -149,7 +153,8 @@ export class TurnRunner {
         onText: (delta) => renderer.push(delta),
         onCall: (call) => {
           const status = call.status === 'ok' && rows.some((r) => r.status === 'error') ? 'fallback' : call.status;
-          rows.push(usageRow(call, { ...usageBase, messageId: answer.id, purpose: 'chat' }, deps.prices, estimate, status));
+          // stamped with the engine's clock, which budget periods and `usage` also go by
+          rows.push({ ...usageRow(call, { ...usageBase, messageId: answer.id, purpose: 'chat' }, deps.prices, estimate, status), created_at: deps.now().toISOString() });
         },
       });
 
@@ -169,7 +174,8 @@ export class TurnRunner {
       await recordUsage(deps.db, rows);
 
       const ending = controller.signal.reason === SHUTDOWN ? SHUTDOWN_NOTE : outcomeFooter(outcome, choice);
-      const footer = [input.notice, context.notice, ending].filter(Boolean).join('\n') || undefined;
+      const budgetNotes = budget ? await budget.notes() : [];
+      const footer = [input.notice, context.notice, ending, ...budgetNotes].filter(Boolean).join('\n') || undefined;
       const buttons = await this.buttons(reply, answer, outcome);
       let messageIds: string[];
       try {
@@ -185,6 +191,7 @@ export class TurnRunner {
       renderer.abandon();
       throw err;
     } finally {
+      budget?.release();
       running.delete(controller);
       if (running.size === 0) this.active.delete(conversation.id);
     }

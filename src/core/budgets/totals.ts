@@ -1,0 +1,195 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/open.js';
+import type { NewUsageEvent } from '../db/types.js';
+import { observeUsage } from '../usage/ledger.js';
+import { BUDGET_PERIODS, windowOf, type PeriodWindow } from './periods.js';
+
+/** Whose spending a running total adds up. */
+export type BudgetScope =
+  | { kind: 'global' }
+  | { kind: 'platform'; platform: string }
+  | { kind: 'experience'; experienceId: number }
+  | { kind: 'user'; platform: string; userId: string };
+
+export function scopeKey(scope: BudgetScope): string {
+  switch (scope.kind) {
+    case 'global':
+      return 'global';
+    case 'platform':
+      return `platform:${scope.platform}`;
+    case 'experience':
+      return `experience:${scope.experienceId}`;
+    case 'user':
+      return `user:${scope.platform}:${scope.userId}`;
+  }
+}
+
+/** Tokens in + out, and money. */
+export interface Spend {
+  tokens: number;
+  usd: number;
+}
+
+const ZERO: Spend = { tokens: 0, usd: 0 };
+
+function add(map: Map<string, Spend>, key: string, spend: Spend): void {
+  const entry = map.get(key) ?? { tokens: 0, usd: 0 };
+  entry.tokens += spend.tokens;
+  entry.usd += spend.usd;
+  map.set(key, entry);
+}
+
+function scopesOf(row: NewUsageEvent): BudgetScope[] {
+  const scopes: BudgetScope[] = [{ kind: 'global' }];
+  if (row.platform) scopes.push({ kind: 'platform', platform: row.platform });
+  if (row.experience_id != null) scopes.push({ kind: 'experience', experienceId: row.experience_id });
+  if (row.platform && row.user_id) scopes.push({ kind: 'user', platform: row.platform, userId: row.user_id });
+  return scopes;
+}
+
+/**
+ * Spending per scope and period, without reading the ledger on every turn. What was recorded
+ * before this process started is read once per (scope, period) with one indexed range query,
+ * limited to the ledger rows that existed at start (`id <= startId`); everything recorded since
+ * is added as the ledger writes it. The two never overlap, so no row is counted twice however
+ * the first read and a concurrent write interleave. Holds are what answers being written may
+ * still spend.
+ */
+export class RunningTotals {
+  private startId = 0;
+  private startedAt = new Date(0);
+  private readonly baselines = new Map<string, Spend>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private readonly observed = new Map<string, Spend>();
+  private readonly held = new Map<string, Spend & { holds: number }>();
+  private stopObserving: (() => void) | null = null;
+  private currentDay = '';
+
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Call before the first turn: nothing may be recorded between this and the reads it anchors. */
+  async start(): Promise<void> {
+    this.stopObserving = observeUsage(this.db, (rows) => this.observe(rows));
+    const row = await this.db.selectFrom('usage_events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+    this.startId = Number(row?.id ?? 0);
+    this.startedAt = this.now();
+  }
+
+  stop(): void {
+    this.stopObserving?.();
+    this.stopObserving = null;
+  }
+
+  /** Reads what the ledger held for this scope and period before start, once. */
+  async ensure(scope: BudgetScope, window: PeriodWindow): Promise<void> {
+    this.rollOver(window);
+    const key = `${scopeKey(scope)}|${window.id}`;
+    if (this.baselines.has(key)) return;
+    // a period that began after start has had every one of its rows observed
+    if (window.start.getTime() >= this.startedAt.getTime()) {
+      this.baselines.set(key, { ...ZERO });
+      return;
+    }
+    let pending = this.loading.get(key);
+    if (!pending) {
+      pending = this.read(scope, window).then((spend) => {
+        this.baselines.set(key, spend);
+        this.loading.delete(key);
+      });
+      this.loading.set(key, pending);
+    }
+    await pending;
+  }
+
+  /** Recorded spend; `ensure` first. */
+  used(scope: BudgetScope, window: PeriodWindow): Spend {
+    const key = `${scopeKey(scope)}|${window.id}`;
+    const base = this.baselines.get(key) ?? ZERO;
+    const seen = this.observed.get(key) ?? ZERO;
+    return { tokens: base.tokens + seen.tokens, usd: base.usd + seen.usd };
+  }
+
+  /** What answers being written may still spend. */
+  inFlight(scope: BudgetScope, window: PeriodWindow): Spend {
+    const entry = this.held.get(`${scopeKey(scope)}|${window.id}`);
+    return entry ? { tokens: entry.tokens, usd: entry.usd } : { ...ZERO };
+  }
+
+  /** Holds `spend` in each (scope, period) until the returned function is called (once). */
+  hold(places: ReadonlyArray<{ scope: BudgetScope; window: PeriodWindow }>, spend: Spend): () => void {
+    const keys = [...new Set(places.map((p) => `${scopeKey(p.scope)}|${p.window.id}`))];
+    for (const key of keys) {
+      const entry = this.held.get(key) ?? { tokens: 0, usd: 0, holds: 0 };
+      this.held.set(key, { tokens: entry.tokens + spend.tokens, usd: entry.usd + spend.usd, holds: entry.holds + 1 });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const key of keys) {
+        const entry = this.held.get(key);
+        if (!entry) continue;
+        // the last hold out clears the entry, so rounding never leaves a sliver held
+        if (entry.holds <= 1) this.held.delete(key);
+        else this.held.set(key, { tokens: entry.tokens - spend.tokens, usd: entry.usd - spend.usd, holds: entry.holds - 1 });
+      }
+    };
+  }
+
+  /** Identities with spending observed in this period (the ledger read covers the rest). */
+  observedUsers(window: PeriodWindow): string[] {
+    const suffix = `|${window.id}`;
+    return [...this.observed.keys()].filter((k) => k.startsWith('user:') && k.endsWith(suffix)).map((k) => k.slice('user:'.length, -suffix.length));
+  }
+
+  private observe(rows: readonly NewUsageEvent[]): void {
+    for (const row of rows) {
+      // chat rows carry the engine's clock; others are stamped by the database as they arrive: now
+      const at = row.created_at ? new Date(row.created_at) : this.now();
+      const spend = { tokens: (row.tokens_in ?? 0) + (row.tokens_out ?? 0), usd: row.cost_usd ?? 0 };
+      for (const period of BUDGET_PERIODS) {
+        const id = windowOf(period, at).id;
+        for (const scope of scopesOf(row)) add(this.observed, `${scopeKey(scope)}|${id}`, spend);
+      }
+    }
+  }
+
+  /** Past periods are dropped as a new day begins: budgets only ever look at the current ones. */
+  private rollOver(window: PeriodWindow): void {
+    // only forward: a look at an earlier day must not drop today's totals
+    if (window.period !== 'daily' || window.id <= this.currentDay) return;
+    const previous = this.currentDay;
+    this.currentDay = window.id;
+    if (!previous) return;
+    const keep = new Set([window.id, window.id.slice(0, 7)]);
+    for (const map of [this.baselines, this.observed]) {
+      for (const key of map.keys()) if (!keep.has(key.slice(key.lastIndexOf('|') + 1))) map.delete(key);
+    }
+  }
+
+  private async read(scope: BudgetScope, window: PeriodWindow): Promise<Spend> {
+    const row = await this.db
+      .selectFrom('usage_events')
+      .select([sql<number>`coalesce(sum(tokens_in + tokens_out), 0)`.as('tokens'), sql<number>`coalesce(sum(cost_usd), 0)`.as('usd')])
+      .where('created_at', '>=', window.start.toISOString())
+      .where('created_at', '<', window.end.toISOString())
+      .where('id', '<=', this.startId)
+      .$call((qb) => {
+        switch (scope.kind) {
+          case 'global':
+            return qb;
+          case 'platform':
+            return qb.where('platform', '=', scope.platform);
+          case 'experience':
+            return qb.where('experience_id', '=', scope.experienceId);
+          case 'user':
+            return qb.where('platform', '=', scope.platform).where('user_id', '=', scope.userId);
+        }
+      })
+      .executeTakeFirstOrThrow();
+    return { tokens: Number(row.tokens), usd: Number(row.usd) };
+  }
+}
