@@ -1,6 +1,8 @@
 import { configSecrets, loadConfig, type Config } from './core/config.js';
 import type { ChatAdapter } from './bots/adapter.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
+import { adminContext, startAdmin, type RunningAdmin } from './admin/index.js';
+import { BackupService } from './core/backups/service.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
 import { consoleLogger, createLogger, type Logger } from './core/log.js';
 import { startRuntime, type Runtime } from './core/runtime.js';
@@ -16,19 +18,21 @@ function matrixConfigured(config: Config): boolean {
   return Boolean(config.matrix.homeserverURL && (config.matrix.accessToken || (config.matrix.userId && config.matrix.password)));
 }
 
-/** One line per platform: enabled, or what to set to enable it. */
-function platformLines(config: Config): string[] {
-  const lines: string[] = [];
-  const platforms: Array<[string, boolean, string]> = [
+function platformTable(config: Config): Array<[string, boolean, string]> {
+  return [
     ['discord', Boolean(config.discord.token), 'set DISCORD_TOKEN'],
     ['slack', slackConfigured(config), 'set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)'],
     ['matrix', matrixConfigured(config), 'set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN (or MATRIX_USER_ID + MATRIX_PASSWORD)'],
   ];
-  for (const [name, configured, hint] of platforms) {
+}
+
+/** One line per platform that is off, saying what to set to enable it. */
+function platformLines(config: Config): string[] {
+  const lines: string[] = [];
+  for (const [name, configured, hint] of platformTable(config)) {
     if (configured) continue; // they report themselves when they connect
     lines.push(`${name}: off — ${hint} to enable`);
   }
-  lines.push('admin web: not in this version yet — try a persona in the terminal with `npm run chat -- --experience homelab`');
   return lines;
 }
 
@@ -45,6 +49,8 @@ async function main(): Promise<void> {
   let runtime: Runtime | null = null;
   const adapters: ChatAdapter[] = [];
   let maintenance: NodeJS.Timeout | null = null;
+  let admin: RunningAdmin | null = null;
+  let stopBackups: (() => Promise<void>) | null = null;
   let stopping = false;
   // registered before anything starts, so a signal during start-up also shuts down cleanly
   const shutdown = async (signal: string): Promise<void> => {
@@ -58,6 +64,8 @@ async function main(): Promise<void> {
       if (finished + cut > 0) log.info(`answers in flight: ${finished} finished, ${cut} cut short after ${config.shutdownGraceMs} ms`);
     }
     await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
+    await admin?.close().catch(() => undefined);
+    await stopBackups?.().catch(() => undefined);
     await runtime?.close();
     process.exit(0);
   };
@@ -69,15 +77,22 @@ async function main(): Promise<void> {
   if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(runtime.engine));
   if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(runtime.engine));
   if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(runtime.engine));
+  const board = runtime.platforms;
+  for (const [platform, configured, hint] of platformTable(config)) if (!configured) board.set(platform, 'off', `not configured: ${hint}`);
   // an adapter that cannot connect (bad token, no network) is reported; the others keep running
   let fatal: ThreadloomError | null = null;
   await Promise.all(
-    adapters.map((adapter) =>
-      adapter.start().catch((err) => {
-        if (err instanceof ThreadloomError && err.fatal) fatal = err;
-        else log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`);
-      }),
-    ),
+    adapters.map((adapter) => {
+      board.set(adapter.platform, 'connecting', 'starting');
+      return adapter.start().then(
+        () => board.set(adapter.platform, 'connected', adapter.status().detail),
+        (err) => {
+          board.set(adapter.platform, 'error', errorMessage(err));
+          if (err instanceof ThreadloomError && err.fatal) fatal = err;
+          else log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`);
+        },
+      );
+    }),
   );
   // e.g. a second Threadloom on the same data dir: it must not run beside the first
   if (fatal) {
@@ -86,9 +101,27 @@ async function main(): Promise<void> {
     throw fatal;
   }
   const { db } = runtime.deps;
+  let ticks = 0;
   maintenance = setInterval(() => {
-    pruneProcessedEvents(db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));
-  }, 3_600_000);
+    // the dashboard shows what each adapter says of itself now (a dropped connection, a reconnect)
+    for (const adapter of adapters) {
+      const status = adapter.status();
+      board.set(adapter.platform, status.connected ? 'connected' : 'error', status.detail);
+    }
+    if (++ticks % 120 === 0) {
+      pruneProcessedEvents(db, new Date(Date.now() - 7 * 86_400_000)).catch((err) => log.warn('pruning processed events failed', { error: String(err) }));
+    }
+  }, 30_000);
+
+  const running = runtime;
+  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored: () => running.deps.experiences.clearCache() });
+  stopBackups = backups.startSchedule();
+  try {
+    admin = await startAdmin(adminContext(running, { backups }));
+  } catch (err) {
+    // the bots work without it; a port in use is the usual reason
+    log.error(`admin web could not start on ${config.admin.host}:${config.admin.port}: ${errorMessage(err)} (set THREADLOOM_ADMIN_PORT)`);
+  }
   for (const line of platformLines(config)) log.info(line);
   log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
 }

@@ -28,4 +28,12 @@ export {
 } from './providers/core.js';
 export { FAKE_OPENAI_MODELS, startFakeOpenAI, type FakeOpenAIOptions } from './providers/openai.js';
 export { FAKE_ANTHROPIC_MODELS, startFakeAnthropic } from './providers/anthropic.js';
-export { FAKE_OLLAMA_MODELS, startFakeOllama, type FakeOllamaModelInfo, type FakeOllamaOptions } from './providers/ollama.js';
+export {
+  FAKE_OLLAMA_LIBRARY,
+  FAKE_OLLAMA_MODELS,
+  startFakeOllama,
+  type FakeLoadedModel,
+  type FakeOllamaModelInfo,
+  type FakeOllamaOptions,
+  type FakeOllamaServer,
+} from './providers/ollama.js';

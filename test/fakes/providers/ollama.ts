@@ -1,6 +1,9 @@
 /**
  * Fake Ollama server: `POST /api/chat` (NDJSON, or one JSON object with `stream: false`),
- * `GET /api/tags`, `POST /api/show`, `POST /api/embed`, `GET /api/version`.
+ * `GET /api/tags`, `POST /api/show`, `POST /api/embed`, `GET /api/version`, and model management
+ * (`POST /api/pull`, `DELETE /api/delete`, `GET /api/ps`, `POST /api/generate`; ollama-manage.ts).
+ * Chat and generate load their model for `keep_alive` (default 5m); `keep_alive: 0` unloads it,
+ * and a request with no messages (or an empty prompt) only loads or unloads.
  * Errors are `{error: "..."}` with the status.
  */
 import {
@@ -17,6 +20,19 @@ import {
   type RouteHandler,
   type WireFormat,
 } from './core.js';
+import {
+  FAKE_OLLAMA_MODEL_SIZE,
+  FakeOllamaState,
+  deleteHandler,
+  generateHandler,
+  loadReply,
+  psHandler,
+  pullHandler,
+  type FakeLoadedModel,
+  type FakeOllamaManageOptions,
+} from './ollama-manage.js';
+
+export { FAKE_OLLAMA_LIBRARY, keepAliveMs, type FakeLoadedModel } from './ollama-manage.js';
 
 export const FAKE_OLLAMA_MODELS = ['llama3.2:latest', 'llava:latest', 'nomic-embed-text:latest'];
 
@@ -30,9 +46,19 @@ export interface FakeOllamaModelInfo {
   architecture?: string;
 }
 
-export interface FakeOllamaOptions extends FakeServerOptions {
+export interface FakeOllamaOptions extends FakeServerOptions, FakeOllamaManageOptions {
   /** per model name (with or without the `:latest` tag) */
   modelInfo?: Record<string, FakeOllamaModelInfo>;
+}
+
+/** The fake Ollama: the common fake API plus what model management needs to look at. */
+export interface FakeOllamaServer extends FakeProviderServer {
+  /** models loaded now (as `/api/ps` would list them) */
+  loaded(): FakeLoadedModel[];
+  /** names `/api/pull` can fetch; mutable */
+  library: string[];
+  /** how a pull reports: progress lines per layer and the pause between them */
+  setPullPace(steps: number, delayMs: number): void;
 }
 
 /** `llama3.2` and `llama3.2:latest` name the same model. */
@@ -91,11 +117,15 @@ function wire(model: string): WireFormat {
   };
 }
 
-const chat: RouteHandler = async (call, core) => {
+const chatWith = (state: FakeOllamaState): RouteHandler => async (call, core) => {
   const body = call.record.body ?? {};
   if (!core.knows(body.model, normalise)) return sendUnknownModel(call, body.model);
+  if (Array.isArray(body.messages) && body.messages.length === 0) {
+    return loadReply(call, body.model, state.touch(body.model, body.keep_alive), 'chat', body.stream !== false);
+  }
   const behaviour = core.next('chat') ?? {};
   if (behaviour.status !== undefined) return sendError(call, behaviour);
+  state.touch(body.model, body.keep_alive);
   const answer = core.answerFor(call.record, behaviour, lastUserText(body));
   const usage = behaviour.usage === undefined ? defaultUsage(call.record, answer) : behaviour.usage;
   // Ollama streams unless told `stream: false`
@@ -105,7 +135,8 @@ const chat: RouteHandler = async (call, core) => {
   call.json(200, { ...end, message: { role: 'assistant', content: answer } });
 };
 
-export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeProviderServer> {
+export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeOllamaServer> {
+  const state = new FakeOllamaState(options);
   const infoFor = (name: string): FakeOllamaModelInfo => {
     const info = options.modelInfo ?? {};
     return info[name] ?? info[normalise(name)] ?? info[name.replace(/:latest$/, '')] ?? {};
@@ -121,7 +152,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
         name: normalise(name),
         model: normalise(name),
         modified_at: '2025-01-01T00:00:00Z',
-        size: 2_019_393_189,
+        size: FAKE_OLLAMA_MODEL_SIZE,
         digest: 'a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72',
         details: {
           parent_model: '',
@@ -177,11 +208,21 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     });
   };
 
+  const chat = chatWith(state);
+  const generate = generateHandler(state, sendUnknownModel);
+  const pull = pullHandler(state);
+  const remove = deleteHandler(state);
+  const ps = psHandler(state, (name) => infoFor(name).architecture ?? 'llama');
+
   const core = new FakeServerCore(
     options,
     FAKE_OLLAMA_MODELS,
     (method, path) => {
       if (method === 'POST' && path === '/api/chat') return chat;
+      if (method === 'POST' && path === '/api/generate') return generate;
+      if (method === 'POST' && path === '/api/pull') return pull;
+      if (method === 'DELETE' && path === '/api/delete') return remove;
+      if (method === 'GET' && path === '/api/ps') return ps;
       if (method === 'GET' && path === '/api/tags') return tags;
       if (method === 'POST' && path === '/api/show') return show;
       if (method === 'POST' && path === '/api/embed') return embed;
@@ -194,5 +235,20 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     },
   );
   await core.start();
-  return core.publicApi('/api/chat');
+  const api = core.publicApi('/api/chat');
+  return Object.defineProperties(api, {
+    loaded: { value: () => state.running() },
+    setPullPace: {
+      value: (steps: number, delayMs: number) => {
+        state.pullSteps = Math.max(1, steps);
+        state.pullDelayMs = delayMs;
+      },
+    },
+    library: {
+      get: () => state.library,
+      set: (value: string[]) => {
+        state.library = value;
+      },
+    },
+  }) as FakeOllamaServer;
 }

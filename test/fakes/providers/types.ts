@@ -48,7 +48,8 @@ export interface FakeBehaviour {
   errorAfterChunks?: number;
 }
 
-export type FakeRoute = 'chat' | 'models' | 'embed' | 'show';
+/** `pull`, `delete`, `ps` and `generate` exist on the fake Ollama only. */
+export type FakeRoute = 'chat' | 'models' | 'embed' | 'show' | 'pull' | 'delete' | 'ps' | 'generate';
 
 export interface RecordedRequest {
   method: string;

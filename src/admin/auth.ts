@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { audit } from './audit.js';
+import type { AdminContext } from './context.js';
+import { clearCookie, readCookie, setCookie } from './cookies.js';
+import { LoginLimiter, LOCKOUT_MS } from './lockout.js';
+import { checkAdminPassword } from './password.js';
+import { sameToken, SESSION_COOKIE, SessionStore, type Session } from './sessions.js';
+
+/**
+ * Login, logout, the session on every request, and CSRF.
+ * - Every route needs a session unless its config says `public: true` (login, /healthz) or it is
+ *   a static file under /static/. Routes with `basicAuth: true` (/metrics) also take HTTP Basic
+ *   auth with the admin password, for a Prometheus scraper; the lockout applies there too.
+ * - Every POST/PUT/PATCH/DELETE must carry the session's CSRF token, as the `_csrf` form field or
+ *   the `X-CSRF-Token` header (htmx sends it from `hx-headers:inherited` on <body>).
+ * - The login form has its own token, bound to a short-lived `tl_login` cookie.
+ */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session | null;
+  }
+  interface FastifyContextConfig {
+    /** reachable without logging in */
+    public?: boolean;
+    /** also reachable with HTTP Basic auth (any user name, the admin password) */
+    basicAuth?: boolean;
+  }
+}
+
+const LOGIN_COOKIE = 'tl_login';
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function csrfFrom(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-csrf-token'];
+  if (typeof header === 'string') return header;
+  const body = request.body as Record<string, unknown> | undefined;
+  return body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined;
+}
+
+/** Only a local path: "/experiences", never "//evil.example" or "https://…". */
+function safeNext(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
+}
+
+function minutes(ms: number): number {
+  return Math.ceil(ms / 60_000);
+}
+
+export function registerAuth(app: FastifyInstance, ctx: AdminContext): { sessions: SessionStore; limiter: LoginLimiter } {
+  const clock = () => ctx.now().getTime();
+  const sessions = new SessionStore(clock);
+  const limiter = new LoginLimiter(clock);
+
+  app.decorateRequest('session', null);
+
+  async function refuse(request: FastifyRequest, reply: FastifyReply, status: number, message: string): Promise<FastifyReply> {
+    reply.code(status);
+    return reply.page('error', { title: status === 403 ? 'Refused' : 'Sign in', message });
+  }
+
+  async function basicAuthorized(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    const header = request.headers.authorization;
+    if (!header?.startsWith('Basic ')) return false;
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const password = decoded.slice(decoded.indexOf(':') + 1);
+    if (limiter.lockedFor(request.ip) > 0) return false;
+    if (await checkAdminPassword(ctx, password)) return true;
+    limiter.fail(request.ip);
+    reply.header('www-authenticate', 'Basic realm="threadloom"');
+    return false;
+  }
+
+  app.addHook('preHandler', async (request, reply) => {
+    request.session = sessions.find(readCookie(request, SESSION_COOKIE));
+    const config = request.routeOptions.config ?? {};
+    if (config.public || request.url.startsWith('/static/')) return;
+    if (!request.session) {
+      if (config.basicAuth && (await basicAuthorized(request, reply))) return;
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        const next = encodeURIComponent(request.url);
+        // htmx follows HX-Redirect with a full page load instead of swapping the login page in
+        if (request.headers['hx-request'] === 'true') return reply.code(401).header('hx-redirect', `/login?next=${next}`).send();
+        return reply.redirect(`/login?next=${next}`, 303);
+      }
+      return refuse(request, reply, 401, 'Your session has ended. Sign in again, then repeat what you did.');
+    }
+    if (UNSAFE_METHODS.has(request.method) && !sameToken(csrfFrom(request), request.session.csrf)) {
+      ctx.log.warn('admin: request refused, CSRF token missing or wrong', { method: request.method, url: request.url, ip: request.ip });
+      return refuse(request, reply, 403, 'This request did not carry a valid CSRF token, so nothing was changed. Reload the page and try again.');
+    }
+  });
+
+  async function loginPage(request: FastifyRequest, reply: FastifyReply, status: number, message: string | null): Promise<FastifyReply> {
+    // keep a token the browser already has: another tab or a stray request must not void the form
+    const existing = readCookie(request, LOGIN_COOKIE);
+    const token = existing && /^[\w-]{32}$/.test(existing) ? existing : randomBytes(24).toString('base64url');
+    setCookie(reply, LOGIN_COOKIE, token, { maxAgeSeconds: 3600 });
+    const next = safeNext((request.query as Record<string, unknown>).next ?? (request.body as Record<string, unknown> | undefined)?.next);
+    reply.code(status);
+    return reply.page('login', { title: 'Sign in', loginToken: token, next, message, loggedIn: false });
+  }
+
+  app.get('/login', { config: { public: true } }, async (request, reply) => {
+    if (request.session) return reply.redirect('/', 303);
+    return loginPage(request, reply, 200, null);
+  });
+
+  app.post('/login', { config: { public: true } }, async (request, reply) => {
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const cookieToken = readCookie(request, LOGIN_COOKIE);
+    if (!cookieToken || !sameToken(typeof body._csrf === 'string' ? body._csrf : undefined, cookieToken)) {
+      return loginPage(request, reply, 403, 'The sign-in form had expired. Try again.');
+    }
+    const address = request.ip;
+    const locked = limiter.lockedFor(address);
+    if (locked > 0) {
+      reply.header('retry-after', String(Math.ceil(locked / 1000)));
+      return loginPage(request, reply, 429, `Too many wrong passwords from this address. Signing in is locked for ${minutes(locked)} more minute(s).`);
+    }
+    const password = typeof body.password === 'string' ? body.password : '';
+    if (!(await checkAdminPassword(ctx, password))) {
+      const lockedNow = limiter.fail(address);
+      await audit(ctx, request, 'login.failed', lockedNow ? `locked for ${minutes(LOCKOUT_MS)} minutes` : null);
+      if (lockedNow) {
+        reply.header('retry-after', String(Math.ceil(lockedNow / 1000)));
+        return loginPage(request, reply, 429, `Too many wrong passwords from this address. Signing in is locked for ${minutes(lockedNow)} minutes.`);
+      }
+      const left = limiter.remaining(address);
+      return loginPage(request, reply, 401, `Wrong password. ${left} more ${left === 1 ? 'try' : 'tries'} before a ${minutes(LOCKOUT_MS)}-minute lock.`);
+    }
+    limiter.succeed(address);
+    const session = sessions.create(address);
+    request.session = session;
+    setCookie(reply, SESSION_COOKIE, session.id);
+    clearCookie(reply, LOGIN_COOKIE);
+    await audit(ctx, request, 'login');
+    return reply.redirect(safeNext(body.next), 303);
+  });
+
+  app.post('/logout', async (request, reply) => {
+    if (request.session) {
+      await audit(ctx, request, 'logout');
+      sessions.destroy(request.session.id);
+    }
+    clearCookie(reply, SESSION_COOKIE);
+    return reply.redirect('/login', 303);
+  });
+
+  return { sessions, limiter };
+}

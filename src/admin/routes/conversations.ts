@@ -1,0 +1,142 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { exportJson, exportMarkdown } from '../../core/conversations/export.js';
+import { ThreadloomError } from '../../core/errors.js';
+import { audit } from '../audit.js';
+import type { AdminContext } from '../context.js';
+import { buildTree } from '../conversation-tree.js';
+
+/**
+ * Conversations: a filtered list (platform, Experience, user, date), one conversation as its
+ * message tree with per-answer figures, Markdown/JSON export of the active branch, delete.
+ */
+
+const PAGE_SIZE = 50;
+/** a conversation page shows at most this many messages; the export has the active branch whole */
+const MAX_TREE_MESSAGES = 2000;
+
+export interface ConversationFilter {
+  platform: string;
+  experience: string;
+  user: string;
+  from: string;
+  to: string;
+  page: number;
+}
+
+function readFilter(query: Record<string, unknown>): ConversationFilter {
+  const text = (key: string): string => (typeof query[key] === 'string' ? (query[key] as string).trim() : '');
+  const date = (key: string): string => (/^\d{4}-\d{2}-\d{2}$/.test(text(key)) ? text(key) : '');
+  const page = Number(text('page'));
+  return { platform: text('platform'), experience: text('experience'), user: text('user'), from: date('from'), to: date('to'), page: Number.isInteger(page) && page > 0 ? page : 1 };
+}
+
+function nextDay(day: string): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+type IdParams = { Params: { id: string } };
+
+export function registerConversationRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const db = ctx.runtime.database.db;
+  const { conversations, experiences } = ctx.runtime.deps;
+
+  async function search(filter: ConversationFilter) {
+    const rows = await db
+      .selectFrom('conversations as c')
+      .innerJoin('experiences as e', 'e.id', 'c.experience_id')
+      .select(['c.id', 'c.title', 'c.platform', 'c.channel_id', 'c.thread_id', 'c.created_by', 'c.created_at', 'c.updated_at', 'c.archived_at', 'e.name as experience_name', 'e.slug as experience_slug'])
+      .select((eb) => eb.selectFrom('messages as m').select((m) => m.fn.countAll<number>().as('n')).whereRef('m.conversation_id', '=', 'c.id').as('message_count'))
+      .$if(filter.platform !== '', (qb) => qb.where('c.platform', '=', filter.platform))
+      .$if(filter.experience !== '', (qb) => qb.where('e.slug', '=', filter.experience))
+      .$if(filter.user !== '', (qb) =>
+        qb.where((eb) =>
+          eb.or([
+            eb('c.created_by', '=', filter.user),
+            eb('c.created_by', 'like', `%:${filter.user.replace(/[%_]/g, '')}`),
+            eb.exists(
+              eb
+                .selectFrom('messages as u')
+                .select('u.id')
+                .whereRef('u.conversation_id', '=', 'c.id')
+                .where((w) => w.or([w('u.author_id', '=', filter.user), w('u.author_name', '=', filter.user)])),
+            ),
+          ]),
+        ),
+      )
+      .$if(filter.from !== '', (qb) => qb.where('c.created_at', '>=', filter.from))
+      .$if(filter.to !== '', (qb) => qb.where('c.created_at', '<', nextDay(filter.to)))
+      .orderBy('c.updated_at', 'desc')
+      .orderBy('c.id', 'desc')
+      .limit(PAGE_SIZE + 1)
+      .offset((filter.page - 1) * PAGE_SIZE)
+      .execute();
+    return { rows: rows.slice(0, PAGE_SIZE), more: rows.length > PAGE_SIZE };
+  }
+
+  async function listData(query: Record<string, unknown>) {
+    const filter = readFilter(query);
+    const { rows, more } = await search(filter);
+    const platforms = (await db.selectFrom('conversations').select('platform').distinct().orderBy('platform').execute()).map((r) => r.platform);
+    const experienceOptions = (await experiences.list({ includeArchived: true })).map((e) => ({ slug: e.slug, name: e.name }));
+    const params = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v !== '') as Array<[string, string]>);
+    return { title: 'Conversations', filter, conversations: rows, more, platforms, experienceOptions, query: params.toString() };
+  }
+
+  app.get('/conversations', async (request, reply) => reply.page('conversations', await listData(request.query as Record<string, unknown>)));
+  // the filter form's htmx target: only the results table
+  app.get('/conversations/results', async (request, reply) => reply.partial('conversation-results', await listData(request.query as Record<string, unknown>)));
+
+  async function load(id: string) {
+    const conversation = await conversations.get(Number(id) || 0);
+    const experience = await experiences.getById(conversation.experience_id);
+    return { conversation, experienceSlug: experience?.slug ?? String(conversation.experience_id), experience };
+  }
+
+  app.get<IdParams>('/conversations/:id', async (request, reply) => {
+    const { conversation, experience } = await load(request.params.id);
+    const messages = await db.selectFrom('messages').selectAll().where('conversation_id', '=', conversation.id).orderBy('id').limit(MAX_TREE_MESSAGES + 1).execute();
+    const path = await conversations.path(conversation);
+    const tree = buildTree(messages.slice(0, MAX_TREE_MESSAGES), new Set(path.map((m) => m.id)), conversation.active_leaf_id);
+    const answers = messages.filter((m) => m.role === 'assistant');
+    const totals = {
+      tokensIn: answers.reduce((s, m) => s + (m.tokens_in ?? 0), 0),
+      tokensOut: answers.reduce((s, m) => s + (m.tokens_out ?? 0), 0),
+      costUsd: answers.reduce((s, m) => s + (m.cost_usd ?? 0), 0),
+    };
+    return reply.page('conversation', {
+      title: conversation.title ?? `Conversation ${conversation.id}`,
+      conversation,
+      experience,
+      tree,
+      totals,
+      messageCount: messages.length,
+      truncated: messages.length > MAX_TREE_MESSAGES,
+      maxMessages: MAX_TREE_MESSAGES,
+    });
+  });
+
+  async function exportAs(id: string, format: 'md' | 'json', reply: FastifyReply) {
+    const { conversation, experienceSlug } = await load(id);
+    const path = await conversations.path(conversation);
+    const body = format === 'md' ? exportMarkdown(conversation, experienceSlug, path, ctx.now()) : exportJson(conversation, experienceSlug, path, ctx.now());
+    reply.header('content-disposition', `attachment; filename="conversation-${conversation.id}.${format}"`);
+    return reply.type(format === 'md' ? 'text/markdown; charset=utf-8' : 'application/json; charset=utf-8').send(body);
+  }
+
+  app.get<IdParams>('/conversations/:id/export.md', (request, reply) => exportAs(request.params.id, 'md', reply));
+  app.get<IdParams>('/conversations/:id/export.json', (request, reply) => exportAs(request.params.id, 'json', reply));
+
+  app.post<IdParams>('/conversations/:id/delete', async (request, reply) => {
+    const { conversation } = await load(request.params.id);
+    if ((request.body as Record<string, unknown> | undefined)?.confirm !== 'yes') {
+      throw new ThreadloomError('invalid', 'tick the box to confirm the delete', { userMessage: 'Nothing was deleted: tick “Delete this conversation and all its branches” to confirm.' });
+    }
+    await conversations.delete(conversation.id);
+    const where = `${conversation.platform}:${conversation.channel_id}${conversation.thread_id ? `/${conversation.thread_id}` : ''}`;
+    await audit(ctx, request, 'conversation.delete', `${conversation.title ?? 'untitled'} (${where})`, `conversation ${conversation.id}`);
+    request.session!.flash = `Deleted conversation ${conversation.id}. Its usage stays in the ledger.`;
+    return reply.redirect('/conversations', 303);
+  });
+}

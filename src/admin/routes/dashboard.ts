@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../core/config.js';
+import type { PlatformStatus } from '../../core/platforms.js';
+import { usageSince } from '../../core/usage/ledger.js';
+import type { AdminContext } from '../context.js';
+import { ProviderProbe } from '../provider-status.js';
+
+const RECENT_ERRORS = 10;
+
+/** What to set for a platform whose adapter never reported because it was not configured. */
+function missingCredentials(config: Config, platform: string): string | null {
+  if (platform === 'discord' && !config.discord.token) return 'not configured: set DISCORD_TOKEN';
+  if (platform === 'slack' && !config.slack.botToken) return 'not configured: set SLACK_BOT_TOKEN and SLACK_APP_TOKEN (or SLACK_SIGNING_SECRET)';
+  if (platform === 'matrix' && !config.matrix.homeserverURL) return 'not configured: set MATRIX_HOMESERVER_URL and MATRIX_ACCESS_TOKEN';
+  return null;
+}
+
+function withReason(config: Config, status: PlatformStatus): PlatformStatus {
+  if (status.state !== 'off' || status.detail !== 'not started') return status;
+  return { ...status, detail: missingCredentials(config, status.platform) ?? status.detail };
+}
+
+function startOfUtcDay(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+}
+
+/**
+ * The dashboard: platforms (connected or why not), today's figures and the latest provider
+ * errors at once; the providers' reachability comes in a second request (it waits on the network).
+ */
+export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const probe = new ProviderProbe(ctx.runtime.deps.router, ctx.now);
+  const db = ctx.runtime.database.db;
+
+  app.get('/', async (_request, reply) => {
+    const today = await usageSince(db, startOfUtcDay(ctx.now()));
+    const errors = await db
+      .selectFrom('usage_events')
+      .select(['created_at', 'platform', 'provider', 'model', 'purpose', 'error'])
+      .where('status', '=', 'error')
+      .orderBy('id', 'desc')
+      .limit(RECENT_ERRORS)
+      .execute();
+    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors });
+  });
+
+  app.get<{ Querystring: { fresh?: string } }>('/dashboard/providers', async (request, reply) => {
+    const providers = await probe.statuses({ fresh: request.query.fresh === '1' });
+    return reply.partial('dashboard-providers', { providers });
+  });
+}

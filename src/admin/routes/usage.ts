@@ -1,0 +1,169 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Readable } from 'node:stream';
+import { ThreadloomError } from '../../core/errors.js';
+import { addDays, checkRange, lastDays, usageCsv, usageDimensions, usageReport, type UsageFigures, type UsageFilter, type UsageRange, type UsageReport } from '../../core/usage/report.js';
+import type { AdminContext } from '../context.js';
+import { svgChart } from '../svg-chart.js';
+
+/**
+ * The Usage page: tokens and cost per day by model as charts, breakdowns by model, Experience,
+ * platform and user over a chosen range and filter, and the raw rows as CSV. The page's `to` is
+ * the last day shown (inclusive); the report's range ends the day after.
+ */
+
+const DEFAULT_DAYS = 30;
+/** past this many days a bar per day gets too thin to read: lines instead */
+const MAX_BAR_DAYS = 92;
+
+interface UsageQuery {
+  from?: string;
+  to?: string;
+  platform?: string;
+  experience?: string;
+  model?: string;
+  user?: string;
+}
+
+/** The range and filter a query asks for, checked; defaults to the last 30 days. */
+export function readUsageQuery(query: UsageQuery, now: Date): { range: UsageRange; filter: UsageFilter } {
+  const fallback = lastDays(now, DEFAULT_DAYS);
+  const from = query.from?.trim() || fallback.from;
+  const last = query.to?.trim() || addDays(fallback.to, -1);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(last)) throw new ThreadloomError('invalid', `to: "${last}" is not a date (YYYY-MM-DD)`);
+  const range = checkRange({ from, to: addDays(last, 1) });
+  const filter: UsageFilter = {};
+  if (query.platform !== undefined && query.platform !== '') filter.platform = query.platform === '(none)' ? '' : query.platform;
+  if (query.experience !== undefined && query.experience !== '') {
+    const id = Number(query.experience);
+    if (!Number.isInteger(id) || id < 0) throw new ThreadloomError('invalid', `experience: "${query.experience}" is not an Experience id`);
+    filter.experienceId = id;
+  }
+  if (query.model) filter.model = query.model;
+  if (query.user !== undefined && query.user !== '') filter.userId = query.user === '(none)' ? '' : query.user;
+  return { range, filter };
+}
+
+/** The query string that asks for this range and filter (the page's own links carry it along). */
+export function usageQueryString(range: UsageRange, filter: UsageFilter, changes: Partial<Record<keyof UsageQuery, string | null>> = {}): string {
+  const params: Record<string, string | null> = {
+    from: range.from,
+    to: addDays(range.to, -1),
+    platform: filter.platform === undefined ? null : filter.platform === '' ? '(none)' : filter.platform,
+    experience: filter.experienceId === undefined ? null : String(filter.experienceId),
+    model: filter.model ?? null,
+    user: filter.userId === undefined ? null : filter.userId === '' ? '(none)' : filter.userId,
+    ...changes,
+  };
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) if (value !== null && value !== undefined) search.set(key, value);
+  return search.toString();
+}
+
+// one formatter each: toLocaleString builds a new one per call, which a year of chart tooltips feels
+const COUNT = new Intl.NumberFormat('en');
+const DOLLARS = new Intl.NumberFormat('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0';
+  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(4)}`;
+  return `$${DOLLARS.format(usd)}`;
+}
+
+export function formatTokens(tokens: number): string {
+  if (tokens >= 10_000_000) return `${(tokens / 1_000_000).toFixed(1)}M`;
+  if (tokens >= 100_000) return `${COUNT.format(Math.round(tokens / 1000))}k`;
+  return COUNT.format(tokens);
+}
+
+interface Row {
+  label: string;
+  /** a link that narrows the page to this row, if any */
+  href: string | null;
+  events: string;
+  chatTurns: string;
+  tokensIn: string;
+  tokensOut: string;
+  cost: string;
+}
+
+function row(label: string, href: string | null, f: UsageFigures): Row {
+  return {
+    label,
+    href,
+    events: COUNT.format(f.events),
+    chatTurns: COUNT.format(f.chatTurns),
+    tokensIn: formatTokens(f.tokensIn),
+    tokensOut: formatTokens(f.tokensOut),
+    cost: formatUsd(f.costUsd),
+  };
+}
+
+function charts(report: UsageReport): { tokens: string; cost: string } {
+  const index = new Map(report.days.map((day, i) => [day, i]));
+  const tokens = new Map<string, number[]>();
+  const cost = new Map<string, number[]>();
+  for (const cell of report.perDay) {
+    const i = index.get(cell.day)!;
+    if (!tokens.has(cell.model)) {
+      tokens.set(cell.model, new Array<number>(report.days.length).fill(0));
+      cost.set(cell.model, new Array<number>(report.days.length).fill(0));
+    }
+    tokens.get(cell.model)![i] = cell.tokensIn + cell.tokensOut;
+    cost.get(cell.model)![i] = cell.costUsd;
+  }
+  const kind = report.days.length <= MAX_BAR_DAYS ? 'bar' : 'line';
+  const dayLabel = (day: string): string => day.slice(5);
+  const series = (values: Map<string, number[]>) => [...values].map(([name, v]) => ({ name, values: v }));
+  return {
+    tokens: svgChart({ title: 'Tokens per day by model', categories: report.days, series: series(tokens), kind, format: formatTokens, categoryLabel: dayLabel }),
+    cost: svgChart({ title: 'Cost per day by model (USD)', categories: report.days, series: series(cost), kind, format: formatUsd, categoryLabel: dayLabel }),
+  };
+}
+
+async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQuery): Promise<FastifyReply> {
+  const db = ctx.runtime.database.db;
+  const { range, filter } = readUsageQuery(query, ctx.now());
+  const [report, dimensions, experiences] = await Promise.all([
+    usageReport(db, range, filter),
+    usageDimensions(db),
+    ctx.runtime.deps.experiences.list({ includeArchived: true }),
+  ]);
+  const link = (changes: Partial<Record<keyof UsageQuery, string | null>>): string => `/usage?${usageQueryString(range, filter, changes)}`;
+  const experienceName = (id: number | null, name: string | null): string => (id === null ? '(no Experience)' : (name ?? `Experience #${id} (deleted)`));
+  const userLabel = (u: UsageReport['byUser'][number]): string =>
+    u.userId === null ? '(no user)' : `${u.name ? `${u.name} · ` : ''}${u.platform ?? '?'}:${u.userId}`;
+  return reply.page('usage', {
+    title: 'Usage',
+    range: { from: range.from, to: addDays(range.to, -1), days: report.days.length },
+    filter,
+    filterLabels: {
+      experience: filter.experienceId === undefined ? null : experienceName(filter.experienceId || null, experiences.find((e) => e.id === filter.experienceId)?.name ?? null),
+      user: filter.userId === undefined ? null : filter.userId === '' ? '(no user)' : `${filter.platform ?? ''}:${filter.userId}`,
+    },
+    platforms: dimensions.platforms,
+    models: dimensions.models,
+    experiences: experiences.map((e) => ({ id: e.id, name: e.name })),
+    totals: row('Total', null, report.totals),
+    charts: charts(report),
+    byModel: report.byModel.map((m) => row(m.model, link({ model: m.model }), m)),
+    byExperience: report.byExperience.map((e) => row(experienceName(e.experienceId, e.name), link({ experience: String(e.experienceId ?? 0) }), e)),
+    byPlatform: report.byPlatform.map((p) => row(p.platform ?? '(none)', link({ platform: p.platform ?? '(none)' }), p)),
+    byUser: report.byUser.map((u) => row(userLabel(u), link({ platform: u.platform ?? '(none)', user: u.userId ?? '(none)' }), u)),
+    userCount: report.userCount,
+    csvHref: `/usage.csv?${usageQueryString(range, filter)}`,
+    clearHref: `/usage?${usageQueryString(range, {})}`,
+  });
+}
+
+export function registerUsageRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  app.get<{ Querystring: UsageQuery }>('/usage', async (request, reply) => renderUsage(ctx, reply, request.query));
+
+  app.get<{ Querystring: UsageQuery }>('/usage.csv', async (request, reply) => {
+    const { range, filter } = readUsageQuery(request.query, ctx.now());
+    const name = `threadloom-usage-${range.from}-to-${addDays(range.to, -1)}.csv`;
+    reply.header('content-type', 'text/csv; charset=utf-8');
+    reply.header('content-disposition', `attachment; filename="${name}"`);
+    // pages of rows as the client reads them: a year of usage never sits in memory at once
+    return reply.send(Readable.from(usageCsv(ctx.runtime.database.db, range, filter)));
+  });
+}

@@ -1,0 +1,36 @@
+import { accessSync, constants } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+
+/**
+ * Debian's Chromium driven by playwright-core (no browser download). The path comes from
+ * CHROMIUM_PATH, else /usr/bin/chromium. Without a browser the suite is skipped with the reason,
+ * unless THREADLOOM_REQUIRE_BROWSER=1 (CI), where a missing browser fails the run instead.
+ */
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+export const BROWSER_REQUIRED = process.env.THREADLOOM_REQUIRE_BROWSER === '1';
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+/** Why the browser cannot run here, or null when it can. */
+export function browserMissing(): string | null {
+  try {
+    accessSync(CHROMIUM_PATH, constants.X_OK);
+    return null;
+  } catch {
+    return `no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+}
