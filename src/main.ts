@@ -73,6 +73,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   runtime = await startRuntime(config, { log });
+  // the admin web (and /healthz) come up first: a platform's first connection can take a while
+  const running = runtime;
+  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored: () => running.deps.experiences.clearCache() });
+  stopBackups = backups.startSchedule();
+  try {
+    admin = await startAdmin(adminContext(running, { backups }));
+  } catch (err) {
+    // the bots work without it; a port in use is the usual reason
+    log.error(`admin web could not start on ${config.admin.host}:${config.admin.port}: ${errorMessage(err)} (set THREADLOOM_ADMIN_PORT)`);
+  }
   // platform SDKs load only when their platform is configured
   if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(runtime.engine));
   if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(runtime.engine));
@@ -97,6 +107,8 @@ async function main(): Promise<void> {
   // e.g. a second Threadloom on the same data dir: it must not run beside the first
   if (fatal) {
     await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
+    await admin?.close().catch(() => undefined);
+    await stopBackups?.().catch(() => undefined);
     await runtime.close();
     throw fatal;
   }
@@ -113,15 +125,6 @@ async function main(): Promise<void> {
     }
   }, 30_000);
 
-  const running = runtime;
-  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored: () => running.deps.experiences.clearCache() });
-  stopBackups = backups.startSchedule();
-  try {
-    admin = await startAdmin(adminContext(running, { backups }));
-  } catch (err) {
-    // the bots work without it; a port in use is the usual reason
-    log.error(`admin web could not start on ${config.admin.host}:${config.admin.port}: ${errorMessage(err)} (set THREADLOOM_ADMIN_PORT)`);
-  }
   for (const line of platformLines(config)) log.info(line);
   log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
 }

@@ -75,6 +75,7 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     botEnv = {
       THREADLOOM_CONFIG: path.join(dataDir, 'threadloom.config.yaml'),
       THREADLOOM_DATA_DIR: dataDir,
+      THREADLOOM_ADMIN_PORT: '0',
       THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
       OPENAI_API_KEY: 'sk-test-not-real',
       OPENAI_BASE_URL: openai.url,

@@ -1,5 +1,6 @@
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { ThreadloomError } from '../../core/errors.js';
 import { decryptJson, encryptJson, writeFileAtomic } from './store-file.js';
@@ -65,31 +66,46 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** `pid@host`: two containers on one volume both run as pid 1, so the pid alone says nothing. */
+const lockOwner = (): string => `${process.pid}@${hostname()}`;
+
 /**
- * Takes the store lock or says who holds it. A lock left by a killed process (its pid is gone)
- * is taken over. Returns the release function.
+ * Takes the store lock or says who holds it. A lock left by a process of this host that is gone
+ * (killed, or this container's previous life) is taken over; a lock of another host cannot be
+ * checked and is refused. Returns the release function.
  */
 export function lockStore(files: MatrixFiles): () => void {
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  const me = lockOwner();
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(files.lock, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, me);
       closeSync(fd);
       return () => {
         try {
-          if (readFileSync(files.lock, 'utf8') === String(process.pid)) rmSync(files.lock);
+          if (readFileSync(files.lock, 'utf8') === me) rmSync(files.lock);
         } catch {
           // already gone
         }
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number.parseInt(readFileSync(files.lock, 'utf8'), 10);
-      if (Number.isInteger(holder) && holder !== process.pid && processAlive(holder)) {
+      const holder = readFileSync(files.lock, 'utf8').trim();
+      const [pidText = '', host = hostname()] = holder.split('@');
+      const pid = Number.parseInt(pidText, 10);
+      const sameHost = host === hostname();
+      if (!sameHost) {
         throw new ThreadloomError(
           'platform',
-          `matrix: the crypto store in ${files.dir} is in use by another Threadloom process (pid ${holder}); stop it first — two processes on one store corrupt its keys`,
+          `matrix: the crypto store in ${files.dir} is locked by Threadloom on host ${host} (pid ${pid}); two processes on one store corrupt its keys — stop that one, or delete ${files.lock} if it is gone for good`,
+          { fatal: true },
+        );
+      }
+      if (Number.isInteger(pid) && pid !== process.pid && processAlive(pid)) {
+        throw new ThreadloomError(
+          'platform',
+          `matrix: the crypto store in ${files.dir} is in use by another Threadloom process (pid ${pid}); stop it first — two processes on one store corrupt its keys`,
           { fatal: true },
         );
       }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -114,11 +114,11 @@ describe('the Matrix store file', () => {
 
   it('locks the store against a live process and takes over a lock left by a dead one', async () => {
     const release = lockStore(files);
-    expect(readFileSync(files.lock, 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(files.lock, 'utf8')).toBe(`${process.pid}@${hostname()}`);
     release();
     // a live process holds it
     const sleeper = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
-    writeFileSync(files.lock, String(sleeper.pid));
+    writeFileSync(files.lock, `${sleeper.pid}@${hostname()}`);
     try {
       expect(() => lockStore(files)).toThrow(new RegExp(`in use by another Threadloom process \\(pid ${sleeper.pid}\\)`));
     } finally {
@@ -127,7 +127,16 @@ describe('the Matrix store file', () => {
     }
     // now it is dead: its lock is stale
     const again = lockStore(files);
-    expect(readFileSync(files.lock, 'utf8')).toBe(String(process.pid));
+    expect(readFileSync(files.lock, 'utf8')).toBe(`${process.pid}@${hostname()}`);
     again();
+  });
+
+  it('refuses a lock held by Threadloom on another host (another container on the same volume, also pid 1)', () => {
+    mkdirSync(files.dir, { recursive: true });
+    writeFileSync(files.lock, `${process.pid}@another-container`);
+    expect(() => lockStore(files)).toThrow(/locked by Threadloom on host another-container/);
+    // this host's own earlier life with the same pid is taken over
+    writeFileSync(files.lock, `${process.pid}@${hostname()}`);
+    lockStore(files)();
   });
 });
