@@ -1,13 +1,14 @@
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createConsoleAdapter } from './bots/console/index.js';
 import { parseBackupName } from './core/backups/names.js';
 import { BackupService } from './core/backups/service.js';
 import { loadConfig } from './core/config.js';
+import { writeFullExport } from './core/conversations/export-all.js';
 import { runDoctor } from './core/doctor.js';
 import { databaseFile, openDatabase } from './core/db/open.js';
-import { migrateToLatest } from './core/db/migrate.js';
+import { migrateToLatest, pendingMigrations } from './core/db/migrate.js';
 import { ThreadloomError } from './core/errors.js';
 import { startRuntime } from './core/runtime.js';
 import type { Logger } from './core/log.js';
@@ -17,7 +18,8 @@ const USAGE = `usage: threadloom <command>
   doctor                       check config, database, migrations and providers
   migrate                      apply pending database migrations
   backup                       back up the database now (into <dataDir>/backups) and verify the copy
-  restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path)`;
+  restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path)
+  export [--out <file>]        every Experience and conversation (all branches) as JSON, to stdout or a file`;
 
 /** In a terminal chat only warnings and errors are logged, on stderr, so answers stay readable. */
 const quietLogger: Logger = {
@@ -98,6 +100,31 @@ function restore(args: string[]): Promise<number> {
   });
 }
 
+/** JSON to stdout (pipe it anywhere) or to a file; the summary goes to stderr either way. */
+async function exportAll(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string', short: 'o' } } });
+  const config = loadConfig();
+  const database = openDatabase(databaseFile(config.dataDir));
+  const out = values.out ? createWriteStream(values.out) : process.stdout;
+  const write = (chunk: string): Promise<void> | void => {
+    if (out.write(chunk)) return;
+    return new Promise((resolve) => out.once('drain', () => resolve()));
+  };
+  try {
+    const pending = await pendingMigrations(database.db);
+    if (pending.length) {
+      console.error(`the database needs migrations first (${pending.join(', ')}): run \`threadloom migrate\``);
+      return 1;
+    }
+    const counts = await writeFullExport(database.db, write, new Date());
+    if (values.out) await new Promise<void>((resolve, reject) => (out as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
+    console.error(`exported ${counts.experiences} Experiences, ${counts.conversations} conversations, ${counts.messages} messages${values.out ? ` to ${values.out}` : ''}`);
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
@@ -111,6 +138,8 @@ async function main(): Promise<number> {
       return backup();
     case 'restore':
       return restore(rest);
+    case 'export':
+      return exportAll(rest);
     default:
       console.error(USAGE);
       return command ? 2 : 0;

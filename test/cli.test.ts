@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -7,6 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeDiscord } from './fakes/discord/index.js';
 import { startFakeOllama, type FakeProviderServer } from './fakes/providers.js';
+import { RecordingReply, inbound } from './support/reply.js';
+import { startTestRuntime } from './support/runtime.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // by file URL, so the child resolves it from here and not from its own working directory
@@ -39,8 +41,9 @@ const CLOSED_PORT = 'http://127.0.0.1:9'; // discard port: nothing listens there
 describe('npm start', () => {
   it('should start with nothing configured, say what to set for each platform, and stop cleanly', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-start-'));
-    const result = await run('src/main.ts', [], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: CLOSED_PORT }, { stderr: /ready in \d+ ms/, then: 'SIGTERM' });
+    const result = await run('src/main.ts', [], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: CLOSED_PORT, THREADLOOM_ADMIN_PORT: '0' }, { stderr: /ready in \d+ ms/, then: 'SIGTERM' });
     expect(result.stderr).toContain('installed 14 built-in Experiences');
+    expect(result.stderr).toMatch(/admin web listening on http:\/\/127\.0\.0\.1:\d+\//);
     expect(result.stderr).toContain('discord: off — set DISCORD_TOKEN to enable');
     expect(result.stderr).toContain('slack: off — set SLACK_BOT_TOKEN');
     expect(result.stderr).toContain('matrix: off — set MATRIX_HOMESERVER_URL');
@@ -94,6 +97,31 @@ describe('threadloom doctor', () => {
       expect(bad.code).toBe(1);
     } finally {
       await discord.close();
+    }
+  });
+});
+
+describe('threadloom export', () => {
+  it('should write every Experience and every conversation with all its branches as one JSON document', async () => {
+    const rt = await startTestRuntime();
+    try {
+      await rt.engine.handle(inbound('first question', { eventId: 'e1' }), new RecordingReply());
+      const [answer] = await rt.deps.db.selectFrom('messages').select('id').where('role', '=', 'assistant').execute();
+      await rt.engine.regenerate(answer!.id, inbound('', { eventId: 'e2' }), new RecordingReply());
+      const out = path.join(rt.dir, 'export.json');
+      const result = await run('src/cli.ts', ['export', '--out', out], { THREADLOOM_DATA_DIR: rt.dir });
+      expect(result.code).toBe(0);
+      expect(result.stderr).toMatch(/exported 14 Experiences, 1 conversations, 3 messages/);
+      const data = JSON.parse(readFileSync(out, 'utf8'));
+      expect(data.format).toBe('threadloom-export/1');
+      expect(data.experiences.map((e: { slug: string }) => e.slug)).toContain('homelab');
+      const [conversation] = data.conversations;
+      expect(conversation.experience).toBe('general');
+      const answers = conversation.messages.filter((m: { role: string }) => m.role === 'assistant');
+      expect(answers).toHaveLength(2);
+      expect(answers.every((a: { parentId: number }) => a.parentId === conversation.messages[0].id)).toBe(true);
+    } finally {
+      await rt.shutdown();
     }
   });
 });

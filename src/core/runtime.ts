@@ -1,7 +1,7 @@
 import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
 import { ConversationService } from './conversations/service.js';
-import { databaseFile, openDatabase, type OpenedDatabase } from './db/open.js';
+import { databaseFile, openDatabase, type Db, type OpenedDatabase } from './db/open.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Metrics } from './metrics.js';
 import { applyAccess, loadAccess, PlatformStatusBoard } from './platforms.js';
@@ -38,6 +38,18 @@ export interface RuntimeOptions {
 }
 
 /**
+ * Answers cut off by a crash or `kill -9` were never finished: what had arrived (saved every few
+ * seconds while streaming) is kept as a partial answer, an answer with nothing yet is an error,
+ * instead of "streaming" forever.
+ */
+export async function recoverInterruptedAnswers(db: Db): Promise<number> {
+  const error = 'interrupted: Threadloom stopped while answering';
+  const partial = await db.updateTable('messages').set({ status: 'partial', error }).where('status', '=', 'streaming').where('content', '!=', '').executeTakeFirst();
+  const empty = await db.updateTable('messages').set({ status: 'error', error }).where('status', '=', 'streaming').executeTakeFirst();
+  return Number(partial.numUpdatedRows) + Number(empty.numUpdatedRows);
+}
+
+/**
  * Opens the database, applies pending migrations, installs the built-in Experiences on first
  * start and wires the engine. Everything the process runs hangs off the returned Runtime.
  */
@@ -47,8 +59,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
-    // answers cut off by a crash or kill were never finished: say so instead of "streaming" forever
-    await database.db.updateTable('messages').set({ status: 'error', error: 'interrupted: Threadloom stopped while answering' }).where('status', '=', 'streaming').execute();
+    await recoverInterruptedAnswers(database.db);
     // allowlists, admins and limits saved from the admin web win over the config file
     const access = await loadAccess(database.db);
     if (access) applyAccess(config, access);

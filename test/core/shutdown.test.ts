@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordingReply, inbound } from '../support/reply.js';
+import { recoverInterruptedAnswers } from '../../src/core/runtime.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { until } from '../support/wait.js';
 
@@ -50,5 +51,23 @@ describe('graceful shutdown (Engine.drain)', () => {
     expect(chatRequests()).toHaveLength(0);
     const claimed = await rt.deps.db.selectFrom('processed_events').selectAll().where('event_id', '=', 'late-1').execute();
     expect(claimed).toHaveLength(0);
+  });
+
+  it('after a kill mid-answer, the next start keeps what had streamed as a partial answer', async () => {
+    rt.openai.script({ answer: 'word '.repeat(300), delayMs: 30, chunkSize: 5 });
+    const turn = rt.engine.handle(inbound('tell me everything'), new RecordingReply());
+    // the text so far reaches the database every 2 s while streaming
+    let saved = '';
+    for (let i = 0; i < 300 && !saved; i++) {
+      saved = (await answers())[0]?.content ?? '';
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(saved.length).toBeGreaterThan(0);
+    // what the next process does at start on the same file, while this one is "dead"
+    expect(await recoverInterruptedAnswers(rt.deps.db)).toBe(1);
+    expect((await answers())[0]).toMatchObject({ status: 'partial', error: 'interrupted: Threadloom stopped while answering' });
+    expect((await answers())[0]!.content.startsWith(saved.slice(0, 20))).toBe(true);
+    rt.engine.turns.stopAll();
+    await turn;
   });
 });

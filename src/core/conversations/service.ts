@@ -157,6 +157,11 @@ export class ConversationService {
   }
 
   /** Writes the final state of a streamed answer. */
+  /** The text streamed so far, while the answer is still being written. */
+  async saveStreamingText(messageId: number, content: string): Promise<void> {
+    await this.db.updateTable('messages').set({ content }).where('id', '=', messageId).where('status', '=', 'streaming').execute();
+  }
+
   async finishAnswer(messageId: number, result: AnswerResult): Promise<void> {
     const exact = result.tokensOut != null && result.status === 'complete';
     await this.db

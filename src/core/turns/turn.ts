@@ -72,6 +72,36 @@ function answerStatus(outcome: StreamOutcome): MessageStatus {
   return outcome.text ? 'partial' : 'error';
 }
 
+/**
+ * Saves what an answer has streamed so far every few seconds, so a process killed mid-answer
+ * leaves the text that arrived (marked partial at the next start) instead of an empty answer.
+ */
+class StreamingSave {
+  private text = '';
+  private savedAt = Date.now();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly save: (text: string) => Promise<void>,
+    private readonly log: { warn(message: string, fields?: Record<string, unknown>): void },
+  ) {}
+
+  push(delta: string): void {
+    this.text += delta;
+    if (Date.now() - this.savedAt < STREAMING_SAVE_MS) return;
+    this.savedAt = Date.now();
+    const text = this.text;
+    this.saving = this.saving.then(() => this.save(text)).catch((err) => this.log.warn('saving a streaming answer failed', { error: String(err) }));
+  }
+
+  /** waits for a save in progress, so the final write comes after it */
+  done(): Promise<void> {
+    return this.saving;
+  }
+}
+
+const STREAMING_SAVE_MS = 2_000;
+
 /** The abort reason of answers cut by a shutdown. */
 const SHUTDOWN = Symbol('shutdown');
 const SHUTDOWN_NOTE = '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
@@ -145,12 +175,16 @@ export class TurnRunner {
       await budget?.reserve(estimate);
       const answer = await deps.conversations.append(conversation.id, { role: 'assistant', content: '', status: 'streaming', model: choice.modelId }, input.parentId);
       const rows: NewUsageEvent[] = [];
+      const progress = new StreamingSave((text) => deps.conversations.saveStreamingText(answer.id, text), deps.log);
       const outcome = await deps.router.stream({
         candidates: choice.candidates,
         messages: context.built.messages,
         params: context.params,
         signal: controller.signal,
-        onText: (delta) => renderer.push(delta),
+        onText: (delta) => {
+          renderer.push(delta);
+          progress.push(delta);
+        },
         onCall: (call) => {
           const status = call.status === 'ok' && rows.some((r) => r.status === 'error') ? 'fallback' : call.status;
           // stamped with the engine's clock, which budget periods and `usage` also go by
@@ -158,6 +192,7 @@ export class TurnRunner {
         },
       });
 
+      await progress.done();
       // persist first: a platform that refuses the final edit must not lose the answer
       const final = rows.find((r) => r.status !== 'error') ?? null;
       await deps.conversations.finishAnswer(answer.id, {
