@@ -6,22 +6,12 @@ import { silentLogger } from '../../src/core/log.js';
 import { addDays, dayOf } from '../../src/core/usage/report.js';
 import type { FakeOllamaServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { BROWSER_REQUIRED, browserMissing, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The Models, Usage and Backups pages in Chromium: progress over SSE, the chart, a restore. */
 
-const missing = browserMissing();
-
-if (missing && BROWSER_REQUIRED) {
-  describe('admin operations in Chromium', () => {
-    it('needs a browser (THREADLOOM_REQUIRE_BROWSER=1)', () => {
-      throw new Error(missing);
-    });
-  });
-}
-
-describe.skipIf(missing !== null)(`admin operations in Chromium${missing ? ` — skipped: ${missing}` : ''}`, () => {
+describeInBrowser('admin operations in Chromium', () => {
   let rt: TestRuntime;
   let ollama: FakeOllamaServer;
   let admin: RunningAdmin;

@@ -2,21 +2,11 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { BROWSER_REQUIRED, browserMissing, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 const XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>';
-const missing = browserMissing();
-
-if (missing && BROWSER_REQUIRED) {
-  describe('admin web in Chromium', () => {
-    it('needs a browser (THREADLOOM_REQUIRE_BROWSER=1)', () => {
-      throw new Error(missing);
-    });
-  });
-}
-
-describe.skipIf(missing !== null)(`admin web in Chromium${missing ? ` — skipped: ${missing}` : ''}`, () => {
+describeInBrowser('admin web in Chromium', () => {
   let rt: TestRuntime;
   let admin: RunningAdmin;
   let browser: Browser;

@@ -1,5 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { describe, it } from 'vitest';
 
 /**
  * Debian's Chromium driven by playwright-core (no browser download). The path comes from
@@ -33,4 +34,21 @@ export function browserMissing(): string | null {
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+}
+
+/**
+ * A suite that needs Chromium: skipped (its name says why) when the browser is missing, and a
+ * failing test instead when THREADLOOM_REQUIRE_BROWSER=1 (CI), so it can never pass by not running.
+ */
+export function describeInBrowser(name: string, suite: () => void): void {
+  const missing = browserMissing();
+  if (missing && BROWSER_REQUIRED) {
+    describe(name, () => {
+      it('needs a browser (THREADLOOM_REQUIRE_BROWSER=1)', () => {
+        throw new Error(missing);
+      });
+    });
+    return;
+  }
+  describe.skipIf(missing !== null)(`${name}${missing ? ` — skipped: ${missing}` : ''}`, suite);
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/open.js';
 import { toExperience, toSpec } from '../experiences/service.js';
+import { exportedMessage } from './export.js';
 
 const PAGE = 200;
 
@@ -31,16 +32,7 @@ export async function writeFullExport(db: Db, write: (chunk: string) => void | P
         experience: slugs.get(c.experience_id) ?? null,
         activeLeafId: c.active_leaf_id,
         createdAt: c.created_at,
-        messages: rows.map((m) => ({
-          id: m.id,
-          parentId: m.parent_id,
-          role: m.role,
-          author: m.author_name,
-          content: m.content,
-          model: m.model,
-          status: m.status,
-          createdAt: m.created_at,
-        })),
+        messages: rows.map(exportedMessage),
       };
       await write(`${conversations === 0 ? '' : ',\n'}${JSON.stringify(item)}`);
       conversations++;

@@ -25,18 +25,14 @@ export function exportJson(conversation: ConversationRow, experienceSlug: string
     platform: conversation.platform,
     experienceSlug,
     exportedAt: now.toISOString(),
-    messages: path.map((m) => ({
-      id: m.id,
-      parentId: m.parent_id,
-      role: m.role,
-      author: m.author_name,
-      content: m.content,
-      model: m.model,
-      status: m.status,
-      createdAt: m.created_at,
-    })),
+    messages: path.map(exportedMessage),
   };
   return JSON.stringify(data, null, 2);
+}
+
+/** One message as exports show it; `parentId` keeps the tree. */
+export function exportedMessage(m: MessageRow): ConversationExport['messages'][number] {
+  return { id: m.id, parentId: m.parent_id, role: m.role, author: m.author_name, content: m.content, model: m.model, status: m.status, createdAt: m.created_at };
 }
 
 export function exportMarkdown(conversation: ConversationRow, experienceSlug: string, path: MessageRow[], now: Date): string {
