@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../core/config.js';
 import type { PlatformStatus } from '../../core/platforms.js';
 import { usageSince } from '../../core/usage/ledger.js';
+import { budgetsView } from '../budgets-form.js';
 import type { AdminContext } from '../context.js';
 import { ProviderProbe } from '../provider-status.js';
 
@@ -25,8 +26,9 @@ function startOfUtcDay(now: Date): Date {
 }
 
 /**
- * The dashboard: platforms (connected or why not), today's figures and the latest provider
- * errors at once; the providers' reachability comes in a second request (it waits on the network).
+ * The dashboard: platforms (connected or why not), today's figures, the budgets near or over
+ * (with the warnings given) and the latest provider errors at once; the providers' reachability
+ * comes in a second request (it waits on the network).
  */
 export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const probe = new ProviderProbe(ctx.runtime.deps.router, ctx.now);
@@ -41,7 +43,8 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
       .orderBy('id', 'desc')
       .limit(RECENT_ERRORS)
       .execute();
-    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors });
+    const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
+    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets });
   });
 
   app.get<{ Querystring: { fresh?: string } }>('/dashboard/providers', async (request, reply) => {

@@ -1,14 +1,17 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { ThreadloomError } from '../../core/errors.js';
 import { addDays, checkRange, lastDays, usageCsv, usageDimensions, usageReport, type UsageFigures, type UsageFilter, type UsageRange, type UsageReport } from '../../core/usage/report.js';
+import { actorOf } from '../audit.js';
+import { budgetsView, emptyFormState, formatBudgetAmount, limitMessage, MAX_GRANT_HOURS, parseGrantForm, parseLimitForm, readGrantForm, readLimitForm, type BudgetFormState } from '../budgets-form.js';
 import type { AdminContext } from '../context.js';
 import { svgChart } from '../svg-chart.js';
 
 /**
  * The Usage page: tokens and cost per day by model as charts, breakdowns by model, Experience,
  * platform and user over a chosen range and filter, and the raw rows as CSV. The page's `to` is
- * the last day shown (inclusive); the report's range ends the day after.
+ * the last day shown (inclusive); the report's range ends the day after. Beside the spend, the
+ * budgets: each with its progress, who is near or over, and forms to set a limit or grant an override.
  */
 
 const DEFAULT_DAYS = 30;
@@ -120,13 +123,21 @@ function charts(report: UsageReport): { tokens: string; cost: string } {
   };
 }
 
-async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQuery): Promise<FastifyReply> {
+/** The budget section's data: the overview as the page shows it, and the forms' state. */
+async function budgetSection(ctx: AdminContext, form: BudgetFormState): Promise<Record<string, unknown>> {
+  const service = ctx.runtime.budgets;
+  const overview = await service.budgetOverview(ctx.now());
+  return { budgets: await budgetsView(ctx.runtime.database.db, service, overview), form, maxGrantHours: MAX_GRANT_HOURS };
+}
+
+async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQuery, form: BudgetFormState = emptyFormState()): Promise<FastifyReply> {
   const db = ctx.runtime.database.db;
   const { range, filter } = readUsageQuery(query, ctx.now());
-  const [report, dimensions, experiences] = await Promise.all([
+  const [report, dimensions, experiences, budgets] = await Promise.all([
     usageReport(db, range, filter),
     usageDimensions(db),
     ctx.runtime.deps.experiences.list({ includeArchived: true }),
+    budgetSection(ctx, form),
   ]);
   const link = (changes: Partial<Record<keyof UsageQuery, string | null>>): string => `/usage?${usageQueryString(range, filter, changes)}`;
   const experienceName = (id: number | null, name: string | null): string => (id === null ? '(no Experience)' : (name ?? `Experience #${id} (deleted)`));
@@ -152,11 +163,49 @@ async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQ
     userCount: report.userCount,
     csvHref: `/usage.csv?${usageQueryString(range, filter)}`,
     clearHref: `/usage?${usageQueryString(range, {})}`,
+    budgetSection: budgets,
   });
+}
+
+/**
+ * After a budget form: htmx gets the section alone (422 with the messages beside the fields when
+ * something was wrong); a plain form gets the page back with the messages, or a redirect.
+ */
+async function answerBudgetForm(ctx: AdminContext, request: FastifyRequest, reply: FastifyReply, form: BudgetFormState, ok: boolean): Promise<FastifyReply> {
+  if (!ok) reply.code(422);
+  if (request.isHtmx) return reply.partial('usage-budgets', await budgetSection(ctx, form));
+  if (!ok) return renderUsage(ctx, reply, {}, form);
+  request.session!.flash = form.message;
+  return reply.redirect('/usage#budgets', 303);
 }
 
 export function registerUsageRoutes(app: FastifyInstance, ctx: AdminContext): void {
   app.get<{ Querystring: UsageQuery }>('/usage', async (request, reply) => renderUsage(ctx, reply, request.query));
+
+  // setLimit and grant write their own audit entry (budget.set, budget.override) with the admin
+  // as actor, `admin@<address>` exactly as audit() writes it: one entry per change, not two
+  app.post('/usage/budgets/limit', async (request, reply) => {
+    const values = readLimitForm(request.body);
+    const parsed = parseLimitForm(values);
+    const failed = (limitErrors: Record<string, string>) => answerBudgetForm(ctx, request, reply, { ...emptyFormState(), limit: values, limitErrors }, false);
+    if ('errors' in parsed) return failed(parsed.errors);
+    const { change } = parsed;
+    if (change.scope === 'experience' && !(await ctx.runtime.deps.experiences.get(change.target))) return failed({ who: `there is no Experience "${change.target}"` });
+    const service = ctx.runtime.budgets;
+    await service.setLimit({ ...change, by: actorOf(request) });
+    const fallback = change.amount === undefined ? service.limitRules.slot(change.scope, change.target, change.period, change.unit)?.limit : undefined;
+    return answerBudgetForm(ctx, request, reply, emptyFormState(limitMessage(change, fallback)), true);
+  });
+
+  app.post('/usage/budgets/grant', async (request, reply) => {
+    const values = readGrantForm(request.body);
+    const parsed = parseGrantForm(values);
+    if ('errors' in parsed) return answerBudgetForm(ctx, request, reply, { ...emptyFormState(), grant: values, grantErrors: parsed.errors }, false);
+    const { identity, unit, amount, hours } = parsed.grant;
+    const row = await ctx.runtime.budgets.grant(identity, unit, amount, hours, actorOf(request));
+    const message = `${identity} gets ${formatBudgetAmount(unit, amount)} extra on every limit their turns meet until ${row.expires_at.slice(0, 16).replace('T', ' ')} UTC.`;
+    return answerBudgetForm(ctx, request, reply, emptyFormState(message), true);
+  });
 
   app.get<{ Querystring: UsageQuery }>('/usage.csv', async (request, reply) => {
     const { range, filter } = readUsageQuery(request.query, ctx.now());

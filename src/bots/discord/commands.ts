@@ -28,6 +28,8 @@ const OPTIONS: Record<string, OptionSpec[]> = {
   branch: [{ name: 'to', description: 'list, next, prev, or a branch number' }],
   export: [{ name: 'format', description: 'file format', choices: ['markdown', 'json'] }],
   help: [{ name: 'command', description: 'a command to explain', choices: COMMANDS.map((c) => c.name) }],
+  // free text, parsed by the core: `set <who> daily tokens 50000`, `override <who> usd 2 for 24h`, an identity
+  budget: [{ name: 'args', description: 'empty, platform:userId, set <who> <period> <unit> <n|none|default>, or override … for <h>h' }],
 };
 
 /** The application commands, one per core command. */
