@@ -4,26 +4,17 @@ import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/ind
 import { configSchema } from '../../src/core/config.js';
 import { recordUsage } from '../../src/core/usage/ledger.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { BROWSER_REQUIRED, browserMissing, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The budgets on the Usage page in Chromium: the bar, who is near, a limit changed through the form. */
 
-const missing = browserMissing();
-
-if (missing && BROWSER_REQUIRED) {
-  describe('budgets in Chromium', () => {
-    it('needs a browser (THREADLOOM_REQUIRE_BROWSER=1)', () => {
-      throw new Error(missing);
-    });
-  });
-}
 
 /** one clock for the runtime and the admin, so the day the spending lands in is the day shown */
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const ADA = 'user:discord:81234|daily|tokens';
 
-describe.skipIf(missing !== null)(`budgets in Chromium${missing ? ` — skipped: ${missing}` : ''}`, () => {
+describeInBrowser('budgets in Chromium', () => {
   let rt: TestRuntime;
   let admin: RunningAdmin;
   let browser: Browser;
