@@ -21,6 +21,8 @@ import { registerSecurityHeaders } from './security.js';
 import { registerModelsRoutes } from './routes/models.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerBackupsRoutes } from './routes/backups.js';
+import { registerApiTokenRoutes } from './routes/api-tokens.js';
+import { registerOpenAIApiRoutes } from './routes/openai-api.js';
 
 /** One line per page; each file registers its own routes. */
 const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = [
@@ -33,6 +35,8 @@ const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = 
   registerModelsRoutes,
   registerUsageRoutes,
   registerBackupsRoutes,
+  registerApiTokenRoutes,
+  registerOpenAIApiRoutes,
 ];
 
 /**

@@ -32,6 +32,7 @@ export const NAV: ReadonlyArray<{ key: string; href: string; label: string }> = 
   { key: 'usage', href: '/usage', label: 'Usage' },
   { key: 'backups', href: '/backups', label: 'Backups' },
   { key: 'settings', href: '/settings', label: 'Settings' },
+  { key: 'tokens', href: '/tokens', label: 'API tokens' },
   { key: 'audit', href: '/audit', label: 'Audit' },
 ];
 

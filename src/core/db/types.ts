@@ -316,3 +316,17 @@ export interface Database {
 
 export type BudgetLimitRow = Selectable<BudgetLimitTable>;
 export type BudgetGrantRow = Selectable<BudgetGrantTable>;
+
+/** Bearer tokens of the OpenAI-compatible API (migration 2026-11-22T0410); only hashes are kept. */
+export interface ApiTokenTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  created_at: Generated<string>;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface Database {
+  api_tokens: ApiTokenTable;
+}

@@ -1,0 +1,45 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { ConversationRow } from '../../core/db/types.js';
+import type { Experience } from '../../core/experiences/service.js';
+import type { EngineDeps } from '../../core/turns/deps.js';
+
+export const API_PLATFORM = 'api';
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+/**
+ * OpenAI clients send the whole chat every time; Threadloom keeps it as a conversation. A request
+ * continues the conversation whose active path is exactly its earlier messages. Candidates are
+ * found by a key of the token, the Experience and the first user message; when none matches (a
+ * new chat, or one edited in the client), a new conversation is made, seeded with that history.
+ */
+export async function conversationFor(deps: EngineDeps, tokenId: number, experience: Experience, history: ChatTurn[], firstUser: string): Promise<ConversationRow> {
+  const channelId = `token:${tokenId}`;
+  const key = createHash('sha256').update(`${experience.slug}\n${firstUser}`).digest('hex').slice(0, 20);
+  const candidates = await deps.db
+    .selectFrom('conversations')
+    .selectAll()
+    .where('platform', '=', API_PLATFORM)
+    .where('channel_id', '=', channelId)
+    .where('thread_id', 'like', `chat:${key}%`)
+    .where('archived_at', 'is', null)
+    .orderBy('id', 'desc')
+    .limit(50)
+    .execute();
+  for (const candidate of candidates) {
+    if (candidate.experience_id !== experience.id) continue;
+    const path = (await deps.conversations.path(candidate)).filter((m) => m.role === 'user' || m.role === 'assistant');
+    if (path.length === history.length && path.every((m, i) => m.role === history[i]!.role && m.content === history[i]!.content)) return candidate;
+  }
+  const threadId = candidates.length === 0 ? `chat:${key}` : `chat:${key}:${randomBytes(4).toString('hex')}`;
+  const conversation = await deps.conversations.create({ platform: API_PLATFORM, channelId, threadId }, experience.id, `token:${tokenId}`);
+  let parent: number | null = null;
+  for (const turn of history) {
+    const row = await deps.conversations.append(conversation.id, { role: turn.role, content: turn.content, status: 'complete', ...(turn.role === 'user' ? { authorId: `token:${tokenId}` } : {}) }, parent);
+    parent = row.id;
+  }
+  return deps.conversations.get(conversation.id);
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { verifyApiToken, type ApiToken } from '../../core/api-tokens.js';
+import type { Inbound } from '../../core/inbound.js';
+import type { AdminContext } from '../context.js';
+import { API_PLATFORM, conversationFor, type ChatTurn } from '../openai/conversation.js';
+import { ApiReply } from '../openai/reply.js';
+
+/**
+ * The OpenAI-compatible API, so Open WebUI or any OpenAI client can talk to an Experience:
+ * `GET /v1/models` lists Experiences as `experience/<slug>`; `POST /v1/chat/completions`
+ * (streamed or not) runs a turn through the engine — the Experience's persona, model, fallbacks
+ * and context policy, the conversation kept, usage recorded, budgets applied. Bearer tokens are
+ * made on the admin's API tokens page. Errors come in OpenAI's shape.
+ */
+
+function openaiError(reply: FastifyReply, status: number, message: string, type: string, code: string | null, param: string | null = null): FastifyReply {
+  return reply.code(status).send({ error: { message, type, param, code } });
+}
+
+const contentSchema = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]).nullable().optional();
+const bodySchema = z.object({
+  model: z.string().min(1),
+  messages: z.array(z.object({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: contentSchema }).passthrough()).min(1),
+  stream: z.boolean().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+}).passthrough();
+
+const textOf = (content: z.infer<typeof contentSchema>): string =>
+  typeof content === 'string' ? content : (content ?? []).filter((p) => p.type === 'text').map((p) => p.text ?? '').join('\n');
+
+export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  const { deps, engine } = ctx.runtime;
+
+  async function authorize(request: FastifyRequest, reply: FastifyReply): Promise<ApiToken | null> {
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? await verifyApiToken(deps.db, header.slice(7).trim(), ctx.now()) : null;
+    if (!token) openaiError(reply, 401, 'Incorrect or revoked API key. Create one on the admin web\'s API tokens page.', 'invalid_request_error', 'invalid_api_key');
+    return token;
+  }
+
+  async function experienceOf(model: string) {
+    const slug = model.startsWith('experience/') ? model.slice('experience/'.length) : model;
+    const experience = await deps.experiences.get(slug);
+    return experience && !experience.archivedAt ? experience : null;
+  }
+
+  app.get('/v1/models', { config: { public: true } }, async (request, reply) => {
+    if (!(await authorize(request, reply))) return reply;
+    const experiences = await deps.experiences.list();
+    return {
+      object: 'list',
+      data: experiences.map((e) => ({ id: `experience/${e.slug}`, object: 'model', created: Math.floor(Date.parse(e.createdAt) / 1000), owned_by: 'threadloom' })),
+    };
+  });
+
+  app.post('/v1/chat/completions', { config: { public: true } }, async (request, reply) => {
+    const token = await authorize(request, reply);
+    if (!token) return reply;
+    const parsed = bodySchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return openaiError(reply, 400, `${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, issue.path.join('.') || null);
+    }
+    const body = parsed.data;
+    const experience = await experienceOf(body.model);
+    if (!experience) return openaiError(reply, 404, `The model '${body.model}' does not exist: models are experience/<slug> (GET /v1/models)`, 'invalid_request_error', 'model_not_found', 'model');
+    const turns: ChatTurn[] = body.messages
+      .filter((m) => m.role === 'user' || m.role === 'assistant')
+      .map((m) => ({ role: m.role as ChatTurn['role'], content: textOf(m.content) }));
+    const last = turns.at(-1);
+    if (!last || last.role !== 'user' || !last.content.trim()) return openaiError(reply, 400, 'messages: the last message must be a user message with text', 'invalid_request_error', null, 'messages');
+    const firstUser = turns.find((t) => t.role === 'user')!.content;
+    const conversation = await conversationFor(deps, token.id, experience, turns.slice(0, -1), firstUser);
+
+    const id = `chatcmpl-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(ctx.now().getTime() / 1000);
+    const model = `experience/${experience.slug}`;
+    const inbound: Inbound = {
+      platform: API_PLATFORM,
+      eventId: id,
+      channelId: conversation.channel_id,
+      threadId: conversation.thread_id,
+      messageId: id,
+      author: { id: `token:${token.id}`, name: token.name, isBot: false },
+      text: last.content,
+      attachments: [],
+      replyTo: null,
+      mentionsBot: true,
+      isDirect: true,
+      kind: 'message',
+    };
+    const before = (await deps.db.selectFrom('messages').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst())?.max ?? 0;
+    const outcome = async () => {
+      const answer = await deps.db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', conversation.id)
+        .where('role', '=', 'assistant')
+        .where('id', '>', Number(before))
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
+      return answer ?? null;
+    };
+    const usageOf = (answer: { tokens_in: number | null; tokens_out: number | null }) => ({
+      prompt_tokens: answer.tokens_in ?? 0,
+      completion_tokens: answer.tokens_out ?? 0,
+      total_tokens: (answer.tokens_in ?? 0) + (answer.tokens_out ?? 0),
+    });
+
+    if (!body.stream) {
+      const apiReply = new ApiReply();
+      await engine.handle(inbound, apiReply);
+      const answer = await outcome();
+      if (!answer) return openaiError(reply, 429, apiReply.notices.join(' ') || 'The request was refused.', 'rate_limit_error', 'rate_limited');
+      if (answer.status === 'error') return openaiError(reply, 502, apiReply.notices.join(' ') || answer.error || 'No model could answer.', 'api_error', 'upstream_error');
+      return {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content: apiReply.text }, finish_reason: answer.status === 'complete' ? 'stop' : 'length' }],
+        usage: usageOf(answer),
+      };
+    }
+
+    // streamed: server-sent events, one chat.completion.chunk per new piece of text
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (data: unknown): void => void raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    let finished = false;
+    request.raw.on('close', () => {
+      // the client went away: stop writing an answer nobody reads
+      if (!finished) engine.turns.stop(conversation.id);
+    });
+    send(chunk({ role: 'assistant', content: '' }));
+    const apiReply = new ApiReply((delta) => send(chunk({ content: delta })));
+    await engine.handle(inbound, apiReply);
+    finished = true;
+    const answer = await outcome();
+    if (!answer || answer.status === 'error') {
+      const refused = !answer;
+      send({ error: { message: apiReply.notices.join(' ') || answer?.error || 'No answer.', type: refused ? 'rate_limit_error' : 'api_error', param: null, code: refused ? 'rate_limited' : 'upstream_error' } });
+    } else {
+      send(chunk({}, answer.status === 'complete' ? 'stop' : 'length'));
+      if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(answer) });
+    }
+    raw.end('data: [DONE]\n\n');
+    return reply;
+  });
+}
