@@ -74,6 +74,27 @@ describe('OpenAI-compatible API', () => {
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });
 
+  it('stops the answer when a streaming client goes away', async () => {
+    admin.rt.openai.script({ answer: 'word '.repeat(400), chunkSize: 5, delayMs: 20 });
+    const controller = new AbortController();
+    const stream = await client.chat.completions.create({ model: 'experience/general', messages: [{ role: 'user', content: 'talk for a long time' }], stream: true }, { signal: controller.signal });
+    let received = '';
+    try {
+      for await (const chunk of stream) {
+        received += chunk.choices[0]?.delta?.content ?? '';
+        if (received.length > 50) controller.abort();
+      }
+    } catch {
+      // the SDK may end the iteration quietly or throw an abort error
+    }
+    expect(received.length).toBeGreaterThan(50);
+    const answer = async () => admin.rt.deps.db.selectFrom('messages').selectAll().where('role', '=', 'assistant').executeTakeFirst();
+    for (let i = 0; i < 200 && (await answer())?.status === 'streaming'; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    const saved = (await answer())!;
+    expect(saved.status).toBe('partial');
+    expect(saved.content.length).toBeLessThan('word '.repeat(400).length);
+  });
+
   it('continues the same conversation when the client sends the chat so far, and starts another for a new chat', async () => {
     admin.rt.openai.script({ answer: 'Three nodes.' }, { answer: 'Use a qdevice.' }, { answer: 'Hello again.' });
     await client.chat.completions.create({ model: 'experience/homelab', messages: [{ role: 'user', content: 'how many nodes for quorum?' }] });

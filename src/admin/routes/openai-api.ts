@@ -132,8 +132,8 @@ export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext)
     const send = (data: unknown): void => void raw.write(`data: ${JSON.stringify(data)}\n\n`);
     const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
     let finished = false;
-    request.raw.on('close', () => {
-      // the client went away: stop writing an answer nobody reads
+    raw.on('close', () => {
+      // the response closed before the answer ended: the client went away, stop writing for nobody
       if (!finished) engine.turns.stop(conversation.id);
     });
     send(chunk({ role: 'assistant', content: '' }));
