@@ -138,6 +138,18 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** spending limits per day and month: global, per platform, Experience, user and role */
   budgets: budgetsSchema,
+  search: z
+    .strictObject({
+      /** `provider/model` that embeds messages for semantic search; null: keyword search only */
+      embeddingModel: modelIdSchema.nullable().default(null),
+      /** messages per embedding request */
+      batchSize: z.number().int().min(1).max(512).default(32),
+      /** embedding requests in flight at once */
+      concurrency: z.number().int().min(1).max(16).default(2),
+      /** how often the indexer looks for new messages */
+      intervalMs: z.number().int().min(50).default(2_000),
+    })
+    .prefault({}),
   /** user ids (platform:id) allowed to run admin commands such as `bind` */
   admins: z.array(z.string()).default([]),
   discord: z
@@ -230,6 +242,7 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['THREADLOOM_LOG_FORMAT', ['logFormat'], 'string'],
   ['THREADLOOM_DEFAULT_MODEL', ['defaultModel'], 'string'],
   ['THREADLOOM_UTILITY_MODEL', ['utilityModel'], 'string'],
+  ['THREADLOOM_EMBEDDING_MODEL', ['search', 'embeddingModel'], 'string'],
   ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],
   ['THREADLOOM_ADMIN_PORT', ['admin', 'port'], 'number'],
   ['THREADLOOM_ADMIN_PASSWORD', ['admin', 'password'], 'string'],

@@ -4,6 +4,7 @@ import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import { withLogContext } from './log.js';
 import type { Inbound, Reply } from './inbound.js';
+import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
 import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
 import { KeyedQueue } from './turns/queue.js';
@@ -19,6 +20,8 @@ const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' |
  */
 export class Engine {
   readonly turns: TurnRunner;
+  /** who may read which channel, per platform: adapters register theirs when they connect */
+  readonly directories = new Map<string, PlatformDirectory>();
   private readonly limiter: UserRateLimiter;
   private readonly queue = new KeyedQueue();
   private closing = false;

@@ -54,6 +54,8 @@ export interface ReplyCapabilities {
   markdown: MarkdownDialect;
   buttons: boolean;
   threads: boolean;
+  /** `private` posts are seen by the asking user alone (ephemeral messages, a DM, the console) */
+  privateReplies?: boolean;
 }
 
 export interface ReplyButton {

@@ -14,6 +14,9 @@ import { PriceTable } from './providers/pricing.js';
 import { createProviders, localProviderNames, providerLimits } from './providers/registry.js';
 import { ProviderRouter } from './providers/router.js';
 import type { Provider } from './providers/types.js';
+import { SearchIndexer } from './search/indexer.js';
+import { SearchService } from './search/service.js';
+import { SearchStore } from './search/store.js';
 import type { EngineDeps } from './turns/deps.js';
 
 export interface Runtime {
@@ -86,10 +89,18 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders: localProviderNames(config), now: deps.now, log });
     await budgets.start();
     deps.budgets = budgets;
+    const store = new SearchStore(database.sqlite);
+    const indexer = new SearchIndexer({
+      store, router, prices: deps.prices, db: database.db, log, now: deps.now,
+      model: config.search.embeddingModel, batchSize: config.search.batchSize,
+      concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
+    });
+    deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
     const engine = new Engine(deps);
     const platforms = new PlatformStatusBoard(deps.now);
     const metrics = new Metrics(platforms);
     const stopObserving = observeUsage(database.db, (rows) => metrics.observeUsage(rows));
+    indexer.start();
     return {
       engine,
       deps,
@@ -100,6 +111,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       close: async () => {
         stopObserving();
         budgets.stop();
+        await indexer.stop();
         engine.turns.stopAll();
         await router.stop();
         await database.close();

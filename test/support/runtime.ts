@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/core/config.js';
 import type { Logger } from '../../src/core/log.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
+import type { FakeServerOptions } from '../fakes/providers/types.js';
 
 export interface TestRuntime extends Runtime {
   openai: FakeProviderServer;
@@ -19,9 +20,17 @@ export interface TestRuntime extends Runtime {
  * The whole engine over a real migrated SQLite file, talking through the real SDKs to fake
  * OpenAI, Anthropic and Ollama servers. The default model is openai/gpt-4o-mini.
  */
-export async function startTestRuntime(options: { config?: (c: Config) => Config; now?: () => Date } = {}): Promise<TestRuntime> {
-  const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(), startFakeAnthropic(), startFakeOllama()]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-engine-'));
+export async function startTestRuntime(
+  options: {
+    config?: (c: Config) => Config;
+    now?: () => Date;
+    /** options for the fake servers (e.g. an embedder); also the data directory to reuse */
+    fakes?: { openai?: FakeServerOptions; ollama?: FakeServerOptions };
+    dir?: string;
+  } = {},
+): Promise<TestRuntime> {
+  const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(options.fakes?.openai), startFakeAnthropic(), startFakeOllama(options.fakes?.ollama)]);
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'threadloom-engine-'));
   let config = loadConfig({
     THREADLOOM_DATA_DIR: dir,
     THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
@@ -50,7 +59,7 @@ export async function startTestRuntime(options: { config?: (c: Config) => Config
     shutdown: async () => {
       await runtime.close();
       await Promise.all([openai.close(), anthropic.close(), ollama.close()]);
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

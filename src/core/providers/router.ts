@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import { ProviderGate, type ProviderLimits } from './limits.js';
-import type { ChatMessage, GenerationParams, Provider, TokenUsage } from './types.js';
+import type { ChatMessage, EmbedResult, GenerationParams, Provider, TokenUsage } from './types.js';
 
 export type { ProviderLimits };
 
@@ -51,6 +51,13 @@ export interface StreamOutcome {
   /** models that failed before their first token, in order */
   failures: Array<{ modelId: string; error: ProviderError }>;
   ttftMs: number | null;
+  latencyMs: number;
+}
+
+export interface EmbedOutcome extends EmbedResult {
+  modelId: string;
+  provider: string;
+  model: string;
   latencyMs: number;
 }
 
@@ -238,6 +245,23 @@ export class ProviderRouter {
       clearTimeout(totalTimer);
       request.signal?.removeEventListener('abort', onCallerAbort);
     }
+  }
+
+  /**
+   * Embeds texts with one model, through the provider's gate (its concurrency and rate limits).
+   * No retries or fallbacks: vectors from another model would not be comparable, and the
+   * search indexer keeps its own retry schedule. Throws ProviderError.
+   */
+  async embed(modelId: string, texts: string[], signal?: AbortSignal): Promise<EmbedOutcome> {
+    const { provider: providerName, model } = splitModelId(modelId);
+    const provider = this.providers.get(providerName);
+    if (!provider) throw new ProviderError('unknown_model', `no provider named "${providerName}" is configured (model ${modelId})`);
+    let started = performance.now();
+    const result = await this.gate(providerName).run(() => {
+      started = performance.now();
+      return provider.embed(model, texts, signal);
+    }, signal);
+    return { ...result, modelId, provider: providerName, model, latencyMs: Math.round(performance.now() - started) };
   }
 
   /** Drops calls still waiting for their provider (they end as aborted); used at shutdown. */

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { ProviderRouter } from '../providers/router.js';
+import type { SearchService } from '../search/service.js';
 
 /** Everything a turn needs, built once in main.ts (or a test) and shared. */
 export interface EngineDeps {
@@ -21,4 +22,6 @@ export interface EngineDeps {
   now: () => Date;
   /** spending limits; absent (as in tests that build deps by hand), turns are not checked */
   budgets?: BudgetService;
+  /** search over stored messages; absent (tests that build deps by hand), `search` says so */
+  search?: SearchService;
 }

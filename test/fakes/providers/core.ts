@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { fakeEmbedding } from './play.js';
 import type { FakeBehaviour, FakeProviderServer, FakeRoute, FakeServerOptions, RecordedRequest } from './types.js';
 
 export type { FakeBehaviour, FakeProviderServer, FakeRoute, FakeServerOptions, FakeUsage, RecordedRequest } from './types.js';
@@ -75,6 +76,7 @@ export class FakeServerCore {
   readonly defaultAnswer: FakeServerOptions['defaultAnswer'];
   readonly chunkSize: number;
   readonly embeddingDimension: number;
+  readonly embedder: (text: string, dimension: number) => number[];
   private readonly queues = new Map<FakeRoute, FakeBehaviour[]>();
   private readonly sockets = new Set<Socket>();
   private server: http.Server | undefined;
@@ -90,6 +92,7 @@ export class FakeServerCore {
     this.defaultAnswer = options.defaultAnswer;
     this.chunkSize = options.chunkSize ?? 4;
     this.embeddingDimension = options.embeddingDimension ?? 8;
+    this.embedder = options.embedder ?? fakeEmbedding;
   }
 
   enqueue(route: FakeRoute, behaviours: FakeBehaviour[]): void {

@@ -9,7 +9,6 @@
 import {
   FakeServerCore,
   defaultUsage,
-  fakeEmbedding,
   playPlainBehaviour,
   retryHeaders,
   streamAnswer,
@@ -201,7 +200,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const dimension = typeof body.dimensions === 'number' ? body.dimensions : core.embeddingDimension;
     call.json(200, {
       model: body.model,
-      embeddings: inputs.map((text) => fakeEmbedding(text, dimension)),
+      embeddings: inputs.map((text) => core.embedder(text, dimension)),
       total_duration: 14 * NS_PER_MS,
       load_duration: 1 * NS_PER_MS,
       prompt_eval_count: inputs.reduce((sum, text) => sum + Math.max(1, Math.ceil(text.length / 4)), 0),

@@ -5,7 +5,6 @@
 import {
   FakeServerCore,
   defaultUsage,
-  fakeEmbedding,
   playPlainBehaviour,
   retryHeaders,
   streamAnswer,
@@ -153,7 +152,7 @@ const embeddings: RouteHandler = async (call, core) => {
   call.json(200, {
     object: 'list',
     data: inputs.map((text, index) => {
-      const vector = fakeEmbedding(text, dimension);
+      const vector = core.embedder(text, dimension);
       return { object: 'embedding', index, embedding: base64 ? toBase64Float32(vector) : vector };
     }),
     model: body.model,

@@ -73,6 +73,8 @@ export interface FakeServerOptions {
   chunkSize?: number;
   /** Embedding dimension (8). */
   embeddingDimension?: number;
+  /** Makes each embedding; default `fakeEmbedding` (a hash: unrelated texts, unrelated vectors). */
+  embedder?: (text: string, dimension: number) => number[];
 }
 
 /** The object every fake resolves to. */

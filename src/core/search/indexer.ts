@@ -1,0 +1,221 @@
+import type { Db } from '../db/open.js';
+import { estimateTokens } from '../context/tokens.js';
+import { ProviderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PriceTable } from '../providers/pricing.js';
+import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
+import { recordUsage, usageRow } from '../usage/ledger.js';
+import type { IndexProgress, PendingMessage, SearchStore } from './store.js';
+
+/** Embedding models read a few thousand tokens at most; longer messages are embedded by their start. */
+export const MAX_EMBED_CHARS = 8_000;
+const RETRY_BASE_MS = 5_000;
+const RETRY_MAX_MS = 15 * 60_000;
+const PROGRESS_LOG_MS = 10_000;
+
+export interface IndexerOptions {
+  store: SearchStore;
+  router: ProviderRouter;
+  prices: PriceTable;
+  db: Db;
+  log: Logger;
+  now: () => Date;
+  /** null: no semantic index, keyword search only */
+  model: string | null;
+  batchSize: number;
+  concurrency: number;
+  intervalMs: number;
+}
+
+export type IndexerState = 'off' | 'idle' | 'indexing' | 'failing';
+
+export interface IndexerStatus extends IndexProgress {
+  model: string | null;
+  dimension: number | null;
+  state: IndexerState;
+}
+
+function toVector(values: readonly number[], expected: number | null): Float32Array {
+  if (!values.length || (expected !== null && values.length !== expected)) {
+    throw new ProviderError('malformed', `embedding has ${values.length} dimensions${expected !== null ? `, expected ${expected}` : ''}`);
+  }
+  const vector = Float32Array.from(values);
+  if (!vector.every(Number.isFinite)) throw new ProviderError('malformed', 'embedding holds a number that is not finite');
+  return vector;
+}
+
+/**
+ * Keeps the semantic index up to date in the background: takes queued messages (the database
+ * queues every finished message), embeds them in batches with bounded concurrency, and stores
+ * each vector in the same transaction that takes its message off the queue, so after a crash
+ * or restart it resumes where it stopped and never embeds a stored message again. A failed
+ * batch waits with exponential backoff; a batch the model refuses is split to find the message
+ * at fault. Changing the model starts the index afresh.
+ */
+export class SearchIndexer {
+  private running: Promise<void> | null = null;
+  private controller = new AbortController();
+  private wake: (() => void) | null = null;
+  private lastProgressLog = 0;
+  private lastError: string | null = null;
+  private busy = false;
+
+  constructor(private readonly options: IndexerOptions) {}
+
+  get model(): string | null {
+    return this.options.model;
+  }
+
+  /** Checks the stored index against the configured model (re-indexing when it changed) and starts. */
+  start(): void {
+    const { model, store, log } = this.options;
+    if (!model || this.running) return;
+    const state = store.state();
+    if (state?.model !== model) {
+      if (state) log.info(`search: the embedding model changed from ${state.model} to ${model}; re-indexing every message`);
+      store.reset(model);
+    }
+    this.controller = new AbortController();
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    this.wake?.();
+    await this.running;
+    this.running = null;
+  }
+
+  /** Looks at the queue now rather than at the next interval (a message was just finished). */
+  poke(): void {
+    this.wake?.();
+  }
+
+  status(): IndexerStatus {
+    const { store, model } = this.options;
+    const state = store.state();
+    const progress = store.progress();
+    const current = state && state.model === model ? state : null;
+    let indexer: IndexerState = 'off';
+    if (model) indexer = progress.failing > 0 && this.lastError ? 'failing' : progress.queued > 0 || this.busy ? 'indexing' : 'idle';
+    return { ...progress, model, dimension: current?.dimension ?? null, state: indexer, lastError: progress.lastError ?? this.lastError };
+  }
+
+  private async loop(): Promise<void> {
+    const signal = this.controller.signal;
+    this.options.store.dropDeadEntries();
+    while (!signal.aborted) {
+      let stored = 0;
+      try {
+        stored = await this.runOnce(signal);
+      } catch (err) {
+        this.options.log.error(`search: indexing pass failed: ${(err as Error).message}`);
+      }
+      if (stored === 0 && !signal.aborted) await this.sleep(this.options.intervalMs, signal);
+    }
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      if (signal.aborted) done();
+    });
+  }
+
+  /** One pass: up to `concurrency` batches embedded at once. Resolves to the messages stored. */
+  async runOnce(signal: AbortSignal = this.controller.signal): Promise<number> {
+    const { store, batchSize, concurrency, now } = this.options;
+    if (!this.options.model) return 0;
+    const due = store.due(batchSize * concurrency, now());
+    if (!due.length) return 0;
+    this.busy = true;
+    try {
+      const batches: PendingMessage[][] = [];
+      for (let i = 0; i < due.length; i += batchSize) batches.push(due.slice(i, i + batchSize));
+      const counts = await Promise.all(batches.map((batch) => this.embedBatch(batch, signal)));
+      const stored = counts.reduce((a, b) => a + b, 0);
+      this.logProgress(stored);
+      return stored;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async embedBatch(batch: PendingMessage[], signal: AbortSignal): Promise<number> {
+    const { store, router, model } = this.options;
+    const texts = batch.map((m) => m.content.slice(0, MAX_EMBED_CHARS));
+    let outcome: EmbedOutcome;
+    const started = performance.now();
+    try {
+      outcome = await router.embed(model!, texts, signal);
+    } catch (err) {
+      if (signal.aborted) return 0;
+      const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
+      await this.record(texts, null, Math.round(performance.now() - started), error);
+      // a refused batch (bad input, too long) is split so one bad message holds up no other
+      if (!error.retryable && batch.length > 1) {
+        let stored = 0;
+        for (const message of batch) stored += await this.embedBatch([message], signal);
+        return stored;
+      }
+      this.fail(batch, error);
+      return 0;
+    }
+    try {
+      const expected = store.state()?.dimension ?? null;
+      const vectors = outcome.vectors.map((v) => toVector(v, expected ?? outcome.vectors[0]!.length));
+      store.ensureVectors(vectors[0]!.length);
+      store.store(batch.map((message, i) => ({ message, vector: vectors[i]! })));
+      this.lastError = null;
+      await this.record(texts, outcome, outcome.latencyMs, null);
+      return batch.length;
+    } catch (err) {
+      const error = err instanceof ProviderError ? err : new ProviderError('malformed', (err as Error).message, { cause: err });
+      await this.record(texts, outcome, outcome.latencyMs, error);
+      this.fail(batch, error);
+      return 0;
+    }
+  }
+
+  private fail(batch: PendingMessage[], error: ProviderError): void {
+    const attempts = Math.max(...batch.map((m) => m.attempts));
+    const delay = error.retryAfterMs ?? Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempts);
+    const retryAt = new Date(this.options.now().getTime() + delay);
+    if (error.message !== this.lastError) {
+      this.options.log.warn(`search: embedding with ${this.options.model} failed (${error.message}); retrying in ${Math.round(delay / 1000)} s`);
+    }
+    this.lastError = error.message;
+    this.options.store.failed(batch.map((m) => m.messageId), error.message, retryAt);
+  }
+
+  private async record(texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {
+    const { model, prices, db, log } = this.options;
+    const [provider, ...rest] = model!.split('/');
+    const call = {
+      modelId: model!, provider: provider!, model: rest.join('/'), usage: outcome?.usage ?? null, outputText: '',
+      latencyMs, ttftMs: null, status: error ? ('error' as const) : ('ok' as const), error,
+    };
+    const context = { platform: null, userId: null, experienceId: null, conversationId: null, messageId: null, purpose: 'embedding' as const };
+    const estimate = texts.reduce((sum, t) => sum + estimateTokens(t), 0);
+    try {
+      // an embedding that worked is charged even when its vectors could not be used
+      await recordUsage(db, [usageRow(call, context, prices, estimate)]);
+    } catch (err) {
+      log.warn(`search: could not record embedding usage: ${(err as Error).message}`);
+    }
+  }
+
+  private logProgress(stored: number): void {
+    const nowMs = Date.now();
+    if (!stored || nowMs - this.lastProgressLog < PROGRESS_LOG_MS) return;
+    this.lastProgressLog = nowMs;
+    const { indexed, queued } = this.options.store.progress();
+    if (queued > 0) this.options.log.info(`search: ${indexed} messages indexed, ${queued} to go`);
+  }
+}

@@ -1,0 +1,182 @@
+import { sql } from 'kysely';
+import { estimateTokens } from '../context/tokens.js';
+import type { Db } from '../db/open.js';
+import { ProviderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { PriceTable } from '../providers/pricing.js';
+import type { ProviderRouter } from '../providers/router.js';
+import { recordUsage, usageRow } from '../usage/ledger.js';
+import { reciprocalRankFusion } from './fuse.js';
+import type { SearchIndexer } from './indexer.js';
+import { snippetOf } from './snippet.js';
+import type { SearchStore, VectorFilter } from './store.js';
+
+/** How many nearest messages each method offers to the fusion. */
+const POOL = 50;
+/**
+ * Candidates the bit-vector scan hands to exact re-scoring. sqlite-vec's scan costs grow with
+ * rows × candidates, so this is the knob between speed and recall (`npm run bench:search`).
+ */
+export const RESCORE_CANDIDATES = 64;
+
+export interface SearchHit {
+  messageId: number;
+  conversationId: number;
+  title: string;
+  experienceId: number;
+  experienceName: string;
+  platform: string;
+  channelId: string;
+  threadId: string;
+  /** the platform's id for the message, when it was posted by or seen on a platform */
+  platformMessageId: string | null;
+  role: 'user' | 'assistant';
+  authorName: string | null;
+  createdAt: string;
+  snippet: string;
+  /** which methods found it */
+  matched: Array<'keywords' | 'meaning'>;
+}
+
+/** on: vectors searched; off: no embedding model; building: the index is not complete yet; failed: the query could not be embedded */
+export type SemanticState = 'on' | 'off' | 'building' | 'failed';
+
+export interface SearchResult {
+  hits: SearchHit[];
+  semantic: SemanticState;
+  /** why semantic search did not take part */
+  detail: string | null;
+}
+
+export interface SearchRequest {
+  query: string;
+  filter: VectorFilter;
+  limit?: number;
+  /** who asked, for the usage ledger */
+  asker?: { platform: string; userId: string };
+  /** at most one hit per conversation (chat: "which thread was it?"); default true */
+  onePerConversation?: boolean;
+}
+
+export interface SearchServiceOptions {
+  db: Db;
+  store: SearchStore;
+  indexer: SearchIndexer;
+  router: ProviderRouter;
+  prices: PriceTable;
+  log: Logger;
+}
+
+/**
+ * Hybrid search over stored messages: FTS5 keywords and vector similarity, merged by reciprocal
+ * rank fusion, so an exact term (an error code, a host name) and a paraphrase both find their
+ * message. Filters (Experience, platform, channels, conversations) are applied inside both
+ * searches, before anything is ranked: a hidden message can never push out nor fill a result.
+ */
+export class SearchService {
+  constructor(private readonly options: SearchServiceOptions) {}
+
+  get indexer(): SearchIndexer {
+    return this.options.indexer;
+  }
+
+  async search(request: SearchRequest): Promise<SearchResult> {
+    const { store } = this.options;
+    const limit = request.limit ?? 5;
+    const query = request.query.trim();
+    if (!query) return { hits: [], semantic: 'off', detail: null };
+    const keyword = store.keyword(query, request.filter, POOL).map((r) => r.messageId);
+    const semantic = await this.semantic(query, request);
+    const fused = reciprocalRankFusion([keyword, semantic.ids]);
+    const found = new Map<number, Set<'keywords' | 'meaning'>>();
+    for (const id of keyword) found.set(id, new Set(['keywords']));
+    for (const id of semantic.ids) (found.get(id) ?? found.set(id, new Set()).get(id)!).add('meaning');
+    const hits = await this.hydrate(fused.map((f) => f.id), query);
+    const chosen: SearchHit[] = [];
+    const conversations = new Set<number>();
+    for (const hit of hits) {
+      if (request.onePerConversation !== false) {
+        if (conversations.has(hit.conversationId)) continue;
+        conversations.add(hit.conversationId);
+      }
+      chosen.push({ ...hit, matched: [...(found.get(hit.messageId) ?? [])] });
+      if (chosen.length >= limit) break;
+    }
+    return { hits: chosen, semantic: semantic.state, detail: semantic.detail };
+  }
+
+  private async semantic(query: string, request: SearchRequest): Promise<{ ids: number[]; state: SemanticState; detail: string | null }> {
+    const { indexer, store, router, log } = this.options;
+    const model = indexer.model;
+    if (!model) return { ids: [], state: 'off', detail: 'no embedding model is configured (search.embeddingModel): keywords only' };
+    const index = store.state();
+    if (!index || index.model !== model || index.dimension === null) {
+      return { ids: [], state: 'building', detail: 'the semantic index is still being built: keywords only for now' };
+    }
+    const started = performance.now();
+    try {
+      const outcome = await router.embed(model, [query]);
+      await this.record(query, request, outcome.usage, outcome.latencyMs, null);
+      const vector = Float32Array.from(outcome.vectors[0] ?? []);
+      if (vector.length !== index.dimension) throw new ProviderError('malformed', `the query's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
+      const ids = store.nearest(vector, request.filter, POOL, RESCORE_CANDIDATES).map((r) => r.messageId);
+      const { queued } = store.progress();
+      return { ids, state: queued > 0 ? 'building' : 'on', detail: queued > 0 ? `${queued} messages are still waiting to be indexed` : null };
+    } catch (err) {
+      const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
+      await this.record(query, request, null, Math.round(performance.now() - started), error);
+      log.warn(`search: could not embed the query with ${model}: ${error.message}`);
+      return { ids: [], state: 'failed', detail: `${model} could not embed the query (${error.userMessage}): keywords only` };
+    }
+  }
+
+  private async record(query: string, request: SearchRequest, usage: { inputTokens: number; outputTokens: number } | null, latencyMs: number, error: ProviderError | null): Promise<void> {
+    const { indexer, prices, db } = this.options;
+    const modelId = indexer.model!;
+    const slash = modelId.indexOf('/');
+    const call = {
+      modelId, provider: modelId.slice(0, slash), model: modelId.slice(slash + 1), usage, outputText: '', latencyMs,
+      ttftMs: null, status: error ? ('error' as const) : ('ok' as const), error,
+    };
+    const context = {
+      platform: request.asker?.platform ?? null, userId: request.asker?.userId ?? null,
+      experienceId: request.filter.experienceIds?.length === 1 ? request.filter.experienceIds[0]! : null,
+      conversationId: null, messageId: null, purpose: 'embedding' as const,
+    };
+    try {
+      await recordUsage(db, [usageRow(call, context, prices, estimateTokens(query))]);
+    } catch (err) {
+      this.options.log.warn(`search: could not record embedding usage: ${(err as Error).message}`);
+    }
+  }
+
+  /** The hits' details, in the order of `ids`. */
+  private async hydrate(ids: number[], query: string): Promise<Array<Omit<SearchHit, 'matched'>>> {
+    if (!ids.length) return [];
+    const rows = await this.options.db
+      .selectFrom('messages as m')
+      .innerJoin('conversations as c', 'c.id', 'm.conversation_id')
+      .innerJoin('experiences as e', 'e.id', 'c.experience_id')
+      .select([
+        'm.id as messageId', 'm.conversation_id as conversationId', 'm.role', 'm.author_name as authorName', 'm.content',
+        'm.created_at as createdAt', 'c.title', 'c.experience_id as experienceId', 'e.name as experienceName',
+        'c.platform', 'c.channel_id as channelId', 'c.thread_id as threadId',
+        (eb) => eb
+          .selectFrom('platform_messages as p')
+          .select('p.platform_message_id')
+          .whereRef('p.message_id', '=', 'm.id')
+          .orderBy('p.part')
+          .limit(1)
+          .as('platformMessageId'),
+      ])
+      .where('m.id', 'in', sql<number>`(SELECT value FROM json_each(${JSON.stringify(ids)}))`)
+      .execute();
+    const byId = new Map(rows.map((r) => [r.messageId, r]));
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      if (!row) return [];
+      const { content, title, ...rest } = row;
+      return [{ ...rest, title: title ?? '(untitled)', platformMessageId: row.platformMessageId ?? null, snippet: snippetOf(content, query) }];
+    });
+  }
+}
