@@ -75,7 +75,12 @@ async function main(): Promise<void> {
   runtime = await startRuntime(config, { log });
   // the admin web (and /healthz) come up first: a platform's first connection can take a while
   const running = runtime;
-  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored: () => running.deps.experiences.clearCache() });
+  // a restored file has its own Experiences and its own search index (maybe of another model)
+  const onRestored = async (): Promise<void> => {
+    running.deps.experiences.clearCache();
+    await running.deps.search?.indexer.restart();
+  };
+  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored });
   stopBackups = backups.startSchedule();
   try {
     admin = await startAdmin(adminContext(running, { backups }));

@@ -86,6 +86,12 @@ export class SearchIndexer {
     this.running = null;
   }
 
+  /** After a restore the index on disk is another one: check its model again and go on from its queue. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
   /** Looks at the queue now rather than at the next interval (a message was just finished). */
   poke(): void {
     this.wake?.();

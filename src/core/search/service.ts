@@ -14,10 +14,10 @@ import type { SearchStore, VectorFilter } from './store.js';
 /** How many nearest messages each method offers to the fusion. */
 const POOL = 50;
 /**
- * Candidates the bit-vector scan hands to exact re-scoring. sqlite-vec's scan costs grow with
- * rows × candidates, so this is the knob between speed and recall (`npm run bench:search`).
+ * Candidates the bit-vector scan hands to exact re-scoring: the knob between recall and time
+ * (`npm run bench:search` prints both).
  */
-export const RESCORE_CANDIDATES = 64;
+export const RESCORE_CANDIDATES = 256;
 
 export interface SearchHit {
   messageId: number;

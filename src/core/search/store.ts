@@ -70,6 +70,11 @@ export function floatBlob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 }
 
+/** the probe scan's k: the Hamming distance of its last hit bounds the wide scan */
+const PROBE_K = 10;
+/** how far past the probe's distance the wide scan reaches, as a share of the dimensions */
+export const RADIUS_MARGIN = 0.06;
+
 const json = (values: readonly unknown[]): string => JSON.stringify(values);
 
 function filterSql(filter: VectorFilter, columns: { experience: string; platform: string; channel: string; conversation: string }): { sql: string; params: unknown[] } {
@@ -215,20 +220,28 @@ export class SearchStore {
   }
 
   /**
-   * Nearest messages to `vector`: the `candidates` nearest by Hamming distance of the sign bits
-   * (filters applied inside the scan), re-scored by exact cosine distance, best `limit` kept.
+   * Nearest messages to `vector`, in two scans of the bit vectors (filters applied inside both):
+   * a probe for the 10th nearest Hamming distance, then up to `candidates` messages within that
+   * distance plus a margin, re-scored by exact cosine distance; the best `limit` are kept.
+   * sqlite-vec's scan costs rows × k, but rows beyond the distance bound never reach the
+   * selection, so the wide second scan costs little more than the narrow probe.
    */
   nearest(vector: Float32Array, filter: VectorFilter, limit: number, candidates: number): Ranked[] {
     if (!this.hasVectorTable()) return [];
     const where = filterSql(filter, { experience: 'experience_id', platform: 'platform', channel: 'channel_id', conversation: 'conversation_id' });
-    const rows = this.sqlite
+    const bits = quantize(vector);
+    const probe = this.sqlite
+      .prepare(`SELECT distance FROM search_vectors WHERE quantized MATCH vec_bit(?) AND k = ?${where.sql}`)
+      .all(bits, PROBE_K, ...where.params) as Array<{ distance: number }>;
+    if (!probe.length) return [];
+    const radius = probe.length < PROBE_K ? Number.MAX_SAFE_INTEGER : probe[probe.length - 1]!.distance + Math.ceil(vector.length * RADIUS_MARGIN);
+    return this.sqlite
       .prepare(
         `SELECT message_id AS messageId, vec_distance_cosine(embedding, ?) AS score FROM (
-           SELECT message_id, embedding FROM search_vectors WHERE quantized MATCH vec_bit(?) AND k = ?${where.sql}
+           SELECT message_id, embedding FROM search_vectors WHERE quantized MATCH vec_bit(?) AND k = ? AND distance <= ?${where.sql}
          ) ORDER BY score LIMIT ?`,
       )
-      .all(floatBlob(vector), quantize(vector), Math.max(candidates, limit), ...where.params, limit) as Ranked[];
-    return rows;
+      .all(floatBlob(vector), bits, Math.max(candidates, limit), radius, ...where.params, limit) as Ranked[];
   }
 
   /**
