@@ -44,7 +44,8 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
       .limit(RECENT_ERRORS)
       .execute();
     const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
-    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets });
+    const search = ctx.runtime.deps.search?.indexer.status() ?? null;
+    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search });
   });
 
   app.get<{ Querystring: { fresh?: string } }>('/dashboard/providers', async (request, reply) => {
