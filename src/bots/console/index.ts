@@ -5,6 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseCommandText } from '../../core/commands/run.js';
 import type { Engine } from '../../core/engine.js';
 import type { Inbound } from '../../core/inbound.js';
+import { OPEN_DIRECTORY } from '../../core/search/directory.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { ConsoleReply } from './reply.js';
 
@@ -94,6 +95,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
         .values({ platform: CONSOLE_PLATFORM, channel_id: channelId, experience_id: experience.id, model_override: null })
         .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id }))
         .execute();
+      engine.directories.set(CONSOLE_PLATFORM, OPEN_DIRECTORY);
       output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
       // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
       const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
@@ -111,6 +113,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       });
     },
     async stop() {
+      engine.directories.delete(CONSOLE_PLATFORM);
       rl?.close();
       await stopCurrent();
       await queue;

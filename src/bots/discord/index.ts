@@ -16,6 +16,7 @@ import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { isAdmin, isAllowed, type Place } from './access.js';
 import { argsFromOptions, Autocomplete, commandDefinitions } from './commands.js';
 import { actionFromCustomId } from './components.js';
+import { createDiscordDirectory } from './directory.js';
 import { DISCORD, messageInbound, placeOf } from './inbound.js';
 import { ChannelReply, InteractionReply } from './reply.js';
 
@@ -186,6 +187,7 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
       });
       await client.login(settings.token);
       await ready;
+      engine.directories.set(DISCORD, createDiscordDirectory(client));
       await registerCommands();
       log.info(`discord: connected as ${client.user?.tag}`);
       caughtUp = catchUp().catch((err) => {
@@ -194,6 +196,7 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
       });
     },
     async stop() {
+      engine.directories.delete(DISCORD);
       await caughtUp;
       await client.destroy();
     },

@@ -16,6 +16,7 @@ import type { Engine } from '../../core/engine.js';
 import { RateLimitError, errorMessage } from '../../core/errors.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { attachmentsOf } from './attachments.js';
+import { createMatrixDirectory } from './directory.js';
 import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, type BotIdentity, type RoomEventLike } from './inbound.js';
 import { MatrixReply, type MatrixTransport } from './reply.js';
@@ -284,6 +285,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
         const startOptions: IStartClientOpts = { initialSyncLimit: 20 };
         await matrix.startClient(startOptions);
         await syncedOnce(matrix);
+        engine.directories.set(MATRIX, createMatrixDirectory(matrix));
         const profile = await matrix.getProfileInfo(session.userId).catch(() => ({ displayname: undefined }));
         bot.displayName = profile.displayname ?? session.userId.slice(1).split(':')[0]!;
         if (encryption) await setUpCrossSigning(matrix, session, settings.password, log);
@@ -297,6 +299,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     },
     async stop() {
       connected = false;
+      engine.directories.delete(MATRIX);
       if (syncSaveTimer) clearTimeout(syncSaveTimer);
       syncSaveTimer = null;
       client?.stopClient();

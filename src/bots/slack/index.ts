@@ -5,6 +5,7 @@ import type { Engine } from '../../core/engine.js';
 import { errorMessage } from '../../core/errors.js';
 import type { ActionName, Inbound } from '../../core/inbound.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
+import { createSlackDirectory } from './directory.js';
 import { SLACK, isDirectChannel, messageInbound, type SlackMessage } from './inbound.js';
 import { ACTION_PREFIX, SlackReply, messageKey } from './reply.js';
 
@@ -182,6 +183,7 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     async start() {
       const auth = await app.client.auth.test();
       botUserId = auth.user_id ?? '';
+      engine.directories.set(SLACK, createSlackDirectory(app.client));
       const started = settings.appToken ? await app.start() : await app.start({ port: settings.port, host: settings.host } satisfies ListenOptions);
       if (!settings.appToken) server = started as Server;
       connected = true;
@@ -189,6 +191,7 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     },
     async stop() {
       connected = false;
+      engine.directories.delete(SLACK);
       await app.stop();
       // the Socket Mode socket needs a moment to close, or the process hangs on it
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -118,7 +118,8 @@ export function interaction(core: Core, input: FakeInteractionInput): FakeIntera
     id, token: tok, type, channelId: channel.id, guildId: guild?.id ?? null, userId, name,
     messageId, createdAt: Date.now(), callbackType: null, originalMessageId: null,
   });
-  const appPermissions = guild ? state.permissionsOf(guild, state.bot.id) : 0n;
+  // as on Discord, both are the permissions in this channel, overwrites applied
+  const appPermissions = guild ? state.channelPermissionsOf(channel, state.bot.id) : 0n;
   emit(core, 'INTERACTION_CREATE', {
     id, application_id: state.applicationId, type, data, token: tok, version: 1,
     channel: { ...channelPayload(state, channel), ...(guild ? { permissions: appPermissions.toString() } : {}) },
@@ -127,7 +128,7 @@ export function interaction(core: Core, input: FakeInteractionInput): FakeIntera
       ? {
           guild_id: guild.id,
           guild: { id: guild.id, locale: 'en-US', features: [] },
-          member: { ...memberPayload(state, guild, userId), permissions: state.permissionsOf(guild, userId).toString() },
+          member: { ...memberPayload(state, guild, userId), permissions: state.channelPermissionsOf(channel, userId).toString() },
         }
       : { user: userPayload(state.ensureUser(userId)) }),
     ...(messageId ? { message: messagePayload(state, state.requireMessage(messageId)) } : {}),

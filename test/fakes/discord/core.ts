@@ -63,7 +63,7 @@ export const isResult = (x: unknown): x is RouteResult => typeof x === 'object' 
 /** 403 Missing Permissions unless the bot may post in `channel`. */
 export function checkCanSend(core: Core, channel: ChannelState): RouteResult | null {
   if (!channel.guildId) return null;
-  const perms = core.state.permissionsOf(core.state.requireGuild(channel.guildId), core.state.bot.id);
+  const perms = core.state.channelPermissionsOf(channel, core.state.bot.id);
   const need = isThread(channel) ? 1n << 38n : 1n << 11n; // SendMessagesInThreads : SendMessages
   if (!(perms & need) || !(perms & (1n << 10n))) return apiError(403, 50013, 'Missing Permissions');
   if (isThread(channel) && channel.locked) return apiError(403, 50083, 'Thread is archived');

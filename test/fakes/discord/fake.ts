@@ -6,9 +6,9 @@ import { FakeHttp } from './http.js';
 import { snowflake } from './ids.js';
 import { attachmentPayload, channelPayload, guildCreatePayload, userPayload } from './payloads.js';
 import { EditLimiter } from './ratelimit.js';
-import { FakeState } from './state.js';
+import { FakeState, overwriteOf } from './state.js';
 import type {
-  DmSaysInput, DropOptions, FakeChannelInput, FakeDiscordOptions, FakeGuild, FakeInteractionHandle, FakeInteractionInput,
+  DmSaysInput, DropOptions, FakeChannelInput, FakeDiscordOptions, FakeMemberInput, FakeOverwriteInput, FakeGuild, FakeInteractionHandle, FakeInteractionInput,
   FakeInteractionResponse, FakeSentMessage, FakeThread, FakeUser, RecordedRest, RegisteredCommand, UserSaysInput,
 } from './types.js';
 import { appRoutes } from './routes-app.js';
@@ -117,6 +117,25 @@ export class FakeDiscord {
     const state = this.state.addChannel(guildId, channel);
     emit(this.core, isThread(state) ? 'THREAD_CREATE' : 'CHANNEL_CREATE', channelPayload(this.state, state), INTENT.Guilds);
     return state.id;
+  }
+  /** Adds (or updates) a guild member; Discord tells the bot only with the GuildMembers intent, so nothing is dispatched. */
+  addMember(guildId: string, member: FakeMemberInput): void {
+    const guild = this.state.requireGuild(guildId);
+    this.state.ensureUser(member.userId, member.username);
+    const state = this.state.ensureMember(guild, member.userId);
+    if (member.roles) state.roles = [...member.roles];
+    if (member.nick !== undefined) state.nick = member.nick;
+  }
+  /** The member leaves the guild (no dispatch, as for `addMember`). */
+  removeMember(guildId: string, userId: string): void {
+    this.state.requireGuild(guildId).members.delete(userId);
+  }
+  /** Replaces a channel's permission overwrites; a connected bot gets CHANNEL_UPDATE. */
+  setPermissionOverwrites(channelId: string, overwrites: FakeOverwriteInput[]): void {
+    const channel = this.state.requireChannel(channelId);
+    if (!channel.guildId || isThread(channel)) throw new Error('fake discord: overwrites are for guild channels (threads follow their parent)');
+    channel.overwrites = overwrites.map(overwriteOf);
+    emit(this.core, 'CHANNEL_UPDATE', channelPayload(this.state, channel), INTENT.Guilds);
   }
   /** The DM channel id between the bot and `userId`, if one exists. */
   dmChannelId(userId = this.state.defaultUserId): string | undefined {

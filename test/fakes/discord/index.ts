@@ -13,7 +13,10 @@
  * Discord. Message edits are limited per channel (5 per 5 s by default, a hidden sublimit so
  * discord.js meets real 429s); interactions must be answered within 3 s. Guild messages reach a
  * client without the MessageContent intent with empty content unless they mention the bot, and DM
- * channels are not announced (discord.js needs `Partials.Channel` for DMs), as on Discord.
+ * channels are not announced (discord.js needs `Partials.Channel` for DMs), as on Discord. Channels
+ * carry permission overwrites (`permissionOverwrites`, `setPermissionOverwrites`), applied to what
+ * the bot may send and to interaction permissions; `GET /guilds/:id/members/:user` answers 404
+ * Unknown Member (10007) for people not in the guild.
  */
 import { FakeDiscord } from './fake.js';
 import type { FakeDiscordOptions } from './types.js';

@@ -20,6 +20,13 @@ export interface GuildState {
   members: Map<string, MemberState>;
   joinedAt: string;
 }
+/** A channel permission overwrite: for a role (type 0; the guild id is @everyone) or a member (type 1). */
+export interface OverwriteState {
+  id: string;
+  type: 0 | 1;
+  allow: bigint;
+  deny: bigint;
+}
 export interface ChannelState {
   id: string;
   type: number;
@@ -39,6 +46,8 @@ export interface ChannelState {
   /** created through REST by the bot (reported by `fake.threads`) */
   createdByBot: boolean;
   names: string[];
+  /** permission overwrites of a guild channel (threads follow their parent's) */
+  overwrites: OverwriteState[];
 }
 export interface AttachmentState {
   id: string;

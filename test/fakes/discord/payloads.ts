@@ -81,7 +81,7 @@ export function channelPayload(state: FakeState, channel: ChannelState): Record<
   return {
     ...base,
     position: channel.position,
-    permission_overwrites: [],
+    permission_overwrites: channel.overwrites.map((o) => ({ id: o.id, type: o.type, allow: o.allow.toString(), deny: o.deny.toString() })),
     topic: channel.topic,
     nsfw: false,
     default_auto_archive_duration: 1440,

@@ -2,7 +2,7 @@
 import { applyMessageBody, emit, emitMessage, INTENT, markEdited, validateMessageBody, type Core } from './core.js';
 import { apiError, ok, type FakeHttp, type RouteContext, type RouteResult } from './http.js';
 import { snowflake } from './ids.js';
-import { messagePayload, userPayload } from './payloads.js';
+import { memberPayload, messagePayload, userPayload } from './payloads.js';
 import type { InteractionState, MessageState } from './state.js';
 import type { FakeInteractionResponse, RecordedFile, RegisteredCommand } from './types.js';
 
@@ -53,6 +53,12 @@ export function appRoutes(http: FakeHttp, core: Core): void {
   http.add('GET /users/:userId', ({ params }) => {
     const user = state.users.get(params.userId!);
     return user ? ok(userPayload(user)) : apiError(404, 10013, 'Unknown User');
+  });
+  http.add('GET /guilds/:guildId/members/:userId', ({ params }) => {
+    const guild = state.guilds.get(params.guildId!);
+    if (!guild) return apiError(404, 10004, 'Unknown Guild');
+    if (!guild.members.has(params.userId!)) return apiError(404, 10007, 'Unknown Member');
+    return ok(memberPayload(state, guild, params.userId!));
   });
   http.add('GET /applications/@me', () =>
     ok({

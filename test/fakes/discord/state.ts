@@ -1,10 +1,14 @@
 /** The fake's world: users, guilds, channels, threads, messages, interactions, commands. */
 import { PermissionFlagsBits as P } from 'discord.js';
 import { snowflake, snowflakeTime } from './ids.js';
-import type { ChannelState, GuildState, MemberState, MessageState, InteractionState } from './model.js';
-import type { FakeChannelInput, FakeDiscordOptions, FakeGuild, FakeUser, RegisteredCommand } from './types.js';
+import type { ChannelState, GuildState, MemberState, MessageState, InteractionState, OverwriteState } from './model.js';
+import type { FakeChannelInput, FakeDiscordOptions, FakeGuild, FakeOverwriteInput, FakeUser, RegisteredCommand } from './types.js';
 
-export type { AttachmentState, ChannelState, GuildState, InteractionState, MemberState, MessageState, RoleState } from './model.js';
+export type { AttachmentState, ChannelState, GuildState, InteractionState, MemberState, MessageState, OverwriteState, RoleState } from './model.js';
+
+export function overwriteOf(input: FakeOverwriteInput): OverwriteState {
+  return { id: input.id, type: input.type === 'member' ? 1 : 0, allow: BigInt(input.allow ?? 0), deny: BigInt(input.deny ?? 0) };
+}
 
 export const EVERYONE_PERMISSIONS =
   P.ViewChannel | P.SendMessages | P.SendMessagesInThreads | P.CreatePublicThreads | P.ReadMessageHistory |
@@ -120,6 +124,7 @@ export class FakeState {
       starterMessageId: null,
       createdByBot,
       names: [input.name ?? (isThread ? 'thread' : 'channel')],
+      overwrites: isThread ? [] : (input.permissionOverwrites ?? []).map(overwriteOf),
     };
     this.channels.set(id, channel);
     return channel;
@@ -133,7 +138,7 @@ export class FakeState {
     const channel: ChannelState = {
       id: snowflake(), type: 1, name: null, guildId: null, parentId: null, topic: null, position: 0, ownerId: null,
       archived: false, locked: false, autoArchiveDuration: 0, recipientId: userId, messageCount: 0, lastMessageId: null,
-      starterMessageId: null, createdByBot: false, names: [],
+      starterMessageId: null, createdByBot: false, names: [], overwrites: [],
     };
     this.channels.set(channel.id, channel);
     this.dmChannels.set(userId, channel.id);
@@ -185,6 +190,35 @@ export class FakeState {
     let bits = guild.roles[0]!.permissions;
     for (const role of guild.roles) if (member?.roles.includes(role.id)) bits |= role.permissions;
     return bits & P.Administrator ? ALL_PERMISSIONS : bits;
+  }
+
+  /**
+   * What `userId` may do in `channel`, as Discord computes it: guild permissions, then the
+   * channel's overwrites for @everyone, the member's roles, the member. Threads take their
+   * parent's; DMs allow everything.
+   */
+  channelPermissionsOf(channel: ChannelState, userId: string): bigint {
+    if (!channel.guildId) return ALL_PERMISSIONS;
+    const guild = this.requireGuild(channel.guildId);
+    const base = this.permissionsOf(guild, userId);
+    if (base & P.Administrator) return ALL_PERMISSIONS;
+    const source = channel.parentId && (channel.type === 10 || channel.type === 11 || channel.type === 12) ? this.channels.get(channel.parentId) ?? channel : channel;
+    const roles = guild.members.get(userId)?.roles ?? [];
+    let bits = base;
+    const everyone = source.overwrites.find((o) => o.type === 0 && o.id === guild.id);
+    if (everyone) bits = (bits & ~everyone.deny) | everyone.allow;
+    let allow = 0n;
+    let deny = 0n;
+    for (const o of source.overwrites) {
+      if (o.type === 0 && o.id !== guild.id && roles.includes(o.id)) {
+        allow |= o.allow;
+        deny |= o.deny;
+      }
+    }
+    bits = (bits & ~deny) | allow;
+    const own = source.overwrites.find((o) => o.type === 1 && o.id === userId);
+    if (own) bits = (bits & ~own.deny) | own.allow;
+    return bits;
   }
 
   createdAt(id: string): string {

@@ -22,6 +22,15 @@ export interface FakeMemberInput {
   nick?: string | null;
 }
 
+/** A channel permission overwrite: `id` is a role (the guild id for @everyone) or a user. */
+export interface FakeOverwriteInput {
+  id: string;
+  type: 'role' | 'member';
+  /** permission bits (bigint or decimal string); default 0 */
+  allow?: bigint | string;
+  deny?: bigint | string;
+}
+
 export interface FakeChannelInput {
   id?: string;
   name?: string;
@@ -32,6 +41,8 @@ export interface FakeChannelInput {
   topic?: string | null;
   /** thread owner (default: the bot) */
   ownerId?: string;
+  /** e.g. a private channel: deny @everyone (id: the guild id) ViewChannel, allow a role or member */
+  permissionOverwrites?: FakeOverwriteInput[];
 }
 
 /** A guild to seed the fake with. Missing ids are generated. */

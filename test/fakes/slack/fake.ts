@@ -8,7 +8,7 @@ import type { SignedPostOptions } from './signing.js';
 import { SocketSide } from './socket.js';
 import { identity, SlackState } from './state.js';
 import type {
-  AckRecord, ApiCall, AssistantCall, ClickButtonInput, EphemeralMessage, FakeFile, FakeFileInput, FakeSlackOptions, FakeUser, Json,
+  AckRecord, ApiCall, AssistantCall, ClickButtonInput, EphemeralMessage, FakeChannel, FakeChannelOptions, FakeFile, FakeFileInput, FakeSlackOptions, FakeUser, Json,
   ResponseUrlPost, SlashCommandInput, StoredMessage, Transport, UpdateLimit, UserSaysInput,
 } from './types.js';
 
@@ -110,8 +110,19 @@ export class FakeSlack {
   addUser(user: Partial<FakeUser> & { name: string }): FakeUser {
     return this.state.addUser(user);
   }
-  addChannel(id: string, name: string): void {
-    this.state.channelNames.set(id, name);
+  /** A channel (public unless `kind` says otherwise) with its members (public: everyone; else the bot only). */
+  addChannel(id: string, name: string, options: FakeChannelOptions = {}): FakeChannel {
+    return this.state.addChannel(id, name, options);
+  }
+  /** A DM between the bot and `user`. */
+  addIm(id: string, user: string): FakeChannel {
+    return this.state.addIm(id, user);
+  }
+  /** Changes who is in a channel (a DM's people stay). */
+  setMembers(id: string, members: string[]): void {
+    const channel = this.state.channels.get(id);
+    if (!channel || channel.kind === 'im') throw new Error(`fake Slack: no channel ${id} to set members of`);
+    channel.members = [...members];
   }
   addFile(file: FakeFileInput): FakeFile {
     return this.state.addFile(file, this.server.baseUrl);

@@ -17,7 +17,9 @@
  *
  * Web API errors are HTTP 200 `{ ok: false, error }`; `chat.update` is limited per message (token
  * bucket, default burst 3 then 1/s; 429 `ratelimited` + Retry-After). `url_private` file downloads
- * need `Authorization: Bearer <bot token>`. Event deliveries run in the background: `idle()`
+ * need `Authorization: Bearer <bot token>`. Conversations have kinds and members (`addChannel`, `addIm`):
+ * `conversations.info` / `conversations.members` answer `channel_not_found` for a private one
+ * the bot is not in, as Slack does; `chat.getPermalink` links to stored messages. Event deliveries run in the background: `idle()`
  * waits for their acks and reports failures; slash commands and clicks resolve with the ack.
  */
 import { FakeSlack } from './fake.js';

@@ -3,7 +3,7 @@
  * and the records tests read back (API calls, assistant calls, response_url posts, acks).
  */
 import type {
-  AckRecord, ApiCall, AssistantCall, EphemeralMessage, FakeFile, FakeFileInput, FakeSlackOptions, FakeUser, ResponseUrlPost, StoredMessage,
+  AckRecord, ApiCall, AssistantCall, EphemeralMessage, FakeChannel, FakeChannelOptions, FakeFile, FakeFileInput, FakeSlackOptions, FakeUser, ResponseUrlPost, StoredMessage,
 } from './types.js';
 
 const TS_BASE = 1_732_270_000;
@@ -37,6 +37,8 @@ export function identity(o: FakeSlackOptions): Identity {
 export class SlackState {
   readonly users = new Map<string, FakeUser>();
   readonly channelNames = new Map<string, string>();
+  /** conversations added on purpose; others are guessed from their id (see `channel`) */
+  readonly channels = new Map<string, FakeChannel>();
   readonly files = new Map<string, FakeFile>();
   readonly stored: StoredMessage[] = [];
   readonly ephemerals: EphemeralMessage[] = [];
@@ -55,7 +57,38 @@ export class SlackState {
     this.users.set(id.botUserId, { id: id.botUserId, name: id.botName, realName: 'Threadloom', displayName: 'Threadloom', isBot: true });
     this.addUser({ id: 'U0ALICE001', name: 'alice', realName: 'Alice Example', displayName: 'Alice' });
     this.addUser({ id: 'U0BOB00001', name: 'bob', realName: 'Bob Example', displayName: 'bobby' });
-    this.channelNames.set('C0GENERAL1', 'general');
+    this.addChannel('C0GENERAL1', 'general');
+  }
+
+  addChannel(id: string, name: string, options: FakeChannelOptions = {}): FakeChannel {
+    const kind = options.kind ?? 'public';
+    const channel: FakeChannel = { id, name, kind, members: options.members ? [...options.members] : kind === 'public' ? null : [this.id.botUserId] };
+    this.channels.set(id, channel);
+    this.channelNames.set(id, name);
+    return channel;
+  }
+
+  /** A DM between the bot and `user`. */
+  addIm(id: string, user: string): FakeChannel {
+    const channel: FakeChannel = { id, name: id, kind: 'im', members: [user, this.id.botUserId], user };
+    this.channels.set(id, channel);
+    return channel;
+  }
+
+  /**
+   * The conversation `id`: one added, or else a `D…` id is a DM with the default user (so tests
+   * can talk in DMs without adding them); other unknown ids are no conversation.
+   */
+  channel(id: string): FakeChannel | undefined {
+    const known = this.channels.get(id);
+    if (known) return known;
+    if (this.isIm(id)) return { id, name: id, kind: 'im', members: ['U0ALICE001', this.id.botUserId], user: 'U0ALICE001' };
+    return undefined;
+  }
+
+  /** who is in `channel` now */
+  membersOf(channel: FakeChannel): string[] {
+    return channel.members ? [...channel.members] : [...this.users.keys()];
   }
 
   /** `1732270000.000100`, `1732270000.000200`, … (increasing, like Slack's message timestamps) */
@@ -72,7 +105,7 @@ export class SlackState {
   }
 
   addUser(u: Partial<FakeUser> & { name: string }): FakeUser {
-    const user: FakeUser = { id: u.id ?? this.nextId('U'), name: u.name, realName: u.realName ?? u.name, displayName: u.displayName ?? '', isBot: u.isBot ?? false };
+    const user: FakeUser = { id: u.id ?? this.nextId('U'), name: u.name, realName: u.realName ?? u.name, displayName: u.displayName ?? '', isBot: u.isBot ?? false, ...(u.guest ? { guest: u.guest } : {}) };
     this.users.set(user.id, user);
     return user;
   }

@@ -31,6 +31,26 @@ export interface FakeUser {
   realName: string;
   displayName: string;
   isBot?: boolean;
+  /** a guest: `multi` (is_restricted) or `single` channel (is_ultra_restricted) */
+  guest?: 'multi' | 'single';
+}
+
+/** A conversation the workspace knows: what `conversations.info` and `conversations.members` answer. */
+export interface FakeChannel {
+  id: string;
+  name: string;
+  kind: 'public' | 'private' | 'im' | 'mpim';
+  /** who is in it, the bot included when it is; `null`: everyone in the workspace */
+  members: string[] | null;
+  /** an IM's person */
+  user?: string;
+}
+
+export interface FakeChannelOptions {
+  /** default `public` */
+  kind?: 'public' | 'private' | 'mpim';
+  /** default: everyone (public), else the bot only */
+  members?: string[];
 }
 
 export interface FakeFile {

@@ -5,7 +5,7 @@
  */
 import { checkContent, type UpdateLimiter } from './limits.js';
 import { messageJson, type SlackState } from './state.js';
-import type { Json, StoredMessage } from './types.js';
+import type { FakeChannel, Json, StoredMessage } from './types.js';
 
 export interface ApiResult {
   status: number;
@@ -41,14 +41,36 @@ function json(ctx: ApiContext, m: StoredMessage): Json {
   return messageJson(m, ctx.state.id.teamId, ctx.state.id.appId);
 }
 
-function channelInfo(ctx: ApiContext, id: string): Json {
-  const im = ctx.state.isIm(id);
-  return im
-    ? { id, created: 1_700_000_000, is_im: true, is_channel: false, is_private: true, is_org_shared: false, user: 'U0ALICE001', is_open: true }
-    : {
-        id, name: ctx.state.channelNames.get(id) ?? id.toLowerCase(), created: 1_700_000_000, is_channel: !id.startsWith('G'), is_group: false,
-        is_im: false, is_mpim: false, is_private: id.startsWith('G'), is_archived: false, is_general: id === 'C0GENERAL1', is_member: true,
-      };
+/**
+ * As Slack describes conversations: `is_channel` for channels, public or private (except private
+ * channels from before 2021, `G…` ids, which are `is_group` instead), `is_private` for all but
+ * public channels, `is_im` / `is_mpim` for DMs and group DMs.
+ */
+function channelInfo(ctx: ApiContext, c: FakeChannel): Json {
+  const members = ctx.state.membersOf(c);
+  if (c.kind === 'im') {
+    return { id: c.id, created: 1_700_000_000, is_im: true, is_channel: false, is_group: false, is_mpim: false, is_private: true, is_org_shared: false, user: c.user, is_open: true, is_user_deleted: false };
+  }
+  const legacyGroup = c.kind === 'private' && c.id.startsWith('G');
+  return {
+    id: c.id, name: c.name, created: 1_700_000_000,
+    is_channel: c.kind !== 'mpim' && !legacyGroup, is_group: legacyGroup, is_im: false, is_mpim: c.kind === 'mpim', is_private: c.kind !== 'public',
+    is_archived: false, is_general: c.id === 'C0GENERAL1', is_member: members.includes(ctx.state.id.botUserId), is_shared: false, is_ext_shared: false, is_org_shared: false,
+  };
+}
+
+/** The conversation, if the bot may look at it: private ones only from inside, as on Slack. */
+function visibleToBot(ctx: ApiContext, id: string | undefined): FakeChannel | undefined {
+  const c = id ? ctx.state.channel(id) : undefined;
+  if (!c) return undefined;
+  return c.kind === 'public' || ctx.state.membersOf(c).includes(ctx.state.id.botUserId) ? c : undefined;
+}
+
+const cursorOf = (offset: number): string => Buffer.from(`member:${offset}`).toString('base64');
+function offsetOf(cursor: string | undefined): number | null {
+  if (!cursor) return 0;
+  const match = /^member:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString());
+  return match ? Number(match[1]) : null;
 }
 
 const handlers: Record<string, Handler> = {
@@ -111,9 +133,27 @@ const handlers: Record<string, Handler> = {
     return ok({ message_ts });
   },
   'conversations.info': (ctx, args) => {
-    const channel = str(args.channel);
-    if (!channel || !/^[CDG]/.test(channel)) return fail('channel_not_found');
+    const channel = visibleToBot(ctx, str(args.channel));
+    if (!channel) return fail('channel_not_found');
     return ok({ channel: channelInfo(ctx, channel) });
+  },
+  'conversations.members': (ctx, args) => {
+    const channel = visibleToBot(ctx, str(args.channel));
+    if (!channel) return fail('channel_not_found');
+    const offset = offsetOf(str(args.cursor));
+    if (offset === null) return fail('invalid_cursor');
+    const limit = Math.min(1000, Math.max(1, Number(str(args.limit) ?? 100)));
+    const members = ctx.state.membersOf(channel);
+    const next = offset + limit < members.length ? cursorOf(offset + limit) : '';
+    return ok({ members: members.slice(offset, offset + limit), response_metadata: { next_cursor: next } });
+  },
+  'chat.getPermalink': (ctx, args) => {
+    const channel = visibleToBot(ctx, str(args.channel));
+    if (!channel) return fail('channel_not_found');
+    const m = ctx.state.find(channel.id, str(args.message_ts) ?? '');
+    if (!m) return fail('message_not_found');
+    const reply = m.thread_ts && m.thread_ts !== m.ts ? `?thread_ts=${m.thread_ts}&cid=${channel.id}` : '';
+    return ok({ channel: channel.id, permalink: `https://${ctx.state.id.teamDomain}.slack.com/archives/${channel.id}/p${m.ts.replace('.', '')}${reply}` });
   },
   'conversations.replies': (ctx, args) => {
     const channel = str(args.channel) ?? '';
@@ -130,7 +170,12 @@ const handlers: Record<string, Handler> = {
     const u = ctx.state.users.get(str(args.user) ?? '');
     if (!u) return fail('user_not_found');
     const profile = { real_name: u.realName, display_name: u.displayName, real_name_normalized: u.realName, display_name_normalized: u.displayName, team: ctx.state.id.teamId };
-    return ok({ user: { id: u.id, team_id: ctx.state.id.teamId, name: u.name, real_name: u.realName, deleted: false, is_bot: u.isBot ?? false, is_admin: false, tz: 'Europe/Berlin', profile } });
+    return ok({
+      user: {
+        id: u.id, team_id: ctx.state.id.teamId, name: u.name, real_name: u.realName, deleted: false, is_bot: u.isBot ?? false, is_admin: false,
+        is_restricted: u.guest !== undefined, is_ultra_restricted: u.guest === 'single', tz: 'Europe/Berlin', profile,
+      },
+    });
   },
   'files.info': (ctx, args) => {
     const f = ctx.state.files.get(str(args.file) ?? '');
