@@ -46,6 +46,10 @@ describe('Discord slash commands', () => {
     expect((await slash('experience', { action: 'use', experience: 'shell' })).text).toBe('This conversation now uses the Linux & shell helper Experience.');
     expect((await slash('bind', { experience: 'homelab' })).text).toBe('Only Threadloom admins can use `bind`.');
     expect((await slash('usage')).text).toMatch(/^Today \(UTC\): 1 turns/);
+    const found = await slash('search', { query: 'three proxmox nodes', scope: 'all' });
+    expect(found.ephemeral).toBe(true);
+    expect(found.text).toContain('we run Proxmox on three nodes');
+    expect(found.text).toContain(`https://discord.com/channels/${discord.guildId}/${thread.id}/`);
     expect((await slash('branch', { to: 'list' })).text).toContain('single branch');
     expect((await slash('stop')).text).toBe('Nothing is being written right now.');
 

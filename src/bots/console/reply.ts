@@ -12,6 +12,7 @@ export class ConsoleReply implements Reply {
     markdown: 'plain',
     buttons: false,
     threads: false,
+    privateReplies: true,
   };
   private readonly printed = new Map<string, string>();
   private lastId: string | null = null;

@@ -8,6 +8,8 @@ interface OptionSpec {
   required?: boolean;
   autocomplete?: 'model' | 'experience';
   choices?: string[];
+  /** goes first in the argument string, whatever its place among the options */
+  leading?: boolean;
 }
 
 /**
@@ -26,6 +28,11 @@ const OPTIONS: Record<string, OptionSpec[]> = {
     { name: 'model', description: 'a model for this channel only', autocomplete: 'model' },
   ],
   branch: [{ name: 'to', description: 'list, next, prev, or a branch number' }],
+  // Discord wants required options first; the core reads `all <query>`, so scope leads the arguments
+  search: [
+    { name: 'query', description: 'words or a question', required: true },
+    { name: 'scope', description: 'all: every Experience you can see (default: this one)', choices: ['all'], leading: true },
+  ],
   export: [{ name: 'format', description: 'file format', choices: ['markdown', 'json'] }],
   help: [{ name: 'command', description: 'a command to explain', choices: COMMANDS.map((c) => c.name) }],
   // free text, parsed by the core: `set <who> daily tokens 50000`, `override <who> usd 2 for 24h`, an identity
@@ -49,7 +56,8 @@ export function commandDefinitions() {
 }
 
 export function argsFromOptions(interaction: ChatInputCommandInteraction): string {
-  return (OPTIONS[interaction.commandName] ?? [])
+  const options = OPTIONS[interaction.commandName] ?? [];
+  return [...options.filter((o) => o.leading), ...options.filter((o) => !o.leading)]
     .map((option) => interaction.options.getString(option.name)?.trim() ?? '')
     .filter((value) => value !== '')
     .join(' ');

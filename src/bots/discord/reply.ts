@@ -100,7 +100,8 @@ export class InteractionReply implements Reply {
     const channel = interaction.channel;
     const parent = channel?.isThread() ? channel.parent : channel;
     const canThread = parent !== null && parent !== undefined && 'threads' in parent && (parent.isTextBased() || parent.type === ChannelType.GuildForum);
-    this.capabilities = capabilities(editIntervalMs, canThread);
+    // a command's private answers are ephemeral: only the person who ran it sees them
+    this.capabilities = { ...capabilities(editIntervalMs, canThread), privateReplies: true };
     if (canThread) {
       // a command has no message to open a thread from (`/fork`): a standalone thread in the channel
       this.startThread = async (title: string) => {

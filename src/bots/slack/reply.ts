@@ -54,7 +54,7 @@ export class SlackReply implements Reply {
     editIntervalMs: number,
   ) {
     const canThread = place.threadTs === null && place.sourceTs !== null;
-    this.capabilities = { maxMessageLength: SLACK_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'slack-mrkdwn', buttons: true, threads: canThread };
+    this.capabilities = { maxMessageLength: SLACK_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'slack-mrkdwn', buttons: true, threads: canThread, privateReplies: true };
     if (canThread) {
       // in Slack a thread is just replies to a message: rooting it costs no call
       this.startThread = async () => {
