@@ -196,6 +196,11 @@ describe('search over conversations', () => {
     await until(() => rt.deps.search!.indexer.status().state === 'failing');
     expect(rt.deps.search!.indexer.status()).toMatchObject({ indexed: 0, queued: 2, failing: 2 });
     expect((await rt.deps.search!.search({ query: 'E4021', filter: {} })).hits).toHaveLength(1);
+    // the failed call is in the ledger, uncharged
+    const failed = await rt.database.db.selectFrom('usage_events').selectAll().where('purpose', '=', 'embedding').where('status', '=', 'error').execute();
+    expect(failed.length).toBeGreaterThanOrEqual(1);
+    expect(failed[0]).toMatchObject({ model: 'ollama/nomic-embed-text', tokens_in: 0, cost_usd: 0 });
+    expect(failed[0]!.error).toContain('llama runner process has terminated'); // Ollama's own words for a 503
   });
 });
 

@@ -1,11 +1,10 @@
 import type { Db } from '../db/open.js';
-import { estimateTokens } from '../context/tokens.js';
 import { ProviderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
-import { recordUsage, usageRow } from '../usage/ledger.js';
 import type { IndexProgress, PendingMessage, SearchStore } from './store.js';
+import { recordEmbedding } from './usage.js';
 
 /** Embedding models read a few thousand tokens at most; longer messages are embedded by their start. */
 export const MAX_EMBED_CHARS = 8_000;
@@ -200,21 +199,8 @@ export class SearchIndexer {
     this.options.store.failed(batch.map((m) => m.messageId), error.message, retryAt);
   }
 
-  private async record(texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {
-    const { model, prices, db, log } = this.options;
-    const [provider, ...rest] = model!.split('/');
-    const call = {
-      modelId: model!, provider: provider!, model: rest.join('/'), usage: outcome?.usage ?? null, outputText: '',
-      latencyMs, ttftMs: null, status: error ? ('error' as const) : ('ok' as const), error,
-    };
-    const context = { platform: null, userId: null, experienceId: null, conversationId: null, messageId: null, purpose: 'embedding' as const };
-    const estimate = texts.reduce((sum, t) => sum + estimateTokens(t), 0);
-    try {
-      // an embedding that worked is charged even when its vectors could not be used
-      await recordUsage(db, [usageRow(call, context, prices, estimate)]);
-    } catch (err) {
-      log.warn(`search: could not record embedding usage: ${(err as Error).message}`);
-    }
+  private record(texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {
+    return recordEmbedding(this.options, { modelId: this.options.model!, texts, usage: outcome?.usage ?? null, answered: outcome !== null, latencyMs, error });
   }
 
   private logProgress(stored: number): void {

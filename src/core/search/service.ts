@@ -1,15 +1,15 @@
 import { sql } from 'kysely';
-import { estimateTokens } from '../context/tokens.js';
 import type { Db } from '../db/open.js';
 import { ProviderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { ProviderRouter } from '../providers/router.js';
-import { recordUsage, usageRow } from '../usage/ledger.js';
+import type { TokenUsage } from '../providers/types.js';
 import { reciprocalRankFusion } from './fuse.js';
 import type { SearchIndexer } from './indexer.js';
 import { snippetOf } from './snippet.js';
 import type { SearchStore, VectorFilter } from './store.js';
+import { recordEmbedding } from './usage.js';
 
 /** How many nearest messages each method offers to the fusion. */
 const POOL = 50;
@@ -130,24 +130,13 @@ export class SearchService {
     }
   }
 
-  private async record(query: string, request: SearchRequest, usage: { inputTokens: number; outputTokens: number } | null, latencyMs: number, error: ProviderError | null): Promise<void> {
-    const { indexer, prices, db } = this.options;
-    const modelId = indexer.model!;
-    const slash = modelId.indexOf('/');
-    const call = {
-      modelId, provider: modelId.slice(0, slash), model: modelId.slice(slash + 1), usage, outputText: '', latencyMs,
-      ttftMs: null, status: error ? ('error' as const) : ('ok' as const), error,
-    };
-    const context = {
-      platform: request.asker?.platform ?? null, userId: request.asker?.userId ?? null,
-      experienceId: request.filter.experienceIds?.length === 1 ? request.filter.experienceIds[0]! : null,
-      conversationId: null, messageId: null, purpose: 'embedding' as const,
-    };
-    try {
-      await recordUsage(db, [usageRow(call, context, prices, estimateTokens(query))]);
-    } catch (err) {
-      this.options.log.warn(`search: could not record embedding usage: ${(err as Error).message}`);
-    }
+  private record(query: string, request: SearchRequest, usage: TokenUsage | null, latencyMs: number, error: ProviderError | null): Promise<void> {
+    const experienceIds = request.filter.experienceIds;
+    return recordEmbedding(this.options, { modelId: this.indexer.model!, texts: [query], usage, answered: error === null, latencyMs, error }, {
+      platform: request.asker?.platform ?? null,
+      userId: request.asker?.userId ?? null,
+      experienceId: experienceIds?.length === 1 ? experienceIds[0]! : null,
+    });
   }
 
   /** The hits' details, in the order of `ids`. */
