@@ -175,3 +175,18 @@ describe.each(['socket', 'http'] as const)('Slack answers over %s', (transport) 
     expect(slack.assistantCalls.some((c) => c.method === 'setStatus' && c.status === 'is thinking…')).toBe(true);
   });
 });
+
+describe('Slack search', () => {
+  it('answers /tl search privately, with a permalink to the message', async () => {
+    world = await startSlackWorld('socket');
+    const { slack, rt } = world;
+    rt.openai.script({ answer: 'Debian stable, for a quiet life.' }, { answer: 'Distro choice' });
+    const root = slack.userSays({ text: `<@${slack.botUserId}> pick a distro for the NAS`, mentionsBot: true });
+    await until(() => slack.messages(slack.channelId, root).find((m) => m.text.startsWith('Debian stable')));
+    await slack.slashCommand({ text: 'search all distro for the nas' });
+    const found = await until(() => slack.ephemeral(slack.channelId).find((m) => m.text.includes('pick a distro')));
+    expect(found.user).toBe(slack.userId);
+    expect(found.text).toMatch(/https:\/\/[a-z0-9-]+\.slack\.com\/archives\/C[A-Z0-9]+\/p\d+/);
+    expect(slack.messages(slack.channelId).some((m) => m.text.includes('pick a distro') && m.ts !== root)).toBe(false);
+  });
+});
