@@ -123,4 +123,31 @@ describe('Matrix adapter (fake homeserver)', () => {
     await mx.waitForEvent((e) => e.sender === bot.userId && /Threadloom commands/.test(String((e.content as { body?: string }).body)));
     expect(rt.openai.chatRequests()).toHaveLength(0);
   });
+
+  it('`!tl search` in a shared room searches only that room; in a DM, every room the asker has joined, never others', async () => {
+    await startBot();
+    const ops = groupRoom();
+    const bob = mx.registerUser('bob');
+    const secret = mx.createRoom(bob.userId, { name: 'secret', invite: [bot.userId], join: [mx.registerUser('dave').userId] });
+    const dm = mx.createRoom(alice.userId, { invite: [bot.userId] });
+    await until(() => [ops, secret, dm].every((room) => mx.membership(room, bot.userId) === 'join'), 8_000);
+    const homelab = (await rt.deps.experiences.defaultExperience()).id;
+    for (const [room, title] of [[ops, 'Ceph in ops'], [secret, 'Ceph in secret']] as const) {
+      const conversation = await rt.deps.conversations.create({ platform: 'matrix', channelId: room, threadId: `$root-${title.length}-${room}` }, homelab, bob.userId);
+      await rt.deps.conversations.update(conversation.id, { title });
+      await rt.deps.conversations.append(conversation.id, { role: 'user', content: 'the ceph cluster is rebalancing again', authorId: bob.userId });
+    }
+    const said = (room: string) => fromBot(room).map((e) => String((e.content as { body?: string }).body ?? ''));
+
+    mx.say(ops, alice.userId, '!tl search all ceph rebalancing');
+    const inRoom = await until(() => said(ops).find((b) => b.includes('Ceph in ops')));
+    expect(inRoom).not.toContain('Ceph in secret');
+    expect(inRoom).toContain('Only this channel was searched');
+
+    mx.say(dm, alice.userId, '!tl search all ceph rebalancing');
+    const inDm = await until(() => said(dm).find((b) => b.includes('Ceph in ops')));
+    expect(inDm).not.toContain('Ceph in secret');
+    expect(inDm).toContain(`https://matrix.to/#/${encodeURIComponent(ops)}/`);
+    expect(inDm).not.toContain('Only this channel');
+  });
 });
