@@ -21,13 +21,19 @@ export interface ConversationFilter {
   from: string;
   to: string;
   page: number;
+  /** words or a question: the list becomes search results (keywords and meaning) */
+  q: string;
 }
+
+/** the longest search accepted; the chat command takes the same */
+const MAX_QUERY = 500;
+const SEARCH_RESULTS = 20;
 
 function readFilter(query: Record<string, unknown>): ConversationFilter {
   const text = (key: string): string => (typeof query[key] === 'string' ? (query[key] as string).trim() : '');
   const date = (key: string): string => (/^\d{4}-\d{2}-\d{2}$/.test(text(key)) ? text(key) : '');
   const page = Number(text('page'));
-  return { platform: text('platform'), experience: text('experience'), user: text('user'), from: date('from'), to: date('to'), page: Number.isInteger(page) && page > 0 ? page : 1 };
+  return { platform: text('platform'), experience: text('experience'), user: text('user'), from: date('from'), to: date('to'), page: Number.isInteger(page) && page > 0 ? page : 1, q: text('q') };
 }
 
 function nextDay(day: string): string {
@@ -75,13 +81,31 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
     return { rows: rows.slice(0, PAGE_SIZE), more: rows.length > PAGE_SIZE };
   }
 
+  /** The same hybrid search as the chat command, over everything (admins see all), narrowed by platform and Experience. */
+  async function searchMessages(filter: ConversationFilter) {
+    if (filter.q.length > MAX_QUERY) return { hits: [], note: null, refused: `A search is at most ${MAX_QUERY} characters; this one has ${filter.q.length}.` };
+    const service = ctx.runtime.deps.search;
+    if (!service) return { hits: [], note: null, refused: 'Search is not available in this process.' };
+    const experience = filter.experience ? await experiences.get(filter.experience) : null;
+    const result = await service.search({
+      query: filter.q,
+      filter: { ...(filter.platform ? { platform: filter.platform } : {}), ...(filter.experience ? { experienceIds: experience ? [experience.id] : [] } : {}) },
+      limit: SEARCH_RESULTS,
+      onePerConversation: false,
+    });
+    const note = result.semantic === 'on' ? null : result.detail ? `Search by meaning: ${result.detail}.` : null;
+    return { hits: result.hits, note, refused: null };
+  }
+
   async function listData(query: Record<string, unknown>) {
     const filter = readFilter(query);
-    const { rows, more } = await search(filter);
     const platforms = (await db.selectFrom('conversations').select('platform').distinct().orderBy('platform').execute()).map((r) => r.platform);
     const experienceOptions = (await experiences.list({ includeArchived: true })).map((e) => ({ slug: e.slug, name: e.name }));
+    const page = { title: 'Conversations', filter, platforms, experienceOptions };
+    if (filter.q) return { ...page, conversations: [], more: false, query: '', search: await searchMessages(filter) };
+    const { rows, more } = await search(filter);
     const params = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v !== '') as Array<[string, string]>);
-    return { title: 'Conversations', filter, conversations: rows, more, platforms, experienceOptions, query: params.toString() };
+    return { ...page, conversations: rows, more, query: params.toString(), search: null };
   }
 
   app.get('/conversations', async (request, reply) => reply.page('conversations', await listData(request.query as Record<string, unknown>)));
