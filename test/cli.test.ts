@@ -76,7 +76,17 @@ describe('threadloom doctor', () => {
     expect(lines[1]).toMatch(/^ok\s+database\s.*\(ok, WAL, sqlite-vec v0\./);
     expect(lines[2]).toMatch(new RegExp(`^warn migrations\\s+${readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.endsWith('.ts')).length} pending \\(2026-11-22T0001_initial`));
     expect(lines[3]).toMatch(/^ok\s+provider ollama\s+reachable, 3 models/);
+    expect(lines[4]).toMatch(/^ok\s+search\s+keywords only: set THREADLOOM_EMBEDDING_MODEL/);
     expect(result.code).toBe(0);
+  });
+
+  it('should say whether the embedding model embeds, and with how many dimensions', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-doctor-'));
+    const good = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url, THREADLOOM_EMBEDDING_MODEL: 'ollama/nomic-embed-text' });
+    expect(good.stdout).toMatch(/^ok\s+search\s+ollama\/nomic-embed-text embeds \(8 dimensions\)$/m);
+    const missing = await run('src/cli.ts', ['doctor'], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url, THREADLOOM_EMBEDDING_MODEL: 'ollama/all-minilm' });
+    expect(missing.stdout).toMatch(/^warn search\s+ollama\/all-minilm cannot embed: .*\(keyword search still works\)$/m);
+    expect(missing.code).toBe(0);
   });
 
   it('should fail when the default model\'s provider is unreachable', async () => {

@@ -4,6 +4,7 @@ import { pendingMigrations } from './db/migrate.js';
 import { errorMessage } from './errors.js';
 import { createProviders } from './providers/registry.js';
 import { splitModelId } from './providers/router.js';
+import type { Provider } from './providers/types.js';
 
 type Env = Record<string, string | undefined>;
 type Check = { ok: boolean; name: string; detail: string; warnOnly?: boolean };
@@ -71,8 +72,24 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
       }
     }),
   );
+  report(await embeddingCheck(config, providers));
   if (config.discord.token) report(await discordCheck(config.discord.token, config.discord.apiBaseURL ?? 'https://discord.com/api'));
   return checks.every((c) => c.ok || c.warnOnly);
+}
+
+/** The embedding model answers, and with how many dimensions; without one, search is keywords only. */
+async function embeddingCheck(config: Config, providers: Map<string, Provider>): Promise<Check> {
+  const modelId = config.search.embeddingModel;
+  if (!modelId) return { ok: true, name: 'search', detail: 'keywords only: set THREADLOOM_EMBEDDING_MODEL (e.g. ollama/nomic-embed-text) to search by meaning too' };
+  const { provider: name, model } = splitModelId(modelId);
+  const provider = providers.get(name);
+  if (!provider) return { ok: false, warnOnly: true, name: 'search', detail: `${modelId}: no provider named "${name}" is configured` };
+  try {
+    const { vectors } = await provider.embed(model, ['Threadloom doctor'], AbortSignal.timeout(PROVIDER_TIMEOUT_MS));
+    return { ok: true, name: 'search', detail: `${modelId} embeds (${vectors[0]?.length ?? 0} dimensions)` };
+  } catch (err) {
+    return { ok: false, warnOnly: true, name: 'search', detail: `${modelId} cannot embed: ${errorMessage(err)} (keyword search still works)` };
+  }
 }
 
 /** The bot token works: Discord says who it belongs to. */
