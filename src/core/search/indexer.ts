@@ -91,11 +91,6 @@ export class SearchIndexer {
     this.start();
   }
 
-  /** Looks at the queue now rather than at the next interval (a message was just finished). */
-  poke(): void {
-    this.wake?.();
-  }
-
   status(): IndexerStatus {
     const { store, model } = this.options;
     const state = store.state();
@@ -134,7 +129,7 @@ export class SearchIndexer {
   }
 
   /** One pass: up to `concurrency` batches embedded at once. Resolves to the messages stored. */
-  async runOnce(signal: AbortSignal = this.controller.signal): Promise<number> {
+  private async runOnce(signal: AbortSignal): Promise<number> {
     const { store, batchSize, concurrency, now } = this.options;
     if (!this.options.model) return 0;
     const due = store.due(batchSize * concurrency, now());
