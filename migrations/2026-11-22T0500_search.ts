@@ -8,6 +8,7 @@ import { sql, type Kysely } from 'kysely';
 // embedding model answers, so that table is made at run time; here is the queue that feeds it.
 // Every final message enters the queue (triggers again), and leaves it in the same transaction
 // that stores its vector, so a restart resumes where it stopped and nothing is embedded twice.
+// A conversation moved to another Experience queues its messages too, to move their vectors.
 export async function up(db: Kysely<any>): Promise<void> {
   const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
   const final = `('complete', 'partial')`;
@@ -22,6 +23,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // a failed batch waits before its next try
     .addColumn('not_before', 'text')
     .addColumn('last_error', 'text')
+    // content: embed it; moved: its conversation changed Experience, so its vector moves (no embedding)
+    .addColumn('reason', 'text', (c) => c.notNull().defaultTo('content'))
     .addColumn('queued_at', 'text', (c) => c.notNull().defaultTo(now))
     .execute();
   await sql.raw(`INSERT INTO search_queue(message_id) SELECT id FROM messages WHERE status IN ${final} AND content <> ''`).execute(db);
@@ -49,6 +52,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       DELETE FROM search_queue WHERE message_id = new.id AND new.status NOT IN ${final};
     END`).execute(db);
   await sql.raw(`
+    CREATE TRIGGER conversations_search_move AFTER UPDATE OF experience_id ON conversations
+    WHEN old.experience_id IS NOT new.experience_id BEGIN
+      INSERT OR IGNORE INTO search_queue(message_id, reason)
+        SELECT id, 'moved' FROM messages WHERE conversation_id = new.id AND status IN ${final} AND content <> '';
+    END`).execute(db);
+  await sql.raw(`
     CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
       INSERT INTO message_fts(message_fts, rowid, content) SELECT 'delete', old.id, old.content WHERE old.status IN ${final};
       DELETE FROM search_queue WHERE message_id = old.id;
@@ -56,7 +65,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const trigger of ['messages_search_insert', 'messages_search_update', 'messages_search_delete']) {
+  for (const trigger of ['messages_search_insert', 'messages_search_update', 'messages_search_delete', 'conversations_search_move']) {
     await sql.raw(`DROP TRIGGER ${trigger}`).execute(db);
   }
   await sql`DROP TABLE IF EXISTS search_vectors`.execute(db);

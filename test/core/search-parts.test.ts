@@ -38,12 +38,16 @@ describe('the vector store', () => {
   });
 
   function pending(id: number, experienceId: number, channelId: string): PendingMessage {
-    return { messageId: id, content: '', experienceId, conversationId: id, platform: 'test', channelId, authorId: 'u', attempts: 0 };
+    return { messageId: id, content: '', experienceId, conversationId: id, platform: 'test', channelId, authorId: 'u', attempts: 0, reason: 'content' };
   }
 
   it('ranks by exact cosine distance within the filter, also when fewer rows exist than the probe asks for', async () => {
     const database = await createTestDatabase();
     cleanups.push(database.cleanup);
+    // the rows the vectors belong to (a vector for a message that is gone is not stored)
+    database.sqlite.exec(`INSERT INTO experiences(id, slug, name, persona_name) VALUES (1, 'one', 'One', 'P'), (2, 'two', 'Two', 'P');
+      INSERT INTO conversations(id, platform, channel_id, experience_id) VALUES (1, 'test', 'a', 1);`);
+    for (let id = 1; id <= 5; id++) database.sqlite.prepare(`INSERT INTO messages(id, conversation_id, role, content, status) VALUES (?, 1, 'user', '', 'error')`).run(id);
     const store = new SearchStore(database.sqlite);
     store.reset('test/model');
     store.ensureVectors(4);
@@ -62,6 +66,8 @@ describe('the vector store', () => {
     expect(both.slice(2)).toEqual([3, 2, 5]);
     expect(new Set(ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
     expect(ids({ channelIds: [] })).toEqual([]);
+    store.store([{ message: pending(6, 1, 'a'), vector: v(1, 0, 0, 0) }]); // no message 6: not stored
+    expect(new Set(ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
     expect(() => store.ensureVectors(8)).toThrow(/8-dimensional vectors; the index holds 4/);
   });
 });

@@ -131,6 +131,23 @@ describe('search over conversations', () => {
     expect(result.hits.map((h) => h.conversationId)).not.toContain(ceph.conversationId);
   });
 
+  it('moves a conversation’s vectors when it changes Experience, without embedding them again', async () => {
+    const rt = await start();
+    const ceph = await seed(rt, { ...CEPH, experience: 'homelab' });
+    await indexed(rt, 2);
+    const embedCalls = rt.ollama.requests.filter((r) => r.path === '/api/embed').length;
+    const homelab = (await rt.deps.experiences.get('homelab'))!;
+    const general = (await rt.deps.experiences.get('general'))!;
+    await rt.deps.conversations.update(ceph.conversationId, { experience_id: general.id });
+    await until(() => rt.deps.search!.indexer.status().queued === 0);
+    const inGeneral = await rt.deps.search!.search({ query: 'storage', filter: { experienceIds: [general.id] } });
+    expect(inGeneral.hits.map((h) => [h.conversationId, h.matched])).toEqual([[ceph.conversationId, ['meaning']]]);
+    expect((await rt.deps.search!.search({ query: 'storage', filter: { experienceIds: [homelab.id] } })).hits).toEqual([]);
+    // the queries were embedded; the moved messages were not
+    expect(rt.ollama.requests.filter((r) => r.path === '/api/embed').length).toBe(embedCalls + 2);
+    expect(rt.deps.search!.indexer.status().indexed).toBe(2);
+  });
+
   it('re-indexes every message with the new model when the embedding model changes', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-search-'));
     dirs.push(dir);

@@ -132,8 +132,12 @@ export class SearchIndexer {
   private async runOnce(signal: AbortSignal): Promise<number> {
     const { store, batchSize, concurrency, now } = this.options;
     if (!this.options.model) return 0;
-    const due = store.due(batchSize * concurrency, now());
-    if (!due.length) return 0;
+    const queued = store.due(batchSize * concurrency, now());
+    if (!queued.length) return 0;
+    // conversations moved to another Experience: their vectors move without a call to the model
+    const moved = queued.filter((m) => m.reason === 'moved');
+    const due = [...queued.filter((m) => m.reason !== 'moved'), ...store.move(moved)];
+    if (!due.length) return moved.length;
     this.busy = true;
     try {
       const batches: PendingMessage[][] = [];

@@ -67,6 +67,15 @@ export interface SearchServiceOptions {
   log: Logger;
 }
 
+function within(row: { experienceId: number; platform: string; channelId: string; conversationId: number }, filter: VectorFilter): boolean {
+  return (
+    (!filter.experienceIds || filter.experienceIds.includes(row.experienceId)) &&
+    (filter.platform === undefined || filter.platform === row.platform) &&
+    (!filter.channelIds || filter.channelIds.includes(row.channelId)) &&
+    (!filter.conversationIds || filter.conversationIds.includes(row.conversationId))
+  );
+}
+
 /**
  * Hybrid search over stored messages: FTS5 keywords and vector similarity, merged by reciprocal
  * rank fusion, so an exact term (an error code, a host name) and a paraphrase both find their
@@ -91,7 +100,7 @@ export class SearchService {
     const found = new Map<number, Set<'keywords' | 'meaning'>>();
     for (const id of keyword) found.set(id, new Set(['keywords']));
     for (const id of semantic.ids) (found.get(id) ?? found.set(id, new Set()).get(id)!).add('meaning');
-    const hits = await this.hydrate(fused.map((f) => f.id), query);
+    const hits = await this.hydrate(fused.map((f) => f.id), query, request.filter);
     const chosen: SearchHit[] = [];
     const conversations = new Set<number>();
     for (const hit of hits) {
@@ -139,8 +148,11 @@ export class SearchService {
     });
   }
 
-  /** The hits' details, in the order of `ids`. */
-  private async hydrate(ids: number[], query: string): Promise<Array<Omit<SearchHit, 'matched'>>> {
+  /**
+   * The hits' details, in the order of `ids`, checked against the filter once more on the rows
+   * themselves: whatever an index holds, nothing outside the scope is ever shown.
+   */
+  private async hydrate(ids: number[], query: string, filter: VectorFilter): Promise<Array<Omit<SearchHit, 'matched'>>> {
     if (!ids.length) return [];
     const rows = await this.options.db
       .selectFrom('messages as m')
@@ -163,7 +175,7 @@ export class SearchService {
     const byId = new Map(rows.map((r) => [r.messageId, r]));
     return ids.flatMap((id) => {
       const row = byId.get(id);
-      if (!row) return [];
+      if (!row || !within(row, filter)) return [];
       const { content, title, ...rest } = row;
       return [{ ...rest, title: title ?? '(untitled)', platformMessageId: row.platformMessageId ?? null, snippet: snippetOf(content, query) }];
     });

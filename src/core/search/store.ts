@@ -30,6 +30,8 @@ export interface PendingMessage {
   authorId: string;
   /** failed tries so far */
   attempts: number;
+  /** content: embed it; moved: its conversation changed Experience (its vector, if any, moves) */
+  reason: 'content' | 'moved';
 }
 
 export interface VectorFilter {
@@ -167,7 +169,7 @@ export class SearchStore {
     return this.sqlite
       .prepare(
         `SELECT q.message_id AS messageId, m.content, c.experience_id AS experienceId, c.id AS conversationId,
-                c.platform, c.channel_id AS channelId, COALESCE(m.author_id, '') AS authorId, q.attempts
+                c.platform, c.channel_id AS channelId, COALESCE(m.author_id, '') AS authorId, q.attempts, q.reason
          FROM search_queue q JOIN messages m ON m.id = q.message_id JOIN conversations c ON c.id = m.conversation_id
          WHERE q.not_before IS NULL OR q.not_before <= ?
          ORDER BY q.message_id LIMIT ?`,
@@ -193,13 +195,42 @@ export class SearchStore {
        VALUES (CAST(? AS INTEGER), CAST(? AS INTEGER), vec_bit(?), CAST(? AS INTEGER), ?, ?, ?, ?)`,
     );
     const dequeue = this.sqlite.prepare('DELETE FROM search_queue WHERE message_id = ? AND (SELECT content FROM messages WHERE id = ?) = ?');
+    const exists = this.sqlite.prepare('SELECT 1 FROM messages WHERE id = ?');
     this.sqlite.transaction(() => {
       for (const { message: m, vector } of batch) {
+        if (!exists.get(m.messageId)) continue; // deleted while it was being embedded
         remove.run(m.messageId);
         insert.run(m.messageId, m.experienceId, quantize(vector), m.conversationId, m.platform, m.channelId, m.authorId, floatBlob(vector));
         dequeue.run(m.messageId, m.messageId, m.content);
       }
     })();
+  }
+
+  /**
+   * Queued messages whose conversation changed Experience: those with a vector get it moved into
+   * the new partition (sqlite-vec cannot update a partition key), with no embedding. Returns the
+   * messages that have no vector yet, to be embedded.
+   */
+  move(messages: readonly PendingMessage[]): PendingMessage[] {
+    if (!this.hasVectorTable()) return [...messages];
+    const read = this.sqlite.prepare('SELECT embedding FROM search_vectors WHERE message_id = ?');
+    const dequeue = this.sqlite.prepare(`DELETE FROM search_queue WHERE message_id = ? AND reason = 'moved'`);
+    const unembedded: PendingMessage[] = [];
+    const moves: Array<{ message: PendingMessage; vector: Float32Array }> = [];
+    for (const message of messages) {
+      const row = read.get(message.messageId) as { embedding: Buffer } | undefined;
+      if (!row) {
+        unembedded.push(message);
+        continue;
+      }
+      const bytes = Uint8Array.from(row.embedding);
+      moves.push({ message, vector: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4) });
+    }
+    this.sqlite.transaction(() => {
+      this.store(moves);
+      for (const { message } of moves) dequeue.run(message.messageId);
+    })();
+    return unembedded;
   }
 
   /** A failed batch waits `delayMs` before its next try. */
