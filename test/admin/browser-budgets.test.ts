@@ -4,7 +4,7 @@ import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/ind
 import { configSchema } from '../../src/core/config.js';
 import { recordUsage } from '../../src/core/usage/ledger.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The budgets on the Usage page in Chromium: the bar, who is near, a limit changed through the form. */
@@ -42,18 +42,8 @@ describeInBrowser('budgets in Chromium', () => {
   });
 
   beforeEach(async () => {
-    context = await browser.newContext({ baseURL: admin.url });
-    context.setDefaultTimeout(8_000);
-    page = await context.newPage();
-    problems = [];
-    page.on('console', (message) => {
-      // a refused form comes back as 422 for htmx to swap in; Chromium logs that status as an error
-      if (message.type() === 'error' && !/status of 422/.test(message.text())) problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto('/login');
-    await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    // a refused form comes back as 422 for htmx to swap in; Chromium logs that status as an error
+    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD, /status of 422/));
   });
   afterEach(async () => {
     await context.close();

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/core/log.js';
 import { addDays, dayOf } from '../../src/core/usage/report.js';
 import type { FakeOllamaServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The Models, Usage and Backups pages in Chromium: progress over SSE, the chart, a restore. */
@@ -35,17 +35,7 @@ describeInBrowser('admin operations in Chromium', () => {
   });
 
   beforeEach(async () => {
-    context = await browser.newContext({ baseURL: admin.url });
-    context.setDefaultTimeout(8_000);
-    page = await context.newPage();
-    problems = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto('/login');
-    await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD));
   });
   afterEach(async () => {
     await context.close();

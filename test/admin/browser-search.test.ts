@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { conceptEmbedder } from '../fakes/providers/concepts.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser } from '../support/browser.js';
+import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { until } from '../support/wait.js';
 
@@ -14,7 +14,7 @@ describeInBrowser('admin search in Chromium', () => {
   let admin: RunningAdmin;
   let browser: Browser;
   let page: Page;
-  const problems: string[] = [];
+  let problems: string[];
 
   beforeAll(async () => {
     rt = await startTestRuntime({
@@ -28,16 +28,7 @@ describeInBrowser('admin search in Chromium', () => {
     await until(() => rt.deps.search!.indexer.status().indexed === 1);
     admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
     browser = await launchBrowser();
-    const context = await browser.newContext({ baseURL: admin.url });
-    context.setDefaultTimeout(8_000);
-    page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto('/login');
-    await page.getByLabel('Admin password').fill(ADMIN_PASSWORD);
-    await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+    ({ page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD));
   });
   afterAll(async () => {
     await browser?.close();

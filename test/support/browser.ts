@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { describe, it } from 'vitest';
 
 /**
@@ -51,4 +51,23 @@ export function describeInBrowser(name: string, suite: () => void): void {
     return;
   }
   describe.skipIf(missing !== null)(`${name}${missing ? ` — skipped: ${missing}` : ''}`, suite);
+}
+
+/**
+ * A page signed in to the admin at `baseURL`, and the console errors and uncaught page errors
+ * it collects (CSP violations show up there); `allowed` matches console errors that are expected.
+ */
+export async function signedInPage(browser: Browser, baseURL: string, password: string, allowed?: RegExp): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ baseURL });
+  context.setDefaultTimeout(8_000);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !allowed?.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto('/login');
+  await page.getByLabel('Admin password').fill(password);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in' }).click()]);
+  return { context, page, problems };
 }
