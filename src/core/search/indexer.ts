@@ -11,6 +11,8 @@ export const MAX_EMBED_CHARS = 8_000;
 const RETRY_BASE_MS = 5_000;
 const RETRY_MAX_MS = 15 * 60_000;
 const PROGRESS_LOG_MS = 10_000;
+/** an embedding request that takes longer (a model still loading on a slow disk) is tried later */
+const EMBED_TIMEOUT_MS = 120_000;
 
 export interface IndexerOptions {
   store: SearchStore;
@@ -156,14 +158,18 @@ export class SearchIndexer {
     const texts = batch.map((m) => m.content.slice(0, MAX_EMBED_CHARS));
     let outcome: EmbedOutcome;
     const started = performance.now();
+    const deadline = AbortSignal.timeout(EMBED_TIMEOUT_MS);
     try {
-      outcome = await router.embed(model!, texts, signal);
+      outcome = await router.embed(model!, texts, AbortSignal.any([signal, deadline]));
     } catch (err) {
       if (signal.aborted) return 0;
-      const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
+      const error = deadline.aborted
+        ? new ProviderError('timeout', `no embeddings within ${EMBED_TIMEOUT_MS / 1000} s`, { cause: err })
+        : err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
       await this.record(texts, null, Math.round(performance.now() - started), error);
-      // a refused batch (bad input, too long) is split so one bad message holds up no other
-      if (!error.retryable && batch.length > 1) {
+      // a refused batch (bad input, too long) is split so one bad message holds up no other;
+      // a slow or unreachable server is not the messages' fault: the batch waits and tries again
+      if (!error.retryable && !deadline.aborted && batch.length > 1) {
         let stored = 0;
         for (const message of batch) stored += await this.embedBatch([message], signal);
         return stored;

@@ -11,6 +11,8 @@ import { snippetOf } from './snippet.js';
 import type { SearchStore, VectorFilter } from './store.js';
 import { recordEmbedding } from './usage.js';
 
+/** a search waits this long for its query's embedding, then answers with keywords alone */
+const QUERY_EMBED_TIMEOUT_MS = 20_000;
 /** How many nearest messages each method offers to the fusion. */
 const POOL = 50;
 /**
@@ -124,7 +126,7 @@ export class SearchService {
     }
     const started = performance.now();
     try {
-      const outcome = await router.embed(model, [query]);
+      const outcome = await router.embed(model, [query], AbortSignal.timeout(QUERY_EMBED_TIMEOUT_MS));
       await this.record(query, request, outcome.usage, outcome.latencyMs, null);
       const vector = Float32Array.from(outcome.vectors[0] ?? []);
       if (vector.length !== index.dimension) throw new ProviderError('malformed', `the query's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
