@@ -101,7 +101,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
     const filter = readFilter(query);
     const platforms = (await db.selectFrom('conversations').select('platform').distinct().orderBy('platform').execute()).map((r) => r.platform);
     const experienceOptions = (await experiences.list({ includeArchived: true })).map((e) => ({ slug: e.slug, name: e.name }));
-    const page = { title: 'Conversations', filter, platforms, experienceOptions };
+    const page = { title: 'Conversations', filter, platforms, experienceOptions, searchAvailable: ctx.runtime.deps.search !== undefined };
     if (filter.q) return { ...page, conversations: [], more: false, query: '', search: await searchMessages(filter) };
     const { rows, more } = await search(filter);
     const params = new URLSearchParams(Object.entries(filter).filter(([k, v]) => k !== 'page' && v !== '') as Array<[string, string]>);
