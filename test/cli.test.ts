@@ -55,7 +55,7 @@ describe('npm start', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-start-'));
     const result = await run('src/main.ts', [], { THREADLOOM_DATA_DIR: dataDir, THREADLOOM_DEFAULT_MODEL: 'anthropic/claude-haiku-4-5' });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('defaultModel: no provider named "anthropic" is configured');
+    expect(result.stderr).toContain('defaultModel (THREADLOOM_DEFAULT_MODEL=anthropic/claude-haiku-4-5): no provider named "anthropic" is configured; set ANTHROPIC_API_KEY');
   });
 });
 

@@ -125,6 +125,13 @@ export const configSchema = z.strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(8787),
       password: z.string().min(8).optional(),
+      /**
+       * Behind a reverse proxy: trust its X-Forwarded-For / X-Forwarded-Proto. `true` trusts any
+       * hop (only when nothing but the proxy can reach the port), a number trusts that many hops,
+       * a string lists the proxy addresses or CIDRs ("127.0.0.1,10.0.0.0/8"). Off by default:
+       * without a proxy anyone could forge their address past the login lockout.
+       */
+      trustProxy: z.union([z.boolean(), z.number().int().min(1), z.string().min(1)]).default(false),
     })
     .prefault({}),
   backups: z
@@ -235,7 +242,7 @@ export type Config = z.output<typeof configSchema>;
 type Env = Record<string, string | undefined>;
 
 /** env variable → config path; env wins over the file. */
-const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
+const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number' | 'trust']> = [
   ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
   ['THREADLOOM_SHUTDOWN_GRACE_MS', ['shutdownGraceMs'], 'number'],
   ['THREADLOOM_LOG_LEVEL', ['logLevel'], 'string'],
@@ -246,6 +253,7 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number']> = [
   ['THREADLOOM_ADMIN_HOST', ['admin', 'host'], 'string'],
   ['THREADLOOM_ADMIN_PORT', ['admin', 'port'], 'number'],
   ['THREADLOOM_ADMIN_PASSWORD', ['admin', 'password'], 'string'],
+  ['THREADLOOM_ADMIN_TRUST_PROXY', ['admin', 'trustProxy'], 'trust'],
   ['THREADLOOM_BACKUP_SCHEDULE', ['backups', 'schedule'], 'string'],
   ['DISCORD_TOKEN', ['discord', 'token'], 'string'],
   ['DISCORD_API_BASE_URL', ['discord', 'apiBaseURL'], 'string'],
@@ -276,12 +284,19 @@ export function configPath(env: Env): string {
   return 'threadloom.config.yaml';
 }
 
-function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
+function readConfigFile(file: string, explicit: boolean): Record<string, unknown> | null {
   if (!existsSync(file)) {
     if (explicit) throw new ThreadloomError('config', `config file ${file} does not exist (THREADLOOM_CONFIG)`);
-    return {};
+    return null;
   }
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'is a directory, not a file' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? String(err)})`;
+    throw new ThreadloomError('config', `config file ${path.resolve(file)} ${why}; point THREADLOOM_CONFIG at a .yaml or .json5 file`, { cause: err });
+  }
   try {
     const parsed: unknown = /\.json5?$/.test(file) ? JSON5.parse(text) : YAML.parse(text);
     if (parsed == null) return {};
@@ -302,11 +317,25 @@ function setPath(target: Record<string, unknown>, keys: string[], value: unknown
   node[keys[keys.length - 1]!] = value;
 }
 
-function applyEnv(raw: Record<string, unknown>, env: Env): void {
+/** An env value as its config type; a string for a number that is not one, so the problem names the variable. */
+function envValue(value: string, type: 'string' | 'number' | 'trust'): unknown {
+  if (type === 'number') return /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  if (type === 'trust') {
+    if (/^(true|yes)$/i.test(value)) return true;
+    if (/^(false|no|0)$/i.test(value)) return false;
+    return /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return value;
+}
+
+/** Lays env over the raw file; returns which config path each variable set, for the messages. */
+function applyEnv(raw: Record<string, unknown>, env: Env): Map<string, string> {
+  const fromEnv = new Map<string, string>();
   for (const [name, keys, type] of ENV_PATHS) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, keys, type === 'number' && /^\d+$/.test(value) ? Number(value) : value);
+    setPath(raw, keys, envValue(value, type));
+    fromEnv.set(keys.join('.'), name === 'THREADLOOM_ADMIN_PASSWORD' ? name : `${name}=${value}`);
   }
   const providers = (raw.providers ??= {}) as Record<string, Record<string, unknown>>;
   for (const builtIn of BUILT_IN_PROVIDERS) {
@@ -319,6 +348,19 @@ function applyEnv(raw: Record<string, unknown>, env: Env): void {
     if (url) entry[builtIn.kind === 'ollama' ? 'host' : 'baseURL'] = url;
     if (key && entry.apiKey === undefined && entry.apiKeyEnv === undefined) entry.apiKey = key;
   }
+  return fromEnv;
+}
+
+/** "admin.port: Too small…" becomes "admin.port (THREADLOOM_ADMIN_PORT=-5): Too small…" when env set it. */
+function nameEnvVariables(problems: string[], fromEnv: Map<string, string>): string[] {
+  return problems.map((problem) => {
+    const where = problem.slice(0, problem.indexOf(':'));
+    const variable = fromEnv.get(where);
+    if (!variable) return problem;
+    // every env value is a string: "received string" would only confuse
+    const rest = problem.slice(where.length).replace('Invalid input: expected number, received string', 'not a number');
+    return `${where} (${variable})${rest}`;
+  });
 }
 
 /** Cross-field checks the schema cannot express; each names the key and the fix. */
@@ -341,7 +383,11 @@ function checkConfig(config: Config, env: Env): string[] {
     const provider = model.slice(0, model.indexOf('/'));
     if (!config.providers[provider]) {
       const key = model === config.defaultModel ? 'defaultModel' : 'utilityModel';
-      problems.push(`${key}: no provider named "${provider}" is configured; add providers.${provider} or pick one of: ${Object.keys(config.providers).join(', ')}`);
+      const builtIn = BUILT_IN_PROVIDERS.find((b) => b.name === provider && b.keyEnv);
+      const fix = builtIn
+        ? `set ${builtIn.keyEnv} (and ${builtIn.urlEnv} for a compatible server) to use ${provider} models`
+        : `add providers.${provider} or pick one of: ${Object.keys(config.providers).join(', ')}`;
+      problems.push(`${key}: no provider named "${provider}" is configured; ${fix}`);
     }
   }
   return problems;
@@ -350,12 +396,14 @@ function checkConfig(config: Config, env: Env): string[] {
 /** Reads the file (if any) and env; throws one ThreadloomError listing every problem. */
 export function loadConfig(env: Env = process.env): Config {
   const file = configPath(env);
-  const raw = readConfigFile(file, Boolean(env.THREADLOOM_CONFIG));
-  applyEnv(raw, env);
+  const fileContent = readConfigFile(file, Boolean(env.THREADLOOM_CONFIG));
+  const raw = fileContent ?? {};
+  const fromEnv = applyEnv(raw, env);
   const parsed = configSchema.safeParse(raw);
-  const problems = parsed.success ? checkConfig(parsed.data, env) : formatIssues(parsed.error);
+  const problems = nameEnvVariables(parsed.success ? checkConfig(parsed.data, env) : formatIssues(parsed.error), fromEnv);
   if (problems.length > 0) {
-    throw new ThreadloomError('config', `invalid configuration (${path.basename(file)} + environment):\n  ${problems.join('\n  ')}`);
+    const source = fileContent ? `${path.basename(file)} + environment` : 'environment only, no config file';
+    throw new ThreadloomError('config', `invalid configuration (${source}):\n  ${problems.join('\n  ')}`);
   }
   return parsed.data!;
 }

@@ -67,11 +67,36 @@ describe('loadConfig', () => {
   });
 
   it('should refuse a default model whose provider is not configured', () => {
-    expect(() => loadConfig({ THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini' })).toThrow(/defaultModel: no provider named "openai"/);
+    expect(() => loadConfig({ THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini' })).toThrow(
+      'defaultModel (THREADLOOM_DEFAULT_MODEL=openai/gpt-4o-mini): no provider named "openai" is configured; set OPENAI_API_KEY',
+    );
   });
 
   it('should refuse a bad model id and a missing explicit file with clear messages', () => {
-    expect(() => loadConfig({ THREADLOOM_DEFAULT_MODEL: 'llama3' })).toThrow(/defaultModel: must look like provider\/model/);
+    expect(() => loadConfig({ THREADLOOM_DEFAULT_MODEL: 'llama3' })).toThrow(/defaultModel \(THREADLOOM_DEFAULT_MODEL=llama3\): must look like provider\/model/);
     expect(() => loadConfig({ THREADLOOM_CONFIG: '/nonexistent/threadloom.yaml' })).toThrow(/does not exist/);
+  });
+});
+
+describe('loadConfig messages a careless operator meets', () => {
+  it('should name the variable when an env number does not parse or is out of range', () => {
+    expect(() => loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_PORT: 'abc' })).toThrow('admin.port (THREADLOOM_ADMIN_PORT=abc): not a number');
+    expect(() => loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_PORT: '-5' })).toThrow(/admin\.port \(THREADLOOM_ADMIN_PORT=-5\): Too small/);
+  });
+
+  it('should say "environment only" when there is no config file', () => {
+    expect(() => loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_PORT: 'abc' })).toThrow('(environment only, no config file)');
+  });
+
+  it('should name the path when the config file is a directory', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-config-dir-'));
+    expect(() => loadConfig({ THREADLOOM_CONFIG: dir })).toThrow(`config file ${dir} is a directory, not a file`);
+  });
+
+  it('should read admin.trustProxy from THREADLOOM_ADMIN_TRUST_PROXY as a switch, a hop count or addresses', () => {
+    expect(loadConfig({ ...NO_FILE }).admin.trustProxy).toBe(false);
+    expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: 'true' }).admin.trustProxy).toBe(true);
+    expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: '2' }).admin.trustProxy).toBe(2);
+    expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }).admin.trustProxy).toBe('127.0.0.1,10.0.0.0/8');
   });
 });
