@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pino from 'pino';
+import { redactSecrets } from './redact.js';
 
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -16,28 +17,7 @@ export function withLogContext<T>(fields: Record<string, unknown>, work: () => T
   return context.run({ ...context.getStore(), ...fields }, work);
 }
 
-/**
- * Shapes of secrets that may reach a log line through an error message or a URL even when
- * Threadloom never logs them itself: API keys, bot tokens, bearer headers.
- */
-const REDACTED = '[redacted]';
-const SECRET_PATTERNS: Array<[RegExp, (match: string, ...groups: string[]) => string]> = [
-  [/\bsk-(?:ant-)?[A-Za-z0-9_-]{8,}/g, () => REDACTED], // OpenAI, Anthropic
-  [/\bxox[abposr]-[A-Za-z0-9-]{8,}/g, () => REDACTED], // Slack bot/user tokens
-  [/\bxapp-[A-Za-z0-9-]{8,}/g, () => REDACTED], // Slack app tokens
-  [/\bsyt_[A-Za-z0-9_-]{8,}/g, () => REDACTED], // Synapse access tokens
-  [/\b[MN][A-Za-z\d_-]{23,25}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}/g, () => REDACTED], // Discord bot tokens
-  [/\bBearer [A-Za-z0-9._~+/=-]{8,}/g, () => `Bearer ${REDACTED}`],
-  [/(\\?"(?:password|token|apiKey|api_key|access_token|accessToken|secret)\\?"\s*:\s*\\?")[^"\\]+/gi, (_m, key) => `${key}${REDACTED}`],
-];
-
-/** Replaces known secret values and secret-shaped strings with `[redacted]`. */
-export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length >= 6) out = out.split(secret).join(REDACTED);
-  for (const [pattern, replace] of SECRET_PATTERNS) out = out.replace(pattern, replace as (match: string, ...rest: unknown[]) => string);
-  return out;
-}
+export { redactSecrets } from './redact.js';
 
 export interface LoggerOptions {
   level?: 'debug' | 'info' | 'warn' | 'error';
@@ -69,8 +49,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = (options.format ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty';
   const destination = {
     write(line: string): void {
+      // the JSON line holds secrets escaped; the pretty line unescapes the message, so both are redacted
       const safe = redactSecrets(line, secrets);
-      write(pretty ? prettyLine(safe) : safe);
+      write(pretty ? redactSecrets(prettyLine(safe), secrets) : safe);
     },
   };
   const logger = pino(

@@ -52,6 +52,27 @@ describe('structured logs', () => {
     expect(all.match(/\[redacted\]/g)!.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('never writes a secret with quotes or backslashes, in JSON lines (escaped, even twice) or pretty lines', () => {
+    const secret = 'my"odd\\key-2024';
+    for (const format of ['json', 'pretty'] as const) {
+      const lines: string[] = [];
+      const log = createLogger({ format, secrets: [secret], write: (line) => lines.push(line) });
+      log.warn(`provider said: bad key ${secret}`, { error: `401 for ${secret}`, body: JSON.stringify({ detail: `key ${secret} refused` }) });
+      const all = lines.join('');
+      for (const form of [secret, JSON.stringify(secret).slice(1, -1), JSON.stringify(JSON.stringify(secret)).slice(1, -1)]) expect(all, `${format}: ${all}`).not.toContain(form);
+      expect(all, format).not.toContain('odd');
+      expect(all.match(/\[redacted\]/g), format).toHaveLength(3);
+    }
+  });
+
+  it('redacts bearer tokens whatever the case of the scheme, and escaped values of secret-named JSON fields', () => {
+    const { log, lines } = capture();
+    log.warn('upstream echoed', { header: 'authorization: bearer abcdefgh12345678', body: '{"api_key":"qu\\"ote-and-more"}' });
+    const all = lines.join('');
+    expect(all).not.toContain('abcdefgh12345678');
+    expect(all).not.toContain('ote-and-more');
+  });
+
   it('leaves ordinary text alone', () => {
     expect(redactSecrets('Bot joined room !abc:hs; skipped 3 events; the token bucket refilled', [])).toBe('Bot joined room !abc:hs; skipped 3 events; the token bucket refilled');
   });
