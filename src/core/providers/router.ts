@@ -139,12 +139,12 @@ export class ProviderRouter {
         if (request.signal?.aborted) return this.aborted(modelId, '', null, failures, started);
         request.onAttempt?.(modelId);
         let attemptStart = performance.now();
-        const result = await this.gate(providerName)
-          .run(() => {
-            attemptStart = performance.now(); // time waiting for the gate is not the provider's latency
-            return this.attempt(provider, model, request, deadline);
-          }, request.signal)
-          .catch((error: ProviderError): AttemptResult => ({ kind: 'failed', text: '', error, ttftMs: null, notSent: true }));
+        // the first-token timeout runs from here: a turn stuck in the provider's queue is as late as a silent model
+        const firstTokenDeadline = attemptStart + this.options.firstTokenTimeoutMs;
+        const result = await this.queued(providerName, request.signal, Math.min(firstTokenDeadline, deadline), () => {
+          attemptStart = performance.now(); // time waiting for the gate is not the provider's latency
+          return this.attempt(provider, model, request, deadline, firstTokenDeadline);
+        });
         const latencyMs = Math.round(performance.now() - attemptStart);
         if (result.kind === 'ok') {
           request.onCall?.({ modelId, provider: providerName, model, usage: result.usage, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: 'ok', error: null });
@@ -197,7 +197,37 @@ export class ProviderRouter {
     };
   }
 
-  private async attempt(provider: Provider, model: string, request: StreamRequest, deadline: number): Promise<AttemptResult> {
+  /**
+   * Runs `job` through the provider's gate. A call still waiting there at `waitDeadline` is
+   * withdrawn from the queue (never sent later) and fails as a timeout.
+   */
+  private async queued(providerName: string, signal: AbortSignal | undefined, waitDeadline: number, job: () => Promise<AttemptResult>): Promise<AttemptResult> {
+    const waiting = new AbortController();
+    const onCallerAbort = (): void => waiting.abort();
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    if (signal?.aborted) waiting.abort();
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      waiting.abort();
+    }, Math.max(0, waitDeadline - performance.now()));
+    try {
+      return await this.gate(providerName).run(() => {
+        clearTimeout(timer);
+        return job();
+      }, waiting.signal);
+    } catch (err) {
+      const error = late
+        ? new ProviderError('timeout', `no first token within ${this.options.firstTokenTimeoutMs} ms: still waiting for a free ${providerName} slot`, { cause: err })
+        : err instanceof ProviderError ? err : new ProviderError('aborted', String(err), { cause: err });
+      return { kind: 'failed', text: '', error, ttftMs: null, notSent: true };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+
+  private async attempt(provider: Provider, model: string, request: StreamRequest, deadline: number, firstTokenDeadline: number): Promise<AttemptResult> {
     const controller = new AbortController();
     let timedOut: 'first_token' | 'total' | null = null;
     const onCallerAbort = (): void => controller.abort(request.signal?.reason);
@@ -206,7 +236,7 @@ export class ProviderRouter {
     const firstTokenTimer = setTimeout(() => {
       timedOut = 'first_token';
       controller.abort();
-    }, this.options.firstTokenTimeoutMs);
+    }, Math.max(0, firstTokenDeadline - performance.now()));
     const totalTimer = setTimeout(() => {
       timedOut = 'total';
       controller.abort();
