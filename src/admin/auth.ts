@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from './audit.js';
 import type { AdminContext } from './context.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
-import { LoginLimiter, LOCKOUT_MS } from './lockout.js';
+import { LoginLimiter, LOCKOUT_MS, MAX_FAILURES } from './lockout.js';
 import { checkAdminPassword } from './password.js';
 import { sameToken, SESSION_COOKIE, SessionStore, type Session } from './sessions.js';
 
@@ -39,9 +39,13 @@ function csrfFrom(request: FastifyRequest): string | undefined {
   return body && typeof body === 'object' && typeof body._csrf === 'string' ? body._csrf : undefined;
 }
 
-/** Only a local path: "/experiences", never "//evil.example" or "https://…". */
+/**
+ * Only a local path: "/experiences", never "//evil.example", "https://…", or anything with a
+ * control character (a browser drops a tab or newline, so "/\t/evil.example" is "//evil.example";
+ * CR/LF would split the header).
+ */
 function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) && !/[\u0000-\u001f\u007f]/.test(value) ? value : '/';
 }
 
 function minutes(ms: number): number {
@@ -65,9 +69,14 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
     if (!header?.startsWith('Basic ')) return false;
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
     const password = decoded.slice(decoded.indexOf(':') + 1);
-    if (limiter.lockedFor(request.ip) > 0) return false;
-    if (await checkAdminPassword(ctx, password)) return true;
-    limiter.fail(request.ip);
+    const start = limiter.begin(request.ip);
+    if (!start.ok) return false;
+    if (await checkAdminPassword(ctx, password)) {
+      start.attempt.succeed();
+      return true;
+    }
+    const lockedNow = start.attempt.fail();
+    if (lockedNow) ctx.log.warn(`admin: ${request.ip} locked out for ${minutes(lockedNow)} minutes after ${MAX_FAILURES} wrong passwords (Basic auth on ${request.url})`);
     reply.header('www-authenticate', 'Basic realm="threadloom"');
     return false;
   }
@@ -114,23 +123,29 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
       return loginPage(request, reply, 403, 'The sign-in form had expired. Try again.');
     }
     const address = request.ip;
-    const locked = limiter.lockedFor(address);
-    if (locked > 0) {
-      reply.header('retry-after', String(Math.ceil(locked / 1000)));
-      return loginPage(request, reply, 429, `Too many wrong passwords from this address. Signing in is locked for ${minutes(locked)} more minute(s).`);
+    // counted before the password check awaits, so parallel guesses cannot all slip past the lock
+    const start = limiter.begin(address);
+    if (!start.ok) {
+      const locked = limiter.lockedFor(address);
+      reply.header('retry-after', String(Math.ceil(start.lockedForMs / 1000)));
+      const message = locked > 0
+        ? `Too many wrong passwords from this address. Signing in is locked for ${minutes(locked)} more minute(s).`
+        : 'Too many sign-in attempts from this address at once. Wait a moment and try again.';
+      return loginPage(request, reply, 429, message);
     }
     const password = typeof body.password === 'string' ? body.password : '';
     if (!(await checkAdminPassword(ctx, password))) {
-      const lockedNow = limiter.fail(address);
+      const lockedNow = start.attempt.fail();
       await audit(ctx, request, 'login.failed', lockedNow ? `locked for ${minutes(LOCKOUT_MS)} minutes` : null);
       if (lockedNow) {
+        ctx.log.warn(`admin: ${address} locked out for ${minutes(lockedNow)} minutes after ${MAX_FAILURES} wrong passwords`);
         reply.header('retry-after', String(Math.ceil(lockedNow / 1000)));
         return loginPage(request, reply, 429, `Too many wrong passwords from this address. Signing in is locked for ${minutes(lockedNow)} minutes.`);
       }
       const left = limiter.remaining(address);
       return loginPage(request, reply, 401, `Wrong password. ${left} more ${left === 1 ? 'try' : 'tries'} before a ${minutes(LOCKOUT_MS)}-minute lock.`);
     }
-    limiter.succeed(address);
+    start.attempt.succeed();
     const session = sessions.create(address);
     request.session = session;
     setCookie(reply, SESSION_COOKIE, session.id);

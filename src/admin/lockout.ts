@@ -1,6 +1,10 @@
 /**
  * Login attempts per address: after MAX_FAILURES wrong passwords in a row the address is locked
  * for LOCKOUT_MS, and during the lock even the right password is refused. A success resets.
+ *
+ * An attempt counts from the moment it starts, not from when its (slow, scrypt) check ends:
+ * otherwise a burst of parallel guesses all pass the lock check before the first failure is
+ * counted, and hundreds of passwords get tried in one window instead of MAX_FAILURES.
  */
 
 export const MAX_FAILURES = 5;
@@ -11,8 +15,19 @@ const MAX_TRACKED = 10_000;
 
 interface Attempts {
   failures: number[];
+  /** checks started and not yet settled */
+  inFlight: number;
   lockedUntil: number;
 }
+
+/** One started attempt: settle it exactly once with the outcome of the password check. */
+export interface LoginAttempt {
+  /** a wrong password: returns the lock length when this one locked the address, else 0 */
+  fail(): number;
+  succeed(): void;
+}
+
+export type AttemptStart = { ok: true; attempt: LoginAttempt } | { ok: false; lockedForMs: number };
 
 export class LoginLimiter {
   private readonly byAddress = new Map<string, Attempts>();
@@ -26,35 +41,65 @@ export class LoginLimiter {
     return Math.max(0, attempts.lockedUntil - this.now());
   }
 
-  /** Records a wrong password; returns the lock length when this one locked the address. */
-  fail(address: string): number {
+  /**
+   * Starts an attempt, synchronously, before any await: refused while the address is locked or
+   * while the failures so far plus the attempts still being checked already reach the limit.
+   */
+  begin(address: string): AttemptStart {
     const now = this.now();
     if (this.byAddress.size > MAX_TRACKED) this.sweep(now);
-    const attempts = this.byAddress.get(address) ?? { failures: [], lockedUntil: 0 };
-    attempts.failures = attempts.failures.filter((t) => now - t < FAILURE_WINDOW_MS);
-    attempts.failures.push(now);
-    if (attempts.failures.length >= MAX_FAILURES) {
-      attempts.lockedUntil = now + LOCKOUT_MS;
-      attempts.failures = [];
-    }
+    const attempts = this.byAddress.get(address) ?? { failures: [], inFlight: 0, lockedUntil: 0 };
     this.byAddress.set(address, attempts);
-    return Math.max(0, attempts.lockedUntil - now);
+    if (attempts.lockedUntil > now) return { ok: false, lockedForMs: attempts.lockedUntil - now };
+    attempts.failures = attempts.failures.filter((t) => now - t < FAILURE_WINDOW_MS);
+    // the attempts in flight may all turn out wrong: refuse until they have settled
+    if (attempts.failures.length + attempts.inFlight >= MAX_FAILURES) return { ok: false, lockedForMs: Math.max(1000, attempts.lockedUntil - now) };
+    attempts.inFlight++;
+    let settled = false;
+    const settle = (): Attempts => {
+      if (settled) throw new Error('login attempt settled twice');
+      settled = true;
+      const current = this.byAddress.get(address) ?? attempts;
+      current.inFlight = Math.max(0, current.inFlight - 1);
+      return current;
+    };
+    return {
+      ok: true,
+      attempt: {
+        fail: () => this.recordFailure(address, settle()),
+        succeed: () => {
+          settle();
+          this.byAddress.delete(address);
+        },
+      },
+    };
   }
 
   /** Wrong passwords left before a lock. */
   remaining(address: string): number {
     const now = this.now();
-    const failures = (this.byAddress.get(address)?.failures ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
-    return MAX_FAILURES - failures.length;
+    const attempts = this.byAddress.get(address);
+    const failures = (attempts?.failures ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    return Math.max(0, MAX_FAILURES - failures.length - (attempts?.inFlight ?? 0));
   }
 
-  succeed(address: string): void {
-    this.byAddress.delete(address);
+  private recordFailure(address: string, attempts: Attempts): number {
+    const now = this.now();
+    attempts.failures = attempts.failures.filter((t) => now - t < FAILURE_WINDOW_MS);
+    attempts.failures.push(now);
+    if (attempts.failures.length >= MAX_FAILURES && attempts.lockedUntil <= now) {
+      attempts.lockedUntil = now + LOCKOUT_MS;
+      attempts.failures = [];
+      this.byAddress.set(address, attempts);
+      return LOCKOUT_MS;
+    }
+    this.byAddress.set(address, attempts);
+    return 0;
   }
 
   private sweep(now: number): void {
     for (const [address, a] of this.byAddress) {
-      if (a.lockedUntil <= now && a.failures.every((t) => now - t >= FAILURE_WINDOW_MS)) this.byAddress.delete(address);
+      if (a.inFlight === 0 && a.lockedUntil <= now && a.failures.every((t) => now - t >= FAILURE_WINDOW_MS)) this.byAddress.delete(address);
     }
   }
 }
