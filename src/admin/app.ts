@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ThreadloomError } from '../core/errors.js';
 import { registerAuth } from './auth.js';
 import type { AdminContext } from './context.js';
+import { DEFAULT_LIMITS, registerBodyDeadlines, serverOptions, type ConnectionLimits } from './limits.js';
 import { ensureAdminPassword } from './password.js';
 import { htmxDistDir, viewsDir } from './paths.js';
 import { registerRendering } from './render.js';
@@ -54,8 +55,12 @@ const STATUS_FOR_CODE: Partial<Record<ThreadloomError['code'], number>> = { not_
  * The admin web as a Fastify instance, not listening (tests use `app.inject`). Plugins first,
  * then the decorators and hooks (render, security headers, auth), then the pages.
  */
-export function buildAdminApp(ctx: AdminContext): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
+export function buildAdminApp(ctx: AdminContext, limits: ConnectionLimits = DEFAULT_LIMITS): FastifyInstance {
+  // behind a reverse proxy (admin.trustProxy) request.ip and request.protocol come from X-Forwarded-*
+  const { trustProxy } = ctx.config.admin;
+  const trust = typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy;
+  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024, trustProxy: trust, ...serverOptions(limits) });
+  registerBodyDeadlines(app, limits);
   const views = viewsDir();
   const htmx = htmxDistDir();
 
