@@ -4,6 +4,7 @@ import { errorMessage, ThreadloomError } from './core/errors.js';
 import { adminContext, startAdmin, type RunningAdmin } from './admin/index.js';
 import { BackupService } from './core/backups/service.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
+import { lockDataDir } from './core/data-dir-lock.js';
 import { consoleLogger, createLogger, type Logger } from './core/log.js';
 import { startRuntime, type Runtime } from './core/runtime.js';
 
@@ -45,6 +46,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   log = createLogger({ level: config.logLevel, format: config.logFormat, secrets: configSecrets(config) });
+  // before anything opens the database: a second Threadloom on this data dir stops here
+  const dataDirLock = lockDataDir(config.dataDir);
 
   let runtime: Runtime | null = null;
   const adapters: ChatAdapter[] = [];
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
     await admin?.close().catch(() => undefined);
     await stopBackups?.().catch(() => undefined);
     await runtime?.close();
+    dataDirLock.release();
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
