@@ -1,6 +1,7 @@
 import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
 import { ConversationService } from './conversations/service.js';
+import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openDatabase, type Db, type OpenedDatabase } from './db/open.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Metrics } from './metrics.js';
@@ -119,6 +120,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     };
   } catch (err) {
     await database.close();
-    throw err;
+    // a file whose header is fine can still be damaged further in, or on a read-only mount
+    throw databaseFileProblem(err, database.file) ?? err;
   }
 }

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteDialect, type DialectAdapter } from 'kysely';
 import * as sqliteVec from 'sqlite-vec';
 import { ThreadloomError } from '../errors.js';
+import { databaseFileProblem } from './problems.js';
 import type { Database } from './types.js';
 
 export type Db = Kysely<Database>;
@@ -58,20 +59,22 @@ export interface OpenedDatabase {
 /** Opens (creating if needed) the SQLite file: WAL, busy timeout, foreign keys, sqlite-vec loaded. */
 export function openDatabase(file: string): OpenedDatabase {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  let sqlite: SQLite.Database;
+  let sqlite: SQLite.Database | undefined;
   try {
     sqlite = new SQLite(file);
+    // the first read of the file: a damaged or foreign file fails here
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('synchronous = NORMAL');
+    // reads through a memory map instead of a read() per page: the search index's scans over its
+    // bit vectors took a quarter less time (bench:search); SQLite caps it at its compiled limit (2 GiB)
+    sqlite.pragma('mmap_size = 2147483648');
+    sqliteVec.load(sqlite);
   } catch (err) {
-    throw new ThreadloomError('database', `cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+    sqlite?.close();
+    throw databaseFileProblem(err, file) ?? new ThreadloomError('database', `cannot open database ${path.resolve(file)}: ${(err as Error).message}`, { cause: err });
   }
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('synchronous = NORMAL');
-  // reads through a memory map instead of a read() per page: the search index's scans over its
-  // bit vectors took a quarter less time (bench:search); SQLite caps it at its compiled limit (2 GiB)
-  sqlite.pragma('mmap_size = 2147483648');
-  sqliteVec.load(sqlite);
   const db = new Kysely<Database>({ dialect: new ThreadloomSqliteDialect({ database: withStatementCache(sqlite) }) });
   return {
     db,
