@@ -24,7 +24,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AdminContext): v
   app.get('/favicon.ico', { config: { public: true } }, async (_request, reply) => reply.code(204).send());
 
   app.get('/metrics', { config: { basicAuth: true } }, async (_request, reply) => {
-    reply.type('text/plain; version=0.0.4; charset=utf-8');
+    reply.type(ctx.metrics.contentType);
     return ctx.metrics.render();
   });
 }
