@@ -24,7 +24,7 @@ export class FakeMatrix {
 
   constructor(options: FakeMatrixOptions = {}) {
     const limit = options.rateLimit === true ? DEFAULT_RATE_LIMIT : (options.rateLimit ?? false);
-    this.hs = new Homeserver(options.serverName ?? 'localhost', limit);
+    this.hs = new Homeserver(options.serverName ?? 'localhost', limit, options.now);
     this.server = new MatrixServer(this.hs, [...accountRoutes, ...syncRoutes, ...roomRoutes, ...historyRoutes, ...mediaRoutes]);
   }
 

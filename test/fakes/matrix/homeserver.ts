@@ -41,9 +41,10 @@ export class Homeserver {
   constructor(
     readonly serverName: string,
     rateLimit: RateLimit | false,
+    now?: () => number,
   ) {
     this.accounts = new Accounts(serverName);
-    this.limiter = new SendLimiter(rateLimit);
+    this.limiter = new SendLimiter(rateLimit, now);
   }
 
   // ---- the stream --------------------------------------------------------------------------------

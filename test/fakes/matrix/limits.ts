@@ -26,14 +26,17 @@ export class SendLimiter {
   readonly refusals: Refusal[] = [];
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(public limit: RateLimit | false) {}
+  constructor(
+    public limit: RateLimit | false,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get rateLimited(): number {
     return this.refusals.length;
   }
 
   /** Takes one send for `userId`, or throws the 429. */
-  take(userId: string, now = Date.now()): void {
+  take(userId: string, now = this.now()): void {
     if (!this.limit) return;
     const { burst, perSecond } = this.limit;
     const bucket = this.buckets.get(userId) ?? { tokens: burst, at: now };

@@ -13,6 +13,8 @@ export interface FakeMatrixOptions {
   serverName?: string;
   /** limit on events a user sends over HTTP; `true` is Synapse's shape at test speed (burst 10, then 5/s); off by default */
   rateLimit?: RateLimit | boolean;
+  /** the clock the rate limit refills by (default `Date.now`): a frozen one makes a test's 429s independent of the machine's speed */
+  now?: () => number;
 }
 
 /** An account on the fake; `accessToken` and `deviceId` are its first device. */
