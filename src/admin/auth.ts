@@ -54,10 +54,14 @@ function minutes(ms: number): number {
 
 export function registerAuth(app: FastifyInstance, ctx: AdminContext): { sessions: SessionStore; limiter: LoginLimiter } {
   const clock = () => ctx.now().getTime();
-  const sessions = new SessionStore(clock);
+  const sessions = new SessionStore(ctx.runtime.deps.db, clock);
   const limiter = new LoginLimiter(clock);
 
   app.decorateRequest('session', null);
+  // a flash set by a route, or shown by a page, is written back once the answer is out
+  app.addHook('onResponse', async (request) => {
+    if (request.session) await sessions.saveFlash(request.session).catch((err) => ctx.log.warn('admin: could not save the session flash', { error: String(err) }));
+  });
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, status: number, message: string): Promise<FastifyReply> {
     reply.code(status);
@@ -82,7 +86,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
   }
 
   app.addHook('preHandler', async (request, reply) => {
-    request.session = sessions.find(readCookie(request, SESSION_COOKIE));
+    request.session = await sessions.find(readCookie(request, SESSION_COOKIE));
     const config = request.routeOptions.config ?? {};
     if (config.public || request.url.startsWith('/static/')) return;
     if (!request.session) {
@@ -146,7 +150,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
       return loginPage(request, reply, 401, `Wrong password. ${left} more ${left === 1 ? 'try' : 'tries'} before a ${minutes(LOCKOUT_MS)}-minute lock.`);
     }
     start.attempt.succeed();
-    const session = sessions.create(address);
+    const session = await sessions.create(address);
     request.session = session;
     setCookie(reply, SESSION_COOKIE, session.id);
     clearCookie(reply, LOGIN_COOKIE);
@@ -157,7 +161,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
   app.post('/logout', async (request, reply) => {
     if (request.session) {
       await audit(ctx, request, 'logout');
-      sessions.destroy(request.session.id);
+      await sessions.destroy(request.session.id);
     }
     clearCookie(reply, SESSION_COOKIE);
     return reply.redirect('/login', 303);

@@ -65,14 +65,14 @@ export async function postLogin(app: FastifyInstance, password: string, address 
 }
 
 /** The admin app over a full test runtime (real SQLite, fake providers), with a movable clock. */
-export async function startTestAdmin(options: { password?: string | null; config?: (c: Config) => Config } = {}): Promise<TestAdmin> {
+export async function startTestAdmin(options: { password?: string | null; config?: (c: Config) => Config; dir?: string } = {}): Promise<TestAdmin> {
   const clock = {
     now: new Date('2026-11-22T12:00:00Z'),
     advance(ms: number) {
       clock.now = new Date(clock.now.getTime() + ms);
     },
   };
-  const rt = await startTestRuntime(options.config ? { config: options.config } : {});
+  const rt = await startTestRuntime({ ...(options.config ? { config: options.config } : {}), ...(options.dir ? { dir: options.dir } : {}) });
   const password = options.password === null ? undefined : (options.password ?? ADMIN_PASSWORD);
   const ctx = adminContext(rt, { now: () => clock.now, ...(password ? { password } : {}) });
   const app = buildAdminApp(ctx);

@@ -330,3 +330,17 @@ export interface ApiTokenTable {
 export interface Database {
   api_tokens: ApiTokenTable;
 }
+
+/** Admin web sessions (migration 2026-12-03T0300); the cookie value is kept only as its SHA-256. */
+export interface AdminSessionTable {
+  id_hash: string;
+  csrf: string;
+  address: string;
+  created_at: string;
+  last_seen_at: string;
+  flash: string | null;
+}
+
+export interface Database {
+  admin_sessions: AdminSessionTable;
+}
