@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact.js';
+
 /**
  * One error family. `message` is for logs; `userMessage` is what a chat user sees:
  * short, no secrets, no stack.
@@ -63,7 +65,8 @@ export class ProviderError extends ThreadloomError {
     message: string,
     options: { cause?: unknown; status?: number | null; retryAfterMs?: number | null } = {},
   ) {
-    super('provider', message, { cause: options.cause, userMessage: describeFailure(failure) });
+    // a provider or proxy may echo our Authorization header in its error text: never keep it
+    super('provider', redactSecrets(message, []), { cause: options.cause, userMessage: describeFailure(failure) });
     this.name = 'ProviderError';
     this.failure = failure;
     this.status = options.status ?? null;

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { verifyApiToken, type ApiToken } from '../../core/api-tokens.js';
+import { configSecrets } from '../../core/config.js';
+import { errorMessage } from '../../core/errors.js';
 import type { Inbound } from '../../core/inbound.js';
 import type { AdminContext } from '../context.js';
 import { API_PLATFORM, conversationFor, type ChatTurn } from '../openai/conversation.js';
+import { apiErrorFor, errorBody, failedTurn, INTERNAL_FAILURE, sendApiError, type ApiError } from '../openai/errors.js';
 import { ApiReply } from '../openai/reply.js';
 
 /**
@@ -14,10 +17,6 @@ import { ApiReply } from '../openai/reply.js';
  * and context policy, the conversation kept, usage recorded, budgets applied. Bearer tokens are
  * made on the admin's API tokens page. Errors come in OpenAI's shape.
  */
-
-function openaiError(reply: FastifyReply, status: number, message: string, type: string, code: string | null, param: string | null = null): FastifyReply {
-  return reply.code(status).send({ error: { message, type, param, code } });
-}
 
 const contentSchema = z.union([z.string(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]).nullable().optional();
 const bodySchema = z.object({
@@ -30,13 +29,35 @@ const bodySchema = z.object({
 const textOf = (content: z.infer<typeof contentSchema>): string =>
   typeof content === 'string' ? content : (content ?? []).filter((p) => p.type === 'text').map((p) => p.text ?? '').join('\n');
 
+const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+
 export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext): void {
+  // a context of its own, so its errors and unknown paths answer in OpenAI's shape, not with the admin's pages
+  app.register(async (v1) => registerV1(v1, ctx), { prefix: '/v1' });
+}
+
+function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
   const { deps, engine } = ctx.runtime;
+  const secrets = configSecrets(ctx.config);
+  const fail = (reply: FastifyReply, error: ApiError): FastifyReply => sendApiError(reply, error, secrets);
+
+  v1.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const answer = apiErrorFor(error, v1.initialConfig.bodyLimit ?? 1024 * 1024);
+    if (answer.status >= 500) ctx.log.error('api: request failed', { method: request.method, url: request.url.split('?')[0], error: error.message });
+    if (reply.sent || reply.raw.headersSent) return reply;
+    return fail(reply, answer);
+  });
+  v1.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: '/*',
+    config: { public: true },
+    handler: async (request, reply) => fail(reply, { status: 404, message: `Unknown API path ${request.method} ${request.url.split('?')[0]}: this server has GET /v1/models and POST /v1/chat/completions.`, type: 'invalid_request_error', code: 'unknown_url' }),
+  });
 
   async function authorize(request: FastifyRequest, reply: FastifyReply): Promise<ApiToken | null> {
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? await verifyApiToken(deps.db, header.slice(7).trim(), ctx.now()) : null;
-    if (!token) openaiError(reply, 401, 'Incorrect or revoked API key. Create one on the admin web\'s API tokens page.', 'invalid_request_error', 'invalid_api_key');
+    const bearer = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearer ? await verifyApiToken(deps.db, bearer, ctx.now()) : null;
+    if (!token) fail(reply, { status: 401, message: 'Incorrect or revoked API key. Create one on the admin web\'s API tokens page.', type: 'invalid_request_error', code: 'invalid_api_key' });
     return token;
   }
 
@@ -46,7 +67,7 @@ export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext)
     return experience && !experience.archivedAt ? experience : null;
   }
 
-  app.get('/v1/models', { config: { public: true } }, async (request, reply) => {
+  v1.get('/models', { config: { public: true } }, async (request, reply) => {
     if (!(await authorize(request, reply))) return reply;
     const experiences = await deps.experiences.list();
     return {
@@ -55,22 +76,22 @@ export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext)
     };
   });
 
-  app.post('/v1/chat/completions', { config: { public: true } }, async (request, reply) => {
+  v1.post('/chat/completions', { config: { public: true } }, async (request, reply) => {
     const token = await authorize(request, reply);
     if (!token) return reply;
     const parsed = bodySchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      return openaiError(reply, 400, `${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_request_error', null, issue.path.join('.') || null);
+      return fail(reply, { status: 400, message: `${issue.path.join('.') || 'body'}: ${issue.message}`, type: 'invalid_request_error', code: null, param: issue.path.join('.') || null });
     }
     const body = parsed.data;
     const experience = await experienceOf(body.model);
-    if (!experience) return openaiError(reply, 404, `The model '${body.model}' does not exist: models are experience/<slug> (GET /v1/models)`, 'invalid_request_error', 'model_not_found', 'model');
+    if (!experience) return fail(reply, { status: 404, message: `The model '${body.model}' does not exist: models are experience/<slug> (GET /v1/models)`, type: 'invalid_request_error', code: 'model_not_found', param: 'model' });
     const turns: ChatTurn[] = body.messages
       .filter((m) => m.role === 'user' || m.role === 'assistant')
       .map((m) => ({ role: m.role as ChatTurn['role'], content: textOf(m.content) }));
     const last = turns.at(-1);
-    if (!last || last.role !== 'user' || !last.content.trim()) return openaiError(reply, 400, 'messages: the last message must be a user message with text', 'invalid_request_error', null, 'messages');
+    if (!last || last.role !== 'user' || !last.content.trim()) return fail(reply, { status: 400, message: 'messages: the last message must be a user message with text', type: 'invalid_request_error', code: null, param: 'messages' });
     const firstUser = turns.find((t) => t.role === 'user')!.content;
     const conversation = await conversationFor(deps, token.id, experience, turns.slice(0, -1), firstUser);
 
@@ -113,8 +134,8 @@ export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext)
       const apiReply = new ApiReply();
       await engine.handle(inbound, apiReply);
       const answer = await outcome();
-      if (!answer) return openaiError(reply, 429, apiReply.notices.join(' ') || 'The request was refused.', 'rate_limit_error', 'rate_limited');
-      if (answer.status === 'error') return openaiError(reply, 502, apiReply.notices.join(' ') || answer.error || 'No model could answer.', 'api_error', 'upstream_error');
+      const failed = failedTurn(answer, apiReply.notices, apiReply.text);
+      if (failed || !answer) return fail(reply, failed ?? { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' });
       return {
         id,
         object: 'chat.completion',
@@ -138,15 +159,22 @@ export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext)
     });
     send(chunk({ role: 'assistant', content: '' }));
     const apiReply = new ApiReply((delta) => send(chunk({ content: delta })));
-    await engine.handle(inbound, apiReply);
-    finished = true;
-    const answer = await outcome();
-    if (!answer || answer.status === 'error') {
-      const refused = !answer;
-      send({ error: { message: apiReply.notices.join(' ') || answer?.error || 'No answer.', type: refused ? 'rate_limit_error' : 'api_error', param: null, code: refused ? 'rate_limited' : 'upstream_error' } });
-    } else {
-      send(chunk({}, answer.status === 'complete' ? 'stop' : 'length'));
-      if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(answer) });
+    try {
+      await engine.handle(inbound, apiReply);
+      finished = true;
+      const answer = await outcome();
+      const failed = failedTurn(answer, apiReply.notices, apiReply.text);
+      if (failed || !answer) {
+        send(errorBody(failed ?? { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' }, secrets));
+      } else {
+        send(chunk({}, answer.status === 'complete' ? 'stop' : 'length'));
+        if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(answer) });
+      }
+    } catch (err) {
+      // the status line is sent: the failure goes to the client as the stream's last event
+      finished = true;
+      ctx.log.error('api: streamed completion failed', { error: errorMessage(err) });
+      send(errorBody({ status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' }, secrets));
     }
     raw.end('data: [DONE]\n\n');
     return reply;

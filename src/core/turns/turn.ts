@@ -10,6 +10,7 @@ import type { EngineDeps } from './deps.js';
 import { chooseModel, type ModelChoice } from './model-choice.js';
 import { summariseFallenOut } from './summarize.js';
 import { generateTitle } from './title.js';
+import { storedError, withStoredError } from './utility.js';
 
 /** An answer complete within this time after its first token is posted once, not posted and edited. */
 const FIRST_POST_DELAY_MS = 400;
@@ -188,7 +189,7 @@ export class TurnRunner {
         onCall: (call) => {
           const status = call.status === 'ok' && rows.some((r) => r.status === 'error') ? 'fallback' : call.status;
           // stamped with the engine's clock, which budget periods and `usage` also go by
-          rows.push({ ...usageRow(call, { ...usageBase, messageId: answer.id, purpose: 'chat' }, deps.prices, estimate, status), created_at: deps.now().toISOString() });
+          rows.push({ ...withStoredError(usageRow(call, { ...usageBase, messageId: answer.id, purpose: 'chat' }, deps.prices, estimate, status), deps.config), created_at: deps.now().toISOString() });
         },
       });
 
@@ -199,7 +200,7 @@ export class TurnRunner {
         content: outcome.text,
         status: answerStatus(outcome),
         model: outcome.modelId,
-        error: outcome.error?.message ?? null,
+        error: outcome.error ? storedError(outcome.error.message, deps.config) : null,
         tokensIn: final ? final.tokens_in ?? null : null,
         tokensOut: outcome.usage?.outputTokens ?? null,
         costUsd: rows.reduce((sum, r) => sum + (r.cost_usd ?? 0), 0),

@@ -1,7 +1,18 @@
+import { configSecrets, type Config } from '../config.js';
 import type { UsagePurpose } from '../db/types.js';
 import type { ChatMessage } from '../providers/types.js';
+import { redactSecrets } from '../redact.js';
 import { promptTokenEstimate, recordUsage, usageRow, type UsageContext } from '../usage/ledger.js';
 import type { EngineDeps } from './deps.js';
+
+/** Provider error text as it is stored (answers, usage rows): a provider may have echoed one of our keys in it. */
+export function storedError(message: string, config: Config): string {
+  return redactSecrets(message, configSecrets(config));
+}
+
+type UsageRow = ReturnType<typeof usageRow>;
+
+export const withStoredError = (row: UsageRow, config: Config): UsageRow => (row.error ? { ...row, error: storedError(row.error, config) } : row);
 
 /**
  * A behind-the-scenes model call (title, summary): the utility model first if configured, then
@@ -18,7 +29,7 @@ export async function utilityCompletion(
     candidates,
     messages: request.messages,
     params: { maxTokens: request.maxTokens, temperature: 0.3 },
-    onCall: (call) => rows.push(usageRow(call, { ...request.usage, purpose: request.purpose }, deps.prices, estimate)),
+    onCall: (call) => rows.push(withStoredError(usageRow(call, { ...request.usage, purpose: request.purpose }, deps.prices, estimate), deps.config)),
   });
   await recordUsage(deps.db, rows).catch((err) => deps.log.error('usage write failed', { error: String(err) }));
   if (outcome.status !== 'ok' || !outcome.text.trim() || !outcome.modelId) {

@@ -1,0 +1,72 @@
+import type { FastifyError, FastifyReply } from 'fastify';
+import { ThreadloomError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
+
+/** OpenAI's error shape; every /v1 answer that is not a success has it, streamed or not. */
+export interface ApiError {
+  status: number;
+  message: string;
+  type: 'invalid_request_error' | 'rate_limit_error' | 'api_error' | 'server_error';
+  code: string | null;
+  param?: string | null;
+}
+
+export const errorBody = (error: ApiError, secrets: readonly string[]) => ({
+  error: { message: redactSecrets(error.message, secrets), type: error.type, param: error.param ?? null, code: error.code },
+});
+
+export function sendApiError(reply: FastifyReply, error: ApiError, secrets: readonly string[]): FastifyReply {
+  return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error, secrets));
+}
+
+export const INTERNAL_FAILURE = 'Something went wrong on the server; nothing was answered. The server log has the details.';
+
+/** What a client sent that Fastify refused before our handler ran, said in a line the client can act on. */
+const REQUEST_ERRORS: Record<string, (error: FastifyError, bodyLimit: number) => string> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => 'The request body is empty: send a JSON object with model and messages.',
+  FST_ERR_CTP_INVALID_JSON_BODY: () => 'The request body is not valid JSON.',
+  FST_ERR_CTP_BODY_TOO_LARGE: (_e, limit) => `The request body is larger than the ${Math.floor(limit / (1024 * 1024))} MB this server accepts.`,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => 'The request body must be JSON (content-type: application/json).',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => 'The request body does not match its content-length.',
+};
+
+/** Any error that escaped a /v1 handler, as an OpenAI error: 4xx for what the client sent, else a 500 with no details. */
+export function apiErrorFor(error: FastifyError | Error, bodyLimit: number): ApiError {
+  if (error instanceof ThreadloomError) {
+    if (error.code === 'rate_limited') return { status: 429, message: error.userMessage, type: 'rate_limit_error', code: 'rate_limited' };
+    if (error.code === 'invalid') return { status: 400, message: error.userMessage, type: 'invalid_request_error', code: null };
+    if (error.code === 'not_found') return { status: 404, message: error.userMessage, type: 'invalid_request_error', code: 'not_found' };
+    return { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+  }
+  const status = (error as FastifyError).statusCode ?? 500;
+  if (status >= 500 || status < 400) return { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+  const code = (error as FastifyError).code ?? '';
+  const describe = REQUEST_ERRORS[code] ?? (error instanceof SyntaxError ? REQUEST_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
+  return { status, message: describe ? describe(error as FastifyError, bodyLimit) : `The request was refused (HTTP ${status}).`, type: 'invalid_request_error', code: null };
+}
+
+/**
+ * The engine tells a reply why a turn was refused only in words (the error's code stays inside
+ * the engine), so the two refusals are known by their lines: the per-user turn limit and a spent
+ * budget. Only those are 429; any other turn that ended without an answer failed on our side,
+ * and a client must not be told to retry it.
+ */
+const REFUSAL_LINES = [/^You're sending messages faster than /, / is used up: /, / has too little left for another answer: /];
+
+export const isRefusal = (notice: string): boolean => REFUSAL_LINES.some((line) => line.test(notice));
+
+/**
+ * How a turn that produced no usable answer is told to the client: a refusal is 429, a provider
+ * failure 502 with the line the chat shows (never the provider's own text), our failure 500.
+ */
+export function failedTurn(answer: { status: string } | null, notices: readonly string[], chatLine: string): ApiError | null {
+  if (!answer) {
+    const notice = notices.join(' ');
+    if (notices.length > 0 && notices.every(isRefusal)) return { status: 429, message: notice, type: 'rate_limit_error', code: 'rate_limited' };
+    return { status: 500, message: notice || INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+  }
+  if (answer.status === 'error') return { status: 502, message: chatLine.trim() || 'No model could answer.', type: 'api_error', code: 'upstream_error' };
+  // an answer left streaming: the turn broke off on our side after it began
+  if (answer.status === 'streaming') return { status: 500, message: notices.join(' ') || INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+  return null;
+}
