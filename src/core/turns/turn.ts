@@ -221,7 +221,8 @@ export class TurnRunner {
         messageIds = renderer.messageIds;
       }
       await this.mapPlatformMessages(user.platform, messageIds, answer.id, conversation.id);
-      if (!conversation.title) await this.title(conversation, input.parentId, choice, usageBase, reply);
+      // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
+      if (!conversation.title && !controller.signal.aborted) await this.title(conversation, input.parentId, choice, usageBase, reply);
       return { answerId: answer.id, outcome, platformMessageIds: messageIds };
     } catch (err) {
       renderer.abandon();
