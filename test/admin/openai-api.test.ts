@@ -25,6 +25,8 @@ afterEach(async () => {
 
 /** chat requests the fake model server saw for answers (titles left out) */
 const answerRequests = () => admin.rt.openai.chatRequests().filter((r) => !String(r.body.messages?.[0]?.content).startsWith('Write a title'));
+/** title calls, which go to the other fake */
+const titleRequests = () => admin.rt.anthropic.chatRequests().filter((r) => String(r.body.system ?? JSON.stringify(r.body.messages)).includes('Write a title'));
 const apiConversations = () => admin.rt.deps.db.selectFrom('conversations').selectAll().where('platform', '=', 'api').execute();
 
 describe('OpenAI-compatible API', () => {
@@ -52,6 +54,7 @@ describe('OpenAI-compatible API', () => {
     expect(usage).toHaveLength(1);
     expect(usage[0]).toMatchObject({ platform: 'api', tokens_in: 50, tokens_out: 9 });
     expect(await apiConversations()).toHaveLength(1);
+    expect(titleRequests()).toHaveLength(1);
   });
 
   it('streams the answer in chunks that reassemble it exactly, with usage when asked', async () => {
@@ -74,7 +77,7 @@ describe('OpenAI-compatible API', () => {
     expect(usage?.completion_tokens).toBeGreaterThan(0);
   });
 
-  it('stops the answer when a streaming client goes away', async () => {
+  it('stops the answer when a streaming client goes away, and makes no title call for it', async () => {
     admin.rt.openai.script({ answer: 'word '.repeat(400), chunkSize: 5, delayMs: 20 });
     const controller = new AbortController();
     const stream = await client.chat.completions.create({ model: 'experience/general', messages: [{ role: 'user', content: 'talk for a long time' }], stream: true }, { signal: controller.signal });
@@ -93,6 +96,10 @@ describe('OpenAI-compatible API', () => {
     const saved = (await answer())!;
     expect(saved.status).toBe('partial');
     expect(saved.content.length).toBeLessThan('word '.repeat(400).length);
+    // once the stopped turn has ended (nothing left to cut), no title was asked for: nobody waits for one
+    expect(await admin.rt.engine.turns.drain(60_000)).toMatchObject({ cut: 0 });
+    expect(titleRequests()).toHaveLength(0);
+    expect((await apiConversations())[0]!.title).toBeFalsy();
   });
 
   it('continues the same conversation when the client sends the chat so far, and starts another for a new chat', async () => {
