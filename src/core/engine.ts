@@ -1,4 +1,5 @@
 import { runCommand } from './commands/run.js';
+import type { CommandActions, CommandHost } from './commands/types.js';
 import { withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
@@ -18,7 +19,7 @@ const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' |
  * The platform-neutral heart: an adapter hands every event to `handle` with a way to answer.
  * Nothing a user sends can make it throw: failures become one short message in the chat.
  */
-export class Engine {
+export class Engine implements CommandHost {
   readonly turns: TurnRunner;
   /** who may read which channel, per platform: adapters register theirs when they connect */
   readonly directories = new Map<string, PlatformDirectory>();
@@ -60,7 +61,7 @@ export class Engine {
     if (this.closing && !isStop(inbound)) return releaseEvent(this.deps.db, inbound);
     switch (inbound.kind) {
       case 'command':
-        return runCommand(this, inbound, reply);
+        return runCommand(this, this.deps, inbound, reply);
       case 'action':
         return this.action(inbound, reply);
       case 'edit':
@@ -81,6 +82,17 @@ export class Engine {
 
   isAdmin(inbound: Inbound): boolean {
     return inbound.authorIsAdmin === true || this.deps.config.admins.includes(`${inbound.platform}:${inbound.author.id}`);
+  }
+
+  actionsFor(inbound: Inbound, reply: Reply): CommandActions {
+    return {
+      regenerate: (answerId) => this.regenerate(answerId, inbound, reply),
+      answer: async (conversation, questionId) => {
+        await this.turns.run({ conversation, parentId: questionId, reply, user: this.user(inbound) });
+      },
+      stop: (conversationId) => this.turns.stop(conversationId),
+      directory: this.directories.get(inbound.platform),
+    };
   }
 
   user(inbound: Inbound): TurnUser {

@@ -12,7 +12,7 @@ const MAX_OVERRIDE_HOURS = 31 * 24;
 
 /** The budget lines of one identity in this place's Experience, daily ones first; empty when none apply. */
 export async function budgetStatusLines(ctx: CommandContext, who: { platform: string; id: string }, yours: boolean): Promise<string[]> {
-  const { deps } = ctx.engine;
+  const { deps } = ctx;
   if (!deps.budgets) return [];
   const conversation = await ctx.existingConversation();
   const experience = conversation ? await deps.experiences.getById(conversation.experience_id) : await experienceForChannel(deps, ctx.inbound.platform, ctx.inbound.channelId);
@@ -62,7 +62,7 @@ async function show(ctx: CommandContext): Promise<void> {
   const name = `${identity.platform}:${identity.userId}`;
   const yours = !asked || name === `${ctx.inbound.platform}:${ctx.inbound.author.id}`;
   const lines = await budgetStatusLines(ctx, { platform: identity.platform, id: identity.userId }, yours);
-  const grants = ctx.engine.deps.budgets?.grantsOf(name) ?? [];
+  const grants = ctx.deps.budgets?.grantsOf(name) ?? [];
   for (const g of grants) lines.push(`Override: ${formatAmount(g.unit as BudgetUnit, g.amount)} extra on every limit until ${g.expires_at.slice(0, 16).replace('T', ' ')} UTC.`);
   await ctx.say(lines.length ? [`Budgets for ${name} (UTC periods):`, ...lines].join('\n') : `No budget applies to ${name} here.`);
 }
@@ -73,8 +73,8 @@ async function set(ctx: CommandContext): Promise<void> {
   if (!BUDGET_PERIODS.includes(period as BudgetPeriod)) throw new UsageError('The period is `daily` or `monthly`.');
   const unit = parseUnit(unitText);
   const amount = amountText === 'none' ? null : amountText === 'default' ? undefined : parseAmount(unit, amountText);
-  const budgets = ctx.engine.deps.budgets!;
-  if (scope === 'experience' && !(await ctx.engine.deps.experiences.get(target))) throw new UsageError(`There is no Experience "${target}".`);
+  const budgets = ctx.deps.budgets!;
+  if (scope === 'experience' && !(await ctx.deps.experiences.get(target))) throw new UsageError(`There is no Experience "${target}".`);
   await budgets.setLimit({ scope, target, period: period as BudgetPeriod, unit, amount, by: `${ctx.inbound.platform}:${ctx.inbound.author.id}` });
   const slot = `${capitalized(period!)} ${unit} limit for ${describe(scope, target)}`;
   if (amount === undefined) {
@@ -95,7 +95,7 @@ async function override(ctx: CommandContext): Promise<void> {
   const amount = parseAmount(unit, amountText);
   const hours = word === 'for' ? Number(/^(\d+(?:\.\d+)?)h$/i.exec(duration ?? '')?.[1] ?? NaN) : NaN;
   if (!(hours > 0 && hours <= MAX_OVERRIDE_HOURS)) throw new UsageError(`Say how long: \`for 24h\` (up to ${MAX_OVERRIDE_HOURS}h).`);
-  const grant = await ctx.engine.deps.budgets!.grant(target, unit, amount, hours, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
+  const grant = await ctx.deps.budgets!.grant(target, unit, amount, hours, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
   await ctx.say(`${target} gets ${formatAmount(unit, amount)} extra on every limit their turns meet until ${grant.expires_at.slice(0, 16).replace('T', ' ')} UTC.`);
 }
 
@@ -106,7 +106,7 @@ export const BUDGET: CommandSpec = {
   admin: true,
   private: true,
   async run(ctx) {
-    if (!ctx.engine.deps.budgets) throw new UsageError('Budgets are not running in this process.');
+    if (!ctx.deps.budgets) throw new UsageError('Budgets are not running in this process.');
     const sub = ctx.args[0];
     if (sub === 'set') return set(ctx);
     if (sub === 'override') return override(ctx);

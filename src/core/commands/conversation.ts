@@ -18,7 +18,7 @@ export const NEW: CommandSpec = {
   usage: 'new',
   summary: 'start a fresh conversation here (the old one is kept)',
   async run(ctx) {
-    const { conversations } = ctx.engine.deps;
+    const { conversations } = ctx.deps;
     const conversation = await ctx.existingConversation();
     if (conversation) {
       await conversations.archive(conversation.id);
@@ -39,10 +39,10 @@ export const REGEN: CommandSpec = {
   async run(ctx) {
     const conversation = await requireConversation(ctx);
     if (!conversation) return;
-    const leaf = await ctx.engine.deps.conversations.message(conversation.active_leaf_id!);
-    if (leaf.role === 'assistant') return ctx.engine.regenerate(leaf.id, ctx.inbound, ctx.reply);
+    const leaf = await ctx.deps.conversations.message(conversation.active_leaf_id!);
+    if (leaf.role === 'assistant') return ctx.actions.regenerate(leaf.id);
     // the last answer failed or never came: answer the user's message
-    await ctx.engine.turns.run({ conversation, parentId: leaf.id, reply: ctx.reply, user: ctx.engine.user(ctx.inbound) });
+    await ctx.actions.answer(conversation, leaf.id);
   },
 };
 
@@ -53,7 +53,7 @@ export const BRANCH: CommandSpec = {
   async run(ctx) {
     const conversation = await requireConversation(ctx);
     if (!conversation) return;
-    const { conversations } = ctx.engine.deps;
+    const { conversations } = ctx.deps;
     const point = await conversations.branchPoint(conversation);
     if (!point) {
       await ctx.say('This conversation has a single branch. Edit a message or use `regen` to make another.');
@@ -89,7 +89,7 @@ export const FORK: CommandSpec = {
   async run(ctx) {
     const conversation = await requireConversation(ctx);
     if (!conversation) return;
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const title = `${conversation.title ?? 'Conversation'} (fork)`;
     let threadId: string | null = null;
     if (ctx.reply.startThread && ctx.reply.capabilities.threads && !ctx.inbound.isDirect) threadId = await ctx.reply.startThread(title);
@@ -106,7 +106,7 @@ export const SUMMARY: CommandSpec = {
   async run(ctx) {
     const conversation = await requireConversation(ctx);
     if (!conversation) return;
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const path = await deps.conversations.path(conversation);
     const experience = (await deps.experiences.getById(conversation.experience_id))!;
     const choice = await chooseModel(deps, conversation, experience);
@@ -134,7 +134,7 @@ export const EXPORT: CommandSpec = {
     if (!conversation) return;
     const format = ctx.args[0] ?? 'markdown';
     if (!['markdown', 'md', 'json'].includes(format)) throw new UsageError(`Unknown format "${format}".`);
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const path = await deps.conversations.path(conversation);
     const experience = (await deps.experiences.getById(conversation.experience_id))!;
     const json = format === 'json';
@@ -150,7 +150,7 @@ export const STOP: CommandSpec = {
   summary: 'stop the answer being written (what arrived is kept)',
   async run(ctx) {
     const conversation = await ctx.existingConversation();
-    const stopped = conversation ? ctx.engine.turns.stop(conversation.id) : false;
+    const stopped = conversation ? ctx.actions.stop(conversation.id) : false;
     if (!stopped) await ctx.say('Nothing is being written right now.', { private: true });
   },
 };

@@ -1,9 +1,9 @@
-import type { Engine } from '../engine.js';
 import { ThreadloomError } from '../errors.js';
 import type { Inbound, Reply } from '../inbound.js';
+import type { EngineDeps } from '../turns/deps.js';
 import { findConversationFor } from '../turns/places.js';
 import { COMMANDS, findCommand } from './table.js';
-import { UsageError, type CommandContext } from './types.js';
+import { UsageError, type CommandContext, type CommandHost } from './types.js';
 
 /** `prefix name args` → { name, args }, or null when the text is not a command. */
 export function parseCommandText(text: string, prefix: string): { name: string; args: string } | null {
@@ -14,7 +14,7 @@ export function parseCommandText(text: string, prefix: string): { name: string; 
   return match ? { name: match[1]!.toLowerCase(), args: match[2]!.trim() } : null;
 }
 
-export async function runCommand(engine: Engine, inbound: Inbound, reply: Reply): Promise<void> {
+export async function runCommand(host: CommandHost, deps: EngineDeps, inbound: Inbound, reply: Reply): Promise<void> {
   const name = inbound.command?.name ?? '';
   const rest = inbound.command?.args ?? '';
   const spec = findCommand(name);
@@ -22,20 +22,21 @@ export async function runCommand(engine: Engine, inbound: Inbound, reply: Reply)
     await reply.post(`Unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Try \`help\`.`, { private: true });
     return;
   }
-  const isAdmin = engine.isAdmin(inbound);
+  const isAdmin = host.isAdmin(inbound);
   if (spec.admin && !isAdmin) {
     await reply.post(`Only Threadloom admins can use \`${spec.name}\`.`, { private: true });
     return;
   }
   const ctx: CommandContext = {
-    engine,
+    deps,
+    actions: host.actionsFor(inbound, reply),
     inbound,
     reply,
     rest,
     args: rest ? rest.split(/\s+/) : [],
     isAdmin,
-    existingConversation: () => findConversationFor(engine.deps, inbound),
-    conversation: () => engine.conversationFor(inbound),
+    existingConversation: () => findConversationFor(deps, inbound),
+    conversation: () => host.conversationFor(inbound),
     say: async (text, options) => {
       await reply.post(text, { private: spec.private, ...options });
     },

@@ -15,19 +15,19 @@ export const SEARCH: CommandSpec = {
   summary: 'find past conversations by meaning and by keywords; `all` looks beyond this Experience',
   private: true,
   async run(ctx) {
-    const { engine, inbound, reply } = ctx;
+    const { deps, inbound, reply } = ctx;
     const all = ctx.args[0]?.toLowerCase() === 'all';
     const query = (all ? ctx.rest.replace(/^\S+\s*/, '') : ctx.rest).trim();
     if (!query) throw new UsageError('What should I look for?');
     if (query.length > 500) throw new UsageError('Keep the search under 500 characters.');
-    const search = engine.deps.search;
+    const search = deps.search;
     if (!search) {
       await ctx.say('Search is not available here.');
       return;
     }
-    const directory = engine.directories.get(inbound.platform);
+    const directory = ctx.actions.directory;
     const answeredPrivately = reply.capabilities.privateReplies === true;
-    const scope = await chatScope(engine.deps, inbound, directory, { all, answeredPrivately });
+    const scope = await chatScope(deps, inbound, directory, { all, answeredPrivately });
     const result = await search.search({
       query,
       filter: scope.filter,

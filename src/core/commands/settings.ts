@@ -10,7 +10,7 @@ export const MODEL: CommandSpec = {
   summary: "show or switch this conversation's model",
   private: true,
   async run(ctx) {
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const conversation = await ctx.conversation();
     const experience = await deps.experiences.getById(conversation.experience_id);
     const wanted = ctx.args[0];
@@ -25,7 +25,7 @@ export const MODEL: CommandSpec = {
       await ctx.say('Model override removed; this conversation uses its Experience again.');
       return;
     }
-    const modelId = wanted.includes('/') ? wanted : await qualify(ctx.engine.deps, wanted);
+    const modelId = wanted.includes('/') ? wanted : await qualify(ctx.deps, wanted);
     if (!modelIdSchema.safeParse(modelId).success) throw new UsageError(`"${wanted}" is not a model id.`);
     const provider = modelId.slice(0, modelId.indexOf('/'));
     if (!deps.router.provider(provider)) {
@@ -51,7 +51,7 @@ export const MODELS: CommandSpec = {
   summary: 'list the models the configured providers offer',
   private: true,
   async run(ctx) {
-    const { models, unreachable } = await ctx.engine.deps.catalog.list();
+    const { models, unreachable } = await ctx.deps.catalog.list();
     const lines = models.slice(0, 50).map((m) => `${m.id}${m.contextLength ? ` · ${Math.round(m.contextLength / 1024)}k context` : ''}${m.vision ? ' · images' : ''}`);
     if (models.length > 50) lines.push(`… and ${models.length - 50} more`);
     for (const u of unreachable) lines.push(`(${u.provider} unreachable: ${u.error})`);
@@ -65,7 +65,7 @@ export const PERSONA: CommandSpec = {
   summary: "show or change this conversation's persona",
   private: true,
   async run(ctx) {
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const conversation = await ctx.conversation();
     if (!ctx.rest) {
       const experience = await deps.experiences.getById(conversation.experience_id);
@@ -90,7 +90,7 @@ export const EXPERIENCE: CommandSpec = {
   summary: 'list Experiences or switch this conversation to one',
   private: true,
   async run(ctx) {
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const [sub = 'show', slug] = ctx.args;
     if (sub === 'list') {
       const all = await deps.experiences.list();
@@ -123,7 +123,7 @@ export const BIND: CommandSpec = {
     const [slug, model] = ctx.args;
     if (!slug) throw new UsageError('');
     if (model && !modelIdSchema.safeParse(model).success) throw new UsageError(`"${model}" is not a provider/model id.`);
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const experience = await deps.experiences.require(slug);
     const { platform, channelId } = ctx.inbound;
     await deps.db

@@ -1,9 +1,31 @@
 import type { ConversationRow } from '../db/types.js';
-import type { Engine } from '../engine.js';
 import type { Inbound, PostOptions, Reply } from '../inbound.js';
+import type { PlatformDirectory } from '../search/directory.js';
+import type { EngineDeps } from '../turns/deps.js';
+
+/** What a command may make the engine do for the person who typed it, and nothing more. */
+export interface CommandActions {
+  /** another answer beside `answerId`, under the same question */
+  regenerate(answerId: number): Promise<void>;
+  /** an answer to the user message `questionId` (when the last answer failed or never came) */
+  answer(conversation: ConversationRow, questionId: number): Promise<void>;
+  /** stops the answer being written in the conversation; false when none was */
+  stop(conversationId: number): boolean;
+  /** who may read which channel on this platform, when its adapter registered one (search) */
+  directory: PlatformDirectory | undefined;
+}
+
+/** What runs commands: the engine, seen through only what commands need. */
+export interface CommandHost {
+  isAdmin(inbound: Inbound): boolean;
+  /** the running conversation of this place, created there if there is none */
+  conversationFor(inbound: Inbound): Promise<ConversationRow>;
+  actionsFor(inbound: Inbound, reply: Reply): CommandActions;
+}
 
 export interface CommandContext {
-  engine: Engine;
+  deps: EngineDeps;
+  actions: CommandActions;
   inbound: Inbound;
   reply: Reply;
   /** whitespace-separated arguments */

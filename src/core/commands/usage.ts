@@ -9,7 +9,7 @@ export const USAGE: CommandSpec = {
   summary: 'your turns, tokens and cost today and this month, and the budget left',
   private: true,
   async run(ctx) {
-    const { deps } = ctx.engine;
+    const { deps } = ctx;
     const now = deps.now();
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
