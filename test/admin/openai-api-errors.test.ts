@@ -168,6 +168,28 @@ describe('OpenAI-compatible API failures', () => {
     expect(api.lines.join('')).toContain('database or disk is full');
   });
 
+  it('gives up on a turn still queued for a busy provider at the first-token timeout, with the chat\'s line, and never sends it', async () => {
+    api = await startApi((c) => ({
+      ...c,
+      utilityModel: 'anthropic/claude-haiku-4-5',
+      providers: { ...c.providers, openai: { ...c.providers.openai!, maxConcurrent: 1 } as Config['providers'][string] },
+      routing: { ...c.routing, firstTokenTimeoutMs: 1_000, totalTimeoutMs: 120_000 },
+    }));
+    // the first answer starts, then holds the only slot until its client leaves
+    api.openai.script({ answer: 'a long answer that stalls', chunkSize: 4, stallAfterChunks: 1 });
+    const leave = new AbortController();
+    const holder = await api.client.chat.completions.create({ ...ask('tell me everything'), stream: true }, { signal: leave.signal });
+    const chunks = holder[Symbol.asyncIterator]();
+    while (!(await chunks.next()).value?.choices[0]?.delta?.content);
+
+    const queued = await failure(api.client.chat.completions.create(ask('a quick one?')));
+    expect(queued.status).toBe(502);
+    expect(queued.message).toContain('the model took too long to answer');
+    leave.abort();
+    await api.rt.engine.turns.drain(60_000);
+    expect(api.openai.chatRequests()).toHaveLength(1);
+  });
+
   it('takes the bearer scheme in any case (RFC 9110)', async () => {
     api = await startApi();
     for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
