@@ -26,15 +26,21 @@ import {
 } from '../fakes/providers.js';
 import { settlesWithin } from './helpers.js';
 
-/** Fast defaults: tiny backoff, fixed jitter, timeouts far above what a healthy fake needs. */
+/**
+ * Fast defaults: tiny backoff, fixed jitter, and timeouts no healthy fake can reach even on a
+ * loaded machine (a test about a timeout sets its own).
+ */
 const FAST: RouterOptions = {
   retries: 2,
   retryBaseDelayMs: 5,
-  firstTokenTimeoutMs: 2_000,
-  totalTimeoutMs: 5_000,
+  firstTokenTimeoutMs: 15_000,
+  totalTimeoutMs: 15_000,
   maxRetryAfterMs: 2_000,
   random: () => 0.5,
 };
+
+/** How long the fake may take to see a client hang up: a bound for a broken hang-up, not a speed test. */
+const HANGUP_MS = 10_000;
 
 const PRIMARY = 'oa/gpt-4o-mini';
 const BACKUP = 'ob/gpt-4o';
@@ -255,13 +261,14 @@ describe(ProviderRouter.name, () => {
 
     it('should fall back when no first token arrives within firstTokenTimeoutMs', async () => {
       primary.script({ stallBeforeFirstTokenMs: Infinity });
-      const { outcome } = await run(makeRouter({ firstTokenTimeoutMs: 300 }), [PRIMARY, BACKUP]);
+      // the backup's first token runs under the same timeout, so it cannot be tiny on a loaded machine
+      const { outcome } = await run(makeRouter({ firstTokenTimeoutMs: 3_000 }), [PRIMARY, BACKUP]);
 
       expect(outcome).toMatchObject({ status: 'ok', modelId: BACKUP, text: 'backup answer' });
       expect(failuresOf(outcome)).toEqual([[PRIMARY, 'timeout']]);
       expect(primary.chatRequests()).toHaveLength(1); // a timeout is not retried
       const stalled = primary.chatRequests()[0]!;
-      expect(await settlesWithin(stalled.settled, 1_000)).toBe(true);
+      expect(await settlesWithin(stalled.settled, HANGUP_MS)).toBe(true);
       expect(stalled.disconnected).toBe(true);
       expect(outcome.latencyMs).toBeLessThan(10_000); // not the 30 s a default would wait
     });
@@ -373,13 +380,14 @@ describe(ProviderRouter.name, () => {
 
     it('should end as partial with a timeout when the stream stalls beyond totalTimeoutMs', async () => {
       primary.script({ answer: 'abcdefghijklmnop', stallAfterChunks: 2 });
-      const { outcome } = await run(makeRouter({ totalTimeoutMs: 800 }), [PRIMARY, BACKUP]);
+      // the first two chunks must arrive inside it, so it cannot be tiny on a loaded machine
+      const { outcome } = await run(makeRouter({ totalTimeoutMs: 3_000 }), [PRIMARY, BACKUP]);
 
       expect(outcome).toMatchObject({ status: 'partial', modelId: PRIMARY, text: 'abcdefgh', usage: null });
       expect(outcome.error?.failure).toBe('timeout');
       expect(backup.requests).toHaveLength(0);
       const stalled = primary.chatRequests()[0]!;
-      expect(await settlesWithin(stalled.settled, 1_000)).toBe(true);
+      expect(await settlesWithin(stalled.settled, HANGUP_MS)).toBe(true);
       expect(stalled.disconnected).toBe(true);
       expect(outcome.latencyMs).toBeLessThan(10_000);
     });
@@ -404,7 +412,7 @@ describe(ProviderRouter.name, () => {
       expect(outcome.text).toBe(texts.join(''));
       expect(outcome.error?.failure).toBe('aborted');
       const record = primary.chatRequests()[0]!;
-      expect(await settlesWithin(record.settled, 1_000)).toBe(true);
+      expect(await settlesWithin(record.settled, HANGUP_MS)).toBe(true);
       expect(record.disconnected).toBe(true);
       expect(primary.chatRequests()).toHaveLength(1);
       expect(backup.requests).toHaveLength(0);
@@ -425,15 +433,18 @@ describe(ProviderRouter.name, () => {
     });
 
     it('should stop waiting out a retry-after when aborted', async () => {
-      primary.script({ status: 429, retryAfter: 5 });
+      primary.script({ status: 429, retryAfter: 60 });
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 100);
-      const { outcome } = await run(makeRouter({ maxRetryAfterMs: 10_000 }), [PRIMARY, BACKUP], { signal: controller.signal });
+      const { outcome } = await run(makeRouter({ maxRetryAfterMs: 120_000 }), [PRIMARY, BACKUP], {
+        signal: controller.signal,
+        // the 429 is reported just before the pause starts: abort once it has
+        onCall: () => void setTimeout(() => controller.abort(), 0),
+      });
 
       expect(outcome.status).toBe('aborted');
       expect(primary.chatRequests()).toHaveLength(1);
       expect(backup.requests).toHaveLength(0);
-      expect(outcome.latencyMs).toBeLessThan(3_000); // not the 5 s asked for
+      expect(outcome.latencyMs).toBeLessThan(15_000); // not the 60 s asked for
     });
   });
 
@@ -520,7 +531,7 @@ describe(ProviderRouter.name, () => {
       expect(primary.chatRequests()).toHaveLength(2);
 
       await router.stop();
-      expect(await settlesWithin(third, 1_000)).toBe(true);
+      expect(await settlesWithin(third, HANGUP_MS)).toBe(true);
       const { outcome, calls } = await third;
       expect(outcome.status).toBe('aborted');
       expect(calls).toEqual([]);
@@ -558,21 +569,18 @@ describe(ProviderRouter.name, () => {
       stalling.script(...Array.from({ length: 20 }, (): FakeBehaviour => ({ stallBeforeFirstTokenMs: Infinity })));
       slow.script(...Array.from({ length: 20 }, (): FakeBehaviour => ({ answer: 'w'.repeat(200), delayMs: 10 })));
       const wide = { maxConcurrent: 50, requestsPerMinute: null };
-      const router = makeRouter(
-        {
-          retries: 1,
-          // generous: the healthy streams must not time out on a loaded machine
-          firstTokenTimeoutMs: 1_500,
-          limits: { oa: wide, ob: wide, failing: wide, cutting: wide, stalling: wide, slow: wide, dead: wide },
-        },
-        [
-          createOpenAIProvider({ name: 'failing', baseURL: failing.url }),
-          createOpenAIProvider({ name: 'cutting', baseURL: cutting.url }),
-          createOpenAIProvider({ name: 'stalling', baseURL: stalling.url }),
-          createOpenAIProvider({ name: 'slow', baseURL: slow.url }),
-          createOpenAIProvider({ name: 'dead', baseURL: await closedPortUrl() }),
-        ],
-      );
+      const limits = { oa: wide, ob: wide, failing: wide, cutting: wide, stalling: wide, slow: wide, dead: wide };
+      // the stalls end by a short first-token timeout on a router of their own, in the same burst:
+      // on a shared one that timeout would also bind the healthy streams, which a loaded machine can miss
+      const router = makeRouter({ retries: 1, limits }, [
+        createOpenAIProvider({ name: 'failing', baseURL: failing.url }),
+        createOpenAIProvider({ name: 'cutting', baseURL: cutting.url }),
+        createOpenAIProvider({ name: 'slow', baseURL: slow.url }),
+        createOpenAIProvider({ name: 'dead', baseURL: await closedPortUrl() }),
+      ]);
+      const stallRouter = makeRouter({ retries: 1, limits, firstTokenTimeoutMs: 300, totalTimeoutMs: 60_000 }, [
+        createOpenAIProvider({ name: 'stalling', baseURL: stalling.url }),
+      ]);
 
       const kinds = [
         { candidates: [PRIMARY], status: 'ok' },
@@ -580,13 +588,13 @@ describe(ProviderRouter.name, () => {
         { candidates: ['cutting/gpt-4o-mini', BACKUP], status: 'partial' },
         { candidates: ['slow/gpt-4o-mini', BACKUP], status: 'aborted', abort: true },
         { candidates: ['dead/gpt-4o-mini', 'ob/no-such-model'], status: 'error' },
-        { candidates: ['stalling/gpt-4o-mini', 'nowhere/x'], status: 'error' },
+        { candidates: ['stalling/gpt-4o-mini', 'nowhere/x'], status: 'error', stalls: true },
       ] as const;
 
       const runs = Array.from({ length: 50 }, (_, i) => {
         const kind = kinds[i % kinds.length]!;
         const controller = new AbortController();
-        return run(router, [...kind.candidates], {
+        return run('stalls' in kind ? stallRouter : router, [...kind.candidates], {
           signal: controller.signal,
           onText: () => {
             if ('abort' in kind) controller.abort();
@@ -596,15 +604,23 @@ describe(ProviderRouter.name, () => {
           expected: kind.status,
           actual: r.outcome.status,
           error: r.outcome.error?.message ?? null,
+          failures: failuresOf(r.outcome).map(([modelId, failure]) => `${modelId}: ${failure}`),
+          calls: r.calls.map((c) => c.modelId),
         }));
       });
       const results = await Promise.all(runs);
 
       const wrong = results.filter((r) => r.actual !== r.expected);
       expect(wrong).toEqual([]);
+      // each stall ended by its first-token timeout, which is not retried (the fake may not even have
+      // seen the request when the timeout cut it on a loaded machine, so count the router's calls)
+      const stalls = results.filter((r) => r.candidates.startsWith('stalling/'));
+      expect(stalls.map((r) => [r.failures, r.calls])).toEqual(
+        stalls.map(() => [['stalling/gpt-4o-mini: timeout', 'nowhere/x: unknown_model'], ['stalling/gpt-4o-mini']]),
+      );
       const slowRequests = slow.chatRequests();
       expect(slowRequests.length).toBeGreaterThan(0);
-      expect(await Promise.all(slowRequests.map((r) => settlesWithin(r.settled, 1_000)))).not.toContain(false);
+      expect(await Promise.all(slowRequests.map((r) => settlesWithin(r.settled, HANGUP_MS)))).not.toContain(false);
       expect(slowRequests.every((r) => r.disconnected)).toBe(true);
       // give late rejections a macrotask to surface inside this test, where the guard checks
       await delay(50);
