@@ -13,7 +13,9 @@ import { adminContext, buildAdminApp } from '../src/admin/index.js';
 import { loadConfig } from '../src/core/config.js';
 import { silentLogger } from '../src/core/log.js';
 import { startRuntime } from '../src/core/runtime.js';
-import { addDays, dayOf, lastDays, usageReport, type UsageRange } from '../src/core/usage/report.js';
+import { addUtcDays as addDays, utcDay as dayOf } from '../src/core/format/utc.js';
+import { lastDays, type UsageRange } from '../src/core/usage/range.js';
+import { usageReport } from '../src/core/usage/report.js';
 import { cookieFrom, postLogin } from '../test/support/admin.js';
 import { figure, quantile } from './stats.js';
 

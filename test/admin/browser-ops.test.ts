@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { BackupService } from '../../src/core/backups/service.js';
 import { silentLogger } from '../../src/core/log.js';
-import { addDays, dayOf } from '../../src/core/usage/report.js';
+import { addUtcDays as addDays, utcDay as dayOf } from '../../src/core/format/utc.js';
 import type { FakeOllamaServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
 import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';

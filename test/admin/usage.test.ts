@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
 import type { NewUsageEvent } from '../../src/core/db/types.js';
-import { csvField, usageCsv, usageReport, type UsageReport } from '../../src/core/usage/report.js';
+import { csvField, usageCsv } from '../../src/core/usage/csv.js';
+import { usageReport, type UsageReport } from '../../src/core/usage/report.js';
 import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
 import { createTestDatabase, TestContext } from '../support/db.js';
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { exportJson, exportMarkdown } from '../../core/conversations/export.js';
 import { ThreadloomError } from '../../core/errors.js';
+import { addUtcDays } from '../../core/format/utc.js';
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import { buildTree } from '../conversation-tree.js';
@@ -36,11 +37,6 @@ function readFilter(query: Record<string, unknown>): ConversationFilter {
   return { platform: text('platform'), experience: text('experience'), user: text('user'), from: date('from'), to: date('to'), page: Number.isInteger(page) && page > 0 ? page : 1, q: text('q') };
 }
 
-function nextDay(day: string): string {
-  const d = new Date(`${day}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10);
-}
 
 type IdParams = { Params: { id: string } };
 
@@ -72,7 +68,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
         ),
       )
       .$if(filter.from !== '', (qb) => qb.where('c.created_at', '>=', filter.from))
-      .$if(filter.to !== '', (qb) => qb.where('c.created_at', '<', nextDay(filter.to)))
+      .$if(filter.to !== '', (qb) => qb.where('c.created_at', '<', addUtcDays(filter.to, 1)))
       .orderBy('c.updated_at', 'desc')
       .orderBy('c.id', 'desc')
       .limit(PAGE_SIZE + 1)

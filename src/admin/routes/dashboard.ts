@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../core/config.js';
 import type { PlatformStatus } from '../../core/platforms.js';
+import { startOfUtcDay } from '../../core/format/utc.js';
 import { usageSince } from '../../core/usage/ledger.js';
 import { budgetsView } from '../budgets-form.js';
 import type { AdminContext } from '../context.js';
@@ -21,9 +22,6 @@ function withReason(config: Config, status: PlatformStatus): PlatformStatus {
   return { ...status, detail: missingCredentials(config, status.platform) ?? status.detail };
 }
 
-function startOfUtcDay(now: Date): Date {
-  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-}
 
 /**
  * The dashboard: platforms (connected or why not), today's figures, the budgets near or over

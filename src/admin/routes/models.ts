@@ -1,3 +1,4 @@
+import { formatBytes } from '../../core/format/figures.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { estimateTokens } from '../../core/context/tokens.js';
 import { errorMessage, ThreadloomError } from '../../core/errors.js';
@@ -27,13 +28,8 @@ function field(body: unknown, name: string): string {
   return typeof value === 'string' ? value.trim() : '';
 }
 
-/** 1.9 GB: sizes of models and backups */
-export function formatBytes(bytes: number): string {
-  if (bytes <= 0) return '0 B';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  const power = Math.min(units.length - 1, Math.floor(Math.log(bytes) / Math.log(1024)));
-  return `${(bytes / 1024 ** power).toFixed(power === 0 ? 0 : 1)} ${units[power]}`;
-}
+// backups.ts still imports it from here until its move to core/format lands
+export { formatBytes };
 
 function formatPrice(price: { input: number; output: number } | null): string {
   if (!price) return 'unknown';

@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { ThreadloomError } from '../../core/errors.js';
-import { addDays, checkRange, lastDays, usageCsv, usageDimensions, usageReport, type UsageFigures, type UsageFilter, type UsageRange, type UsageReport } from '../../core/usage/report.js';
+import { formatCount, formatTokens, formatUsd } from '../../core/format/figures.js';
+import { addUtcDays } from '../../core/format/utc.js';
+import { usageCsv } from '../../core/usage/csv.js';
+import { checkRange, lastDays, type UsageFilter, type UsageRange } from '../../core/usage/range.js';
+import { usageDimensions, usageReport, type UsageFigures, type UsageReport } from '../../core/usage/report.js';
 import { actorOf } from '../audit.js';
 import { budgetsView, emptyFormState, formatBudgetAmount, limitMessage, MAX_GRANT_HOURS, parseGrantForm, parseLimitForm, readGrantForm, readLimitForm, type BudgetFormState } from '../budgets-form.js';
 import type { AdminContext } from '../context.js';
@@ -31,9 +35,9 @@ interface UsageQuery {
 export function readUsageQuery(query: UsageQuery, now: Date): { range: UsageRange; filter: UsageFilter } {
   const fallback = lastDays(now, DEFAULT_DAYS);
   const from = query.from?.trim() || fallback.from;
-  const last = query.to?.trim() || addDays(fallback.to, -1);
+  const last = query.to?.trim() || addUtcDays(fallback.to, -1);
   if (!/^\d{4}-\d{2}-\d{2}$/.test(last)) throw new ThreadloomError('invalid', `to: "${last}" is not a date (YYYY-MM-DD)`);
-  const range = checkRange({ from, to: addDays(last, 1) });
+  const range = checkRange({ from, to: addUtcDays(last, 1) });
   const filter: UsageFilter = {};
   if (query.platform !== undefined && query.platform !== '') filter.platform = query.platform === '(none)' ? '' : query.platform;
   if (query.experience !== undefined && query.experience !== '') {
@@ -50,7 +54,7 @@ export function readUsageQuery(query: UsageQuery, now: Date): { range: UsageRang
 export function usageQueryString(range: UsageRange, filter: UsageFilter, changes: Partial<Record<keyof UsageQuery, string | null>> = {}): string {
   const params: Record<string, string | null> = {
     from: range.from,
-    to: addDays(range.to, -1),
+    to: addUtcDays(range.to, -1),
     platform: filter.platform === undefined ? null : filter.platform === '' ? '(none)' : filter.platform,
     experience: filter.experienceId === undefined ? null : String(filter.experienceId),
     model: filter.model ?? null,
@@ -60,22 +64,6 @@ export function usageQueryString(range: UsageRange, filter: UsageFilter, changes
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) if (value !== null && value !== undefined) search.set(key, value);
   return search.toString();
-}
-
-// one formatter each: toLocaleString builds a new one per call, which a year of chart tooltips feels
-const COUNT = new Intl.NumberFormat('en');
-const DOLLARS = new Intl.NumberFormat('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
-export function formatUsd(usd: number): string {
-  if (usd === 0) return '$0';
-  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(4)}`;
-  return `$${DOLLARS.format(usd)}`;
-}
-
-export function formatTokens(tokens: number): string {
-  if (tokens >= 10_000_000) return `${(tokens / 1_000_000).toFixed(1)}M`;
-  if (tokens >= 100_000) return `${COUNT.format(Math.round(tokens / 1000))}k`;
-  return COUNT.format(tokens);
 }
 
 interface Row {
@@ -93,8 +81,8 @@ function row(label: string, href: string | null, f: UsageFigures): Row {
   return {
     label,
     href,
-    events: COUNT.format(f.events),
-    chatTurns: COUNT.format(f.chatTurns),
+    events: formatCount(f.events),
+    chatTurns: formatCount(f.chatTurns),
     tokensIn: formatTokens(f.tokensIn),
     tokensOut: formatTokens(f.tokensOut),
     cost: formatUsd(f.costUsd),
@@ -145,7 +133,7 @@ async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQ
     u.userId === null ? '(no user)' : `${u.name ? `${u.name} · ` : ''}${u.platform ?? '?'}:${u.userId}`;
   return reply.page('usage', {
     title: 'Usage',
-    range: { from: range.from, to: addDays(range.to, -1), days: report.days.length },
+    range: { from: range.from, to: addUtcDays(range.to, -1), days: report.days.length },
     filter,
     filterLabels: {
       experience: filter.experienceId === undefined ? null : experienceName(filter.experienceId || null, experiences.find((e) => e.id === filter.experienceId)?.name ?? null),
@@ -209,7 +197,7 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: AdminContext): vo
 
   app.get<{ Querystring: UsageQuery }>('/usage.csv', async (request, reply) => {
     const { range, filter } = readUsageQuery(request.query, ctx.now());
-    const name = `threadloom-usage-${range.from}-to-${addDays(range.to, -1)}.csv`;
+    const name = `threadloom-usage-${range.from}-to-${addUtcDays(range.to, -1)}.csv`;
     reply.header('content-type', 'text/csv; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="${name}"`);
     // pages of rows as the client reads them: a year of usage never sits in memory at once

@@ -1,19 +1,16 @@
+import { formatCount, formatUsd } from '../format/figures.js';
 import { formatReset, periodPhrase, windowOf } from './periods.js';
 import type { Budget, BudgetUnit, BudgetUse } from './rules.js';
 
 /** What a chat user reads about budgets: one line each, naming the budget, the figures and the reset. */
 
-export function formatUsd(usd: number): string {
-  return usd === 0 ? '$0' : Math.abs(usd) < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
-}
-
 export function formatAmount(unit: BudgetUnit, value: number): string {
-  return unit === 'usd' ? formatUsd(value) : `${Math.round(value).toLocaleString('en')} tokens`;
+  return unit === 'usd' ? formatUsd(value) : `${formatCount(value)} tokens`;
 }
 
 /** `41,200 of 40,000 tokens`, `$4.12 of $4.00` */
 function ofLimit(unit: BudgetUnit, used: number, limit: number): string {
-  return unit === 'usd' ? `${formatUsd(used)} of ${formatUsd(limit)}` : `${Math.round(used).toLocaleString('en')} of ${formatAmount('tokens', limit)}`;
+  return unit === 'usd' ? `${formatUsd(used)} of ${formatUsd(limit)}` : `${formatCount(used)} of ${formatAmount('tokens', limit)}`;
 }
 
 /**

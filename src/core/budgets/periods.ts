@@ -1,3 +1,5 @@
+import { startOfUtcDay, startOfUtcMonth, utcDay, utcMonth } from '../format/utc.js';
+
 /** Budget periods are UTC days and UTC months; a new one starts from zero. */
 export type BudgetPeriod = 'daily' | 'monthly';
 
@@ -12,14 +14,12 @@ export interface PeriodWindow {
 }
 
 export function windowOf(period: BudgetPeriod, at: Date): PeriodWindow {
-  const y = at.getUTCFullYear();
-  const m = at.getUTCMonth();
   if (period === 'daily') {
-    const start = new Date(Date.UTC(y, m, at.getUTCDate()));
-    return { period, id: start.toISOString().slice(0, 10), start, end: new Date(Date.UTC(y, m, at.getUTCDate() + 1)) };
+    const start = startOfUtcDay(at);
+    return { period, id: utcDay(start), start, end: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate() + 1)) };
   }
-  const start = new Date(Date.UTC(y, m, 1));
-  return { period, id: start.toISOString().slice(0, 7), start, end: new Date(Date.UTC(y, m + 1, 1)) };
+  const start = startOfUtcMonth(at);
+  return { period, id: utcMonth(start), start, end: new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1)) };
 }
 
 /** `3 h 12 min`, `45 min`, `8 d 3 h`; rounded up to the minute, so it never says 0. */

@@ -1,30 +1,16 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
-import { ThreadloomError } from '../errors.js';
+import { addUtcDays } from '../format/utc.js';
+import { checkRange, daysOf, type UsageFilter, type UsageRange } from './range.js';
 
 /**
  * Aggregations for the usage page, read from the rollup tables the usage_events triggers keep
  * (migration 2026-11-22T0110), and the raw rows as CSV. A range is whole UTC days, [from, to).
  * Each part of the page reads the smallest rollup that can answer it for the filter (`plan`);
  * long ranges read whole months from the monthly rollups and only their ragged ends from the
- * daily ones, so a year costs about what a month does. The raw ledger is read only for the CSV
- * and for `fromRawEvents`, the plain GROUP BY baseline the rollups are checked against.
+ * daily ones, so a year costs about what a month does. The raw ledger is read only for
+ * `fromRawEvents`, the plain GROUP BY baseline the rollups are checked against (and by csv.ts).
  */
-
-export interface UsageRange {
-  /** first day, YYYY-MM-DD (UTC) */
-  from: string;
-  /** the day after the last, YYYY-MM-DD (UTC) */
-  to: string;
-}
-
-/** Absent fields do not filter. '' is "no platform" / "no user"; experienceId 0 is "no Experience". */
-export interface UsageFilter {
-  platform?: string;
-  experienceId?: number;
-  model?: string;
-  userId?: string;
-}
 
 export interface UsageFigures {
   events: number;
@@ -56,46 +42,6 @@ export interface UsageReport {
   byUser: Array<UsageFigures & { platform: string | null; userId: string | null; name: string | null }>;
   userCount: number;
 }
-
-export const MAX_RANGE_DAYS = 3700;
-const DAY_MS = 86_400_000;
-const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
-
-export function dayOf(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
-
-export function addDays(day: string, days: number): string {
-  return dayOf(new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS));
-}
-
-/** The last `days` days up to and including today (UTC). */
-export function lastDays(now: Date, days: number): UsageRange {
-  const to = addDays(dayOf(now), 1);
-  return { from: addDays(to, -days), to };
-}
-
-/** Checks a range from user input; throws ThreadloomError('invalid') naming the problem. */
-export function checkRange(range: UsageRange): UsageRange {
-  for (const [name, day] of Object.entries(range)) {
-    const parsed = new Date(`${day}T00:00:00Z`);
-    if (!DAY_PATTERN.test(day) || Number.isNaN(parsed.getTime()) || dayOf(parsed) !== day) {
-      throw new ThreadloomError('invalid', `${name}: "${day}" is not a date (YYYY-MM-DD)`);
-    }
-  }
-  const days = (Date.parse(range.to) - Date.parse(range.from)) / DAY_MS;
-  if (days < 1) throw new ThreadloomError('invalid', 'the range must end after it starts');
-  if (days > MAX_RANGE_DAYS) throw new ThreadloomError('invalid', `the range is at most ${MAX_RANGE_DAYS} days`);
-  return range;
-}
-
-export function daysOf(range: UsageRange): string[] {
-  const days: string[] = [];
-  for (let day = range.from; day < range.to; day = addDays(day, 1)) days.push(day);
-  return days;
-}
-
-// ---- sources: the rollup tables and the raw ledger, behind one shape ----
 
 type Key = 'day' | 'model' | 'experience' | 'platform' | 'user';
 
@@ -218,7 +164,7 @@ async function grouped(db: Db, source: Source, from: string, to: string, keys: K
 }
 
 const monthStart = (day: string): string => `${day.slice(0, 7)}-01`;
-const nextMonth = (day: string): string => monthStart(addDays(`${day.slice(0, 7)}-28`, 4));
+const nextMonth = (day: string): string => monthStart(addUtcDays(`${day.slice(0, 7)}-28`, 4));
 
 /** Whether the ledger has any event in [from, to): one indexed probe of the smallest rollup. */
 async function anyUsage(db: Db, from: string, to: string): Promise<boolean> {
@@ -241,7 +187,7 @@ interface Spans {
  */
 async function spans(db: Db, range: UsageRange): Promise<Spans> {
   const first = monthStart(range.from);
-  const last = monthStart(addDays(range.to, -1));
+  const last = monthStart(addUtcDays(range.to, -1));
   const end = nextMonth(last);
   const [startWhole, endWhole] = await Promise.all([
     range.from === first ? true : anyUsage(db, first, range.from).then((any) => !any),
@@ -391,63 +337,3 @@ export async function usageDimensions(db: Db): Promise<{ platforms: string[]; mo
 }
 
 // ---- CSV ----
-
-export const USAGE_CSV_COLUMNS = [
-  'id', 'created_at', 'platform', 'user_id', 'experience_id', 'conversation_id', 'message_id', 'provider', 'model',
-  'purpose', 'tokens_in', 'tokens_out', 'estimated', 'cost_usd', 'latency_ms', 'ttft_ms', 'status', 'error',
-] as const;
-
-/**
- * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
- * spreadsheet would run as a formula (= + - @ at the start) gets a leading apostrophe.
- */
-export function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'number') return String(value);
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-const CSV_BATCH = 2000;
-
-interface CsvCursor {
-  createdAt: string;
-  id: number;
-}
-
-/**
- * The raw usage rows in the range as CSV text: the header line, then one chunk per batch of
- * rows. Reads in keyset pages on (created_at, id), so memory stays flat on a million rows and the
- * database is free for the bots between pages.
- */
-export async function* usageCsv(db: Db, range: UsageRange, filter: UsageFilter = {}, batchSize = CSV_BATCH): AsyncGenerator<string> {
-  checkRange(range);
-  yield `${USAGE_CSV_COLUMNS.join(',')}\r\n`;
-  let cursor: CsvCursor | null = null;
-  for (;;) {
-    const rows = await csvPage(db, range, filter, cursor, batchSize);
-    if (rows.length === 0) return;
-    yield rows.map((row) => USAGE_CSV_COLUMNS.map((column) => csvField(row[column])).join(',')).join('\r\n') + '\r\n';
-    if (rows.length < batchSize) return;
-    const last = rows[rows.length - 1]!;
-    cursor = { createdAt: last.created_at, id: last.id };
-  }
-}
-
-function csvPage(db: Db, range: UsageRange, filter: UsageFilter, cursor: CsvCursor | null, limit: number) {
-  return db
-    .selectFrom('usage_events')
-    .select([...USAGE_CSV_COLUMNS])
-    .where('created_at', '>=', range.from)
-    .where('created_at', '<', range.to)
-    .$if(cursor !== null, (qb) => qb.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(cursor!.createdAt, cursor!.id))))
-    .$if(filter.platform !== undefined, (qb) => qb.where(sql<string>`coalesce(platform, '')`, '=', filter.platform!))
-    .$if(filter.userId !== undefined, (qb) => qb.where(sql<string>`coalesce(user_id, '')`, '=', filter.userId!))
-    .$if(filter.experienceId !== undefined, (qb) => qb.where(sql<number>`coalesce(experience_id, 0)`, '=', filter.experienceId!))
-    .$if(filter.model !== undefined, (qb) => qb.where('model', '=', filter.model!))
-    .orderBy('created_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
-}
