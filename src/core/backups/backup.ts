@@ -5,6 +5,7 @@ import type { OpenedDatabase } from '../db/open.js';
 import { errorMessage, ThreadloomError } from '../errors.js';
 import { describeBackup, writeSidecar, type BackupEntry, type Sidecar } from './catalog.js';
 import { inspectDatabaseFile, makeSelfContained } from './inspect.js';
+import { claimPartial } from './partials.js';
 import { backupName, parseBackupName, sidecarName, type BackupName, type BackupReason } from './names.js';
 
 export interface PageProgress {
@@ -48,6 +49,7 @@ export async function createBackup(database: OpenedDatabase, dir: string, option
   const partial = path.join(dir, `.${name}.partial`);
   const started = performance.now();
   const pagesPerStep = options.pagesPerStep ?? PAGES_PER_STEP;
+  const release = claimPartial(partial);
   try {
     const { totalPages } = await database.sqlite.backup(partial, {
       progress: ({ totalPages: total, remainingPages }) => {
@@ -64,6 +66,8 @@ export async function createBackup(database: OpenedDatabase, dir: string, option
       cause: err,
       userMessage: `The backup failed: ${errorMessage(err)}`,
     });
+  } finally {
+    release();
   }
   const durationMs = Math.round(performance.now() - started);
   return verifyAndRecord(dir, parseBackupName(name)!, { createdAt: options.now.toISOString(), reason: options.reason, durationMs });

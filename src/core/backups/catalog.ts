@@ -1,4 +1,5 @@
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { ThreadloomError } from '../errors.js';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseBackupName, sidecarName, type BackupName } from './names.js';
@@ -42,7 +43,9 @@ export async function writeSidecar(dir: string, name: string, sidecar: Sidecar):
 async function readSidecar(dir: string, name: string): Promise<Sidecar | 'missing' | 'unreadable'> {
   let text: string;
   try {
-    text = await readFile(path.join(dir, sidecarName(name)), 'utf8');
+    const file = path.join(dir, sidecarName(name));
+    if (!(await lstat(file)).isFile()) return 'unreadable';
+    text = await readFile(file, 'utf8');
   } catch {
     return 'missing';
   }
@@ -54,8 +57,21 @@ async function readSidecar(dir: string, name: string): Promise<Sidecar | 'missin
   }
 }
 
+/**
+ * A backup is a regular file: a symlink (or a folder) in the backups folder, even with a backup's
+ * name, is not one, so it can neither be listed, downloaded nor restored (a link to
+ * /etc/shadow or another database would otherwise be served).
+ */
+export class NotARegularFile extends ThreadloomError {
+  constructor(name: string) {
+    super('not_found', `${name} in the backups folder is not a regular file (a symlink?); ignored`, { userMessage: `There is no backup called ${name}.` });
+  }
+}
+
 export async function describeBackup(dir: string, parsed: BackupName): Promise<BackupEntry> {
-  const { size } = await stat(path.join(dir, parsed.name));
+  const stats = await lstat(path.join(dir, parsed.name));
+  if (!stats.isFile()) throw new NotARegularFile(parsed.name);
+  const size = stats.size;
   const sidecar = await readSidecar(dir, parsed.name);
   if (typeof sidecar === 'string') {
     const message = sidecar === 'missing' ? 'no verification record' : 'verification record unreadable';
@@ -79,6 +95,7 @@ export async function listBackups(dir: string): Promise<BackupEntry[]> {
     try {
       entries.push(await describeBackup(dir, name));
     } catch (err) {
+      if (err instanceof NotARegularFile) continue;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // deleted while listing
     }
   }

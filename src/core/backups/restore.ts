@@ -4,11 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { MIGRATIONS_DIR, migrateToLatest } from '../db/migrate.js';
-import type { OpenedDatabase } from '../db/open.js';
+import { openDatabase, type OpenedDatabase } from '../db/open.js';
 import { errorMessage, ThreadloomError } from '../errors.js';
 import { createBackup, removeWithJournals, type PageProgress } from './backup.js';
 import type { BackupEntry } from './catalog.js';
 import { describeSqliteError, inspectDatabaseFile, makeSelfContained } from './inspect.js';
+import { claimPartial } from './partials.js';
+import { describeSchema, referenceSchema, schemaDifferences, unopenableVirtualTables } from './schema.js';
 
 export type RestorePhase = 'checking' | 'pre-restore' | 'restoring' | 'migrating';
 export interface RestoreProgress extends PageProgress {
@@ -21,12 +23,14 @@ export interface RestoreOptions {
   migrationsDir?: string;
   /** how long to wait for a writer to release the live database (default 10 s) */
   lockWaitMs?: number;
+  /** what messages call the file, e.g. an upload's own name rather than where it was staged */
+  label?: string;
 }
 
 export interface RestoreReport {
   /** the newest migration the restored file had before migrating */
   schemaVersion: string | null;
-  /** migrations applied after the restore because the backup predates them */
+  /** migrations applied (to the staged copy, before the swap) because the backup predates them */
   appliedMigrations: string[];
   /**
    * The backup of the database as it was just before; restoring it undoes this restore. Null when
@@ -44,9 +48,10 @@ const ALL_PAGES = 0x7fffffff;
 const LOCK_WAIT_MS = 10_000;
 const LOCK_RETRY_MS = 50;
 
-function refuse(source: string, reason: string): ThreadloomError {
-  return new ThreadloomError('invalid', `cannot restore from ${source}: ${reason}; the live database was not changed`, {
-    userMessage: `Cannot restore from ${path.basename(source)}: ${reason}. Nothing was changed.`,
+/** `label`: the file's path, or the name the admin knows it by (an upload's own name). */
+function refuse(label: string, reason: string): ThreadloomError {
+  return new ThreadloomError('invalid', `cannot restore from ${label}: ${reason}; the live database was not changed`, {
+    userMessage: `Cannot restore from ${path.basename(label)}: ${reason}. Nothing was changed.`,
   });
 }
 
@@ -64,34 +69,59 @@ function knownMigrations(folder: string): Set<string> {
  * file with its `-wal` is read whole), as one self-contained file with the live page size:
  * SQLite cannot back up into a WAL database whose page size differs.
  */
-async function stage(source: string, staging: string, pageSize: number): Promise<void> {
-  if (!existsSync(source)) throw refuse(source, 'no such file');
+async function stage(source: string, label: string, staging: string, pageSize: number): Promise<void> {
+  if (!existsSync(source)) throw refuse(label, 'no such file');
   let candidate: SQLite.Database;
   try {
     candidate = new SQLite(source, { readonly: true, fileMustExist: true });
   } catch (err) {
-    throw refuse(source, errorMessage(err));
+    throw refuse(label, errorMessage(err));
   }
   try {
     await candidate.backup(staging);
     makeSelfContained(staging, pageSize);
   } catch (err) {
-    throw refuse(source, describeSqliteError(err));
+    throw refuse(label, describeSqliteError(err));
   } finally {
     candidate.close();
   }
 }
 
 /** Integrity, a Threadloom database, and no migration this version does not know. */
-function check(source: string, staged: string, known: Set<string>): string | null {
+function check(label: string, staged: string, known: Set<string>): string | null {
   const inspection = inspectDatabaseFile(staged);
-  if (!inspection.ok) throw refuse(source, inspection.message);
-  if (!inspection.tables.includes('messages')) throw refuse(source, 'not a Threadloom database: it has no messages table');
+  if (!inspection.ok) throw refuse(label, inspection.message);
+  if (!inspection.tables.includes('messages')) throw refuse(label, 'not a Threadloom database: it has no messages table');
   const unknown = inspection.migrations.filter((name) => !known.has(name));
   if (unknown.length > 0) {
-    throw refuse(source, `this backup was made by a newer Threadloom (it has migration ${unknown.at(-1)}, which this version does not know); upgrade Threadloom first`);
+    throw refuse(label, `this backup was made by a newer Threadloom (it has migration ${unknown.at(-1)}, which this version does not know); upgrade Threadloom first`);
   }
   return inspection.schemaVersion;
+}
+
+/**
+ * Brings the staged copy up to this version's schema, then compares it with what the migrations
+ * create: a file that only looks migrated (the migration names, a one-column `messages`), or
+ * carries a trigger or view of its own, is refused here, before the swap, not found out after it.
+ */
+async function migrateStaged(label: string, staging: string, migrationsDir: string): Promise<string[]> {
+  const staged = openDatabase(staging);
+  let applied: string[];
+  try {
+    const unopenable = unopenableVirtualTables(staged.sqlite);
+    if (unopenable.length) throw refuse(label, `it has virtual tables this Threadloom cannot open: ${unopenable.join(', ')}`);
+    try {
+      applied = (await migrateToLatest(staged.db, migrationsDir)).applied;
+    } catch (err) {
+      throw refuse(label, `bringing its schema up to date failed: ${errorMessage(err)}`);
+    }
+    const differences = schemaDifferences(describeSchema(staged.sqlite), await referenceSchema(migrationsDir));
+    if (differences.length) throw refuse(label, `its schema is not what this version of Threadloom expects: ${differences.join('; ')}`);
+  } finally {
+    await staged.close();
+  }
+  makeSelfContained(staging);
+  return applied;
 }
 
 /**
@@ -126,6 +156,11 @@ async function copyInto(staged: string, liveFile: string, report: Report, lockWa
   }
 }
 
+/** How to undo a swap that happened, in words. */
+export function undoHint(preRestoreBackup: BackupEntry | null): string {
+  return preRestoreBackup ? `Restore ${preRestoreBackup.name} to go back` : 'The database was empty before, so there is nothing to go back to';
+}
+
 function isEmpty(database: OpenedDatabase): boolean {
   return (database.sqlite.prepare('select count(*) as n from sqlite_master').get() as { n: number }).n === 0;
 }
@@ -150,12 +185,15 @@ export async function restoreDatabase(database: OpenedDatabase, backupsDir: stri
   if (database.file === ':memory:') throw new ThreadloomError('unsupported', 'an in-memory database cannot be restored into');
   const report: Report = (phase, pagesDone = 0, pagesTotal = 0) => options.onProgress?.({ phase, pagesDone, pagesTotal });
   const migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;
+  const label = options.label ?? source;
   const staging = path.join(backupsDir, `.restore-${options.now.getTime()}.partial`);
   await mkdir(backupsDir, { recursive: true });
+  const release = claimPartial(staging);
   try {
     report('checking');
-    await stage(source, staging, database.sqlite.pragma('page_size', { simple: true }) as number);
-    const schemaVersion = check(source, staging, knownMigrations(migrationsDir));
+    await stage(source, label, staging, database.sqlite.pragma('page_size', { simple: true }) as number);
+    const schemaVersion = check(label, staging, knownMigrations(migrationsDir));
+    const migratedBeforeSwap = await migrateStaged(label, staging, migrationsDir);
 
     const preRestoreBackup = isEmpty(database) ? null : await takePreRestoreBackup(database, backupsDir, options.now, report);
 
@@ -163,11 +201,16 @@ export async function restoreDatabase(database: OpenedDatabase, backupsDir: stri
     await copyInto(staging, database.file, report, options.lockWaitMs ?? LOCK_WAIT_MS);
 
     report('migrating');
+    // normally nothing left to apply: the staged copy was migrated; this catches a migration added meanwhile
     const { applied } = await migrateToLatest(database.db, migrationsDir).catch((err: unknown) => {
-      throw new ThreadloomError('migration', `restored ${source}, but migrating it failed: ${errorMessage(err)}; ${preRestoreBackup ? `restore ${preRestoreBackup.name} to go back` : 'the database was empty before'}`, { cause: err });
+      throw new ThreadloomError('migration', `restored ${label}, but migrating it failed: ${errorMessage(err)}; ${undoHint(preRestoreBackup)}`, {
+        cause: err,
+        userMessage: `The database was replaced with ${path.basename(label)}, but bringing its schema up to date failed. ${undoHint(preRestoreBackup)}.`,
+      });
     });
-    return { schemaVersion, appliedMigrations: applied, preRestoreBackup };
+    return { schemaVersion, appliedMigrations: [...migratedBeforeSwap, ...applied], preRestoreBackup };
   } finally {
+    release();
     await removeWithJournals(staging);
   }
 }

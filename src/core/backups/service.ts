@@ -1,12 +1,13 @@
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { constants, createReadStream, lstatSync, type ReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { OpenedDatabase } from '../db/open.js';
 import { errorMessage, ThreadloomError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createBackup, reverifyBackup, type OnPageProgress } from './backup.js';
-import { listBackups, type BackupEntry } from './catalog.js';
+import { listBackups, NotARegularFile, type BackupEntry } from './catalog.js';
+import { removeStalePartials } from './partials.js';
 import { requireBackupName, sidecarName, type BackupReason } from './names.js';
 import { restoreDatabase, type RestoreProgress, type RestoreReport } from './restore.js';
 import { backupsToDelete } from './retention.js';
@@ -14,8 +15,14 @@ import { scheduleBackups } from './schedule.js';
 
 export type BackupsConfig = Config['backups'];
 
-/** A backup in the folder by name, or a file from elsewhere (an upload, a path given to the CLI). */
-export type RestoreSource = { name: string } | { file: string };
+/**
+ * A backup in the folder by name, or a file from elsewhere (an upload, a path given to the CLI);
+ * `label` is what messages call the file (an upload's own name, not where it was staged).
+ */
+export type RestoreSource = { name: string } | { file: string; label?: string };
+
+/** The largest upload a restore accepts, unless the options say otherwise. */
+export const MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
 
 export interface BackupServiceOptions {
   database: OpenedDatabase;
@@ -27,6 +34,8 @@ export interface BackupServiceOptions {
   onRestored?: () => void | Promise<void>;
   /** tests only: a different migrations folder */
   migrationsDir?: string;
+  /** the largest file a restore accepts by upload (default 8 GiB) */
+  maxUploadBytes?: number;
 }
 
 /**
@@ -42,6 +51,10 @@ export class BackupService {
   constructor(private readonly options: BackupServiceOptions) {
     this.dir = path.join(options.dataDir, 'backups');
     this.now = options.now ?? (() => new Date());
+  }
+
+  get maxUploadBytes(): number {
+    return this.options.maxUploadBytes ?? MAX_UPLOAD_BYTES;
   }
 
   /** What is running now (`backup`, `restore`, `retention`), or null. */
@@ -79,12 +92,28 @@ export class BackupService {
     return listBackups(this.dir);
   }
 
-  /** The file of a backup, for a download; only names of existing backups in the folder resolve. */
+  /** The file of a backup; only names of regular files in the folder resolve, never a symlink. */
   pathOf(name: string): string {
     requireBackupName(name);
     const file = path.join(this.dir, name);
-    if (!existsSync(file)) throw new ThreadloomError('not_found', `no backup named ${name}`, { userMessage: `There is no backup called ${name}.` });
+    const stats = lstatSync(file, { throwIfNoEntry: false });
+    if (!stats) throw new ThreadloomError('not_found', `no backup named ${name}`, { userMessage: `There is no backup called ${name}.` });
+    if (!stats.isFile()) throw new NotARegularFile(name);
     return file;
+  }
+
+  /** A backup's content for a download; opened without following a symlink swapped in meanwhile. */
+  async read(name: string): Promise<{ stream: ReadStream; sizeBytes: number }> {
+    const file = this.pathOf(name);
+    const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ELOOP' ? new NotARegularFile(name) : err;
+    });
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      await handle.close();
+      throw new NotARegularFile(name);
+    }
+    return { stream: createReadStream('', { fd: handle.fd, autoClose: true }), sizeBytes: stats.size };
   }
 
   /** Checks a backup again and records the new verdict. */
@@ -95,10 +124,11 @@ export class BackupService {
 
   async restore(source: RestoreSource, onProgress?: (progress: RestoreProgress) => void): Promise<RestoreReport> {
     const file = 'name' in source ? this.pathOf(source.name) : path.resolve(source.file);
+    const label = 'name' in source ? source.name : (source.label ?? path.basename(file));
     return this.exclusive('restore', async () => {
-      const report = await restoreDatabase(this.options.database, this.dir, file, { now: this.now(), onProgress, migrationsDir: this.options.migrationsDir });
+      const report = await restoreDatabase(this.options.database, this.dir, file, { now: this.now(), onProgress, migrationsDir: this.options.migrationsDir, label: 'name' in source ? undefined : source.label });
       const before = report.preRestoreBackup;
-      this.options.log.info(`restored ${path.basename(file)}${before ? `; the database before it is in ${before.name}` : ' into an empty database'}`);
+      this.options.log.info(`restored ${label}${before ? `; the database before it is in ${before.name}` : ' into an empty database'}`);
       if (before && before.status !== 'ok') this.options.log.warn(`the pre-restore backup ${before.name} failed verification: ${before.message}`);
       try {
         await this.options.onRestored?.();
@@ -131,6 +161,7 @@ export class BackupService {
    */
   runScheduled(): Promise<BackupEntry> {
     return this.exclusive('scheduled backup', async () => {
+      await this.removeStalePartials().catch((err: unknown) => this.options.log.warn(`could not clear unfinished backup files: ${errorMessage(err)}`));
       const entry = await this.takeBackup('scheduled');
       if (entry.status === 'ok') await this.deleteExpired();
       else this.options.log.warn('retention skipped because the new backup failed verification');
@@ -138,8 +169,16 @@ export class BackupService {
     });
   }
 
-  /** Starts the cron schedule from config; returns the function that stops it. */
+  /** Removes what killed backups, uploads and restores left behind (see partials.ts). */
+  async removeStalePartials(): Promise<string[]> {
+    const removed = await removeStalePartials(this.dir);
+    if (removed.length) this.options.log.info(`removed ${removed.length} unfinished file(s) a stopped backup or restore left in ${this.dir}: ${removed.join(', ')}`);
+    return removed;
+  }
+
+  /** Starts the cron schedule from config (and clears stale partial files); returns the function that stops it. */
   startSchedule(): () => Promise<void> {
+    this.removeStalePartials().catch((err: unknown) => this.options.log.warn(`could not clear unfinished backup files: ${errorMessage(err)}`));
     const { enabled, schedule } = this.options.config;
     if (!enabled) {
       this.options.log.info('scheduled backups are off (backups.enabled: false)');
