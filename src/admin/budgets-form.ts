@@ -5,6 +5,7 @@ import type { LimitChange } from '../core/budgets/store.js';
 import type { Db } from '../core/db/open.js';
 import { slugSchema } from '../core/experiences/schema.js';
 import type { FieldErrors } from './experience-form.js';
+import { parseUserKey, userKey } from '../core/identity.js';
 
 /**
  * The budgets on the Usage page: the two forms (set a limit, grant a temporary override) read and
@@ -147,9 +148,8 @@ export function formatBudgetAmount(unit: BudgetUnit, value: number): string {
 
 /** The Usage page's link narrowing it to one identity, or null for anything else. */
 export function userUsageHref(identity: string): string | null {
-  const colon = identity.indexOf(':');
-  if (colon <= 0 || colon === identity.length - 1) return null;
-  return `/usage?${new URLSearchParams({ platform: identity.slice(0, colon), user: identity.slice(colon + 1) }).toString()}`;
+  const parsed = parseUserKey(identity);
+  return parsed ? `/usage?${new URLSearchParams({ platform: parsed.platform, user: parsed.userId }).toString()}` : null;
 }
 
 function whoLabel(level: BudgetLevel, target: string, names: ReadonlyMap<string, string>): string {
@@ -224,11 +224,11 @@ export interface BudgetsView {
 
 /** Display names from the users table, by identity. */
 export async function userNames(db: Db, identities: readonly string[]): Promise<Map<string, string>> {
-  const ids = [...new Set(identities.map((i) => i.slice(i.indexOf(':') + 1)))];
+  const ids = [...new Set(identities.map((i) => parseUserKey(i)?.userId ?? i))];
   if (!ids.length) return new Map();
   const rows = await db.selectFrom('users').select(['platform', 'platform_user_id', 'name']).where('platform_user_id', 'in', ids).execute();
   const names = new Map<string, string>();
-  for (const row of rows) if (row.name) names.set(`${row.platform}:${row.platform_user_id}`, row.name);
+  for (const row of rows) if (row.name) names.set(userKey(row.platform, row.platform_user_id), row.name);
   return names;
 }
 

@@ -12,6 +12,7 @@ import { KeyedQueue } from './turns/queue.js';
 import { experienceForChannel, findConversationFor, nodeForPlatformMessage } from './turns/places.js';
 import { fallbackTitle } from './turns/title.js';
 import { TurnRunner, type TurnUser } from './turns/turn.js';
+import { authorKey } from './identity.js';
 
 const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
 
@@ -81,7 +82,7 @@ export class Engine implements CommandHost {
   }
 
   isAdmin(inbound: Inbound): boolean {
-    return inbound.authorIsAdmin === true || this.deps.config.admins.includes(`${inbound.platform}:${inbound.author.id}`);
+    return inbound.authorIsAdmin === true || this.deps.config.admins.includes(authorKey(inbound));
   }
 
   actionsFor(inbound: Inbound, reply: Reply): CommandActions {
@@ -115,7 +116,7 @@ export class Engine implements CommandHost {
     return this.deps.conversations.create(
       { platform: inbound.platform, channelId: inbound.channelId, threadId },
       experience.id,
-      `${inbound.platform}:${inbound.author.id}`,
+      authorKey(inbound),
     );
   }
 
@@ -126,7 +127,7 @@ export class Engine implements CommandHost {
     const existing = await findConversationFor(this.deps, inbound, { byPlace: !this.threadPerMessage(inbound, reply) });
     const addressed = inbound.mentionsBot || inbound.isDirect || (existing !== null && (inbound.threadId !== null || inbound.replyTo !== null));
     if (!addressed) return;
-    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    this.limiter.take(authorKey(inbound));
     const conversation = existing ?? (await this.createConversation(inbound, reply, fallbackTitle(text)));
     const userMessage = await this.deps.conversations.append(conversation.id, {
       role: 'user',
@@ -145,7 +146,7 @@ export class Engine implements CommandHost {
     // platforms also report edits that change no text (a link preview arriving): those are no branch
     const content = withAttachmentText(inbound.text.trim(), inbound.attachments);
     if (!node || node.role !== 'user' || node.content === content) return;
-    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    this.limiter.take(authorKey(inbound));
     const edited = await this.deps.conversations.editUserMessage(node.id, content);
     await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
@@ -176,7 +177,7 @@ export class Engine implements CommandHost {
     if (answer.role !== 'assistant' || answer.parent_id === null) {
       throw new ThreadloomError('invalid', 'regenerate needs an answer', { userMessage: 'There is no answer to regenerate yet.' });
     }
-    this.limiter.take(`${inbound.platform}:${inbound.author.id}`);
+    this.limiter.take(authorKey(inbound));
     const conversation = await this.deps.conversations.get(answer.conversation_id);
     await this.turns.run({ conversation, parentId: answer.parent_id, reply, user: this.user(inbound) });
   }

@@ -11,6 +11,7 @@ import { windowOf, type PeriodWindow } from './periods.js';
 import { BudgetRules, runtimeKey, type Budget, type BudgetUnit, type BudgetUse } from './rules.js';
 import { activeIdentities, experienceIds, loadGrants, loadRuntimeLimits, markWarned, rolesOf, saveGrant, saveLimit, warnedIn, warningsIn, type LimitChange } from './store.js';
 import { RunningTotals, type BudgetScope, type Spend } from './totals.js';
+import { parseUserKey, userKey } from '../identity.js';
 
 /** Who a turn spends for: a platform identity. */
 export interface BudgetIdentity {
@@ -66,10 +67,6 @@ function providerOf(modelId: string): string {
   return modelId.slice(0, modelId.indexOf('/'));
 }
 
-export function parseIdentity(identity: string): { platform: string; userId: string } | null {
-  const colon = identity.indexOf(':');
-  return colon > 0 && colon < identity.length - 1 ? { platform: identity.slice(0, colon), userId: identity.slice(colon + 1) } : null;
-}
 
 function share(use: BudgetUse, withInFlight: boolean): number {
   return (use.used + (withInFlight ? use.inFlight : 0)) / (use.limit + use.extra);
@@ -126,7 +123,7 @@ export class BudgetService {
     if (!budgets.length) return null;
     const now = this.now();
     await this.ensure(budgets, now);
-    const identity = `${user.platform}:${user.id}`;
+    const identity = userKey(user.platform, user.id);
     const extra = this.extraFor(identity, now);
     const usesFor = (modelId: string) => this.relevant(budgets, modelId).map((b) => this.use(b, extra, now));
 
@@ -149,7 +146,7 @@ export class BudgetService {
   /** Every budget a turn of this identity meets: their own (or their role's), the Experience's, the platform's, the team's. */
   async budgetsFor(user: BudgetIdentity, experience: { id: number; slug: string } | null): Promise<Budget[]> {
     const { rules } = this;
-    const identity = `${user.platform}:${user.id}`;
+    const identity = userKey(user.platform, user.id);
     const role = rules.hasRoleLimits ? await this.roleOf(user.platform, user.id) : null;
     return [
       ...rules.budgets('user', identity, { kind: 'user', platform: user.platform, userId: user.id }, role),
@@ -164,7 +161,7 @@ export class BudgetService {
     const budgets = await this.budgetsFor(user, experience);
     const now = this.now();
     await this.ensure(budgets, now);
-    const extra = this.extraFor(`${user.platform}:${user.id}`, now);
+    const extra = this.extraFor(userKey(user.platform, user.id), now);
     return budgets.map((b) => this.use(b, extra, now));
   }
 
@@ -186,10 +183,10 @@ export class BudgetService {
     const grants = this.grants.filter((g) => new Date(g.expires_at) > now);
     const month = windowOf('monthly', now);
     const names = new Set([...rules.targets('user'), ...grants.map((g) => g.identity), ...(await this.activeIn(month)), ...this.totals.observedUsers(month)]);
-    const people = [...names].map(parseIdentity).filter((p): p is { platform: string; userId: string } => p !== null);
+    const people = [...names].map(parseUserKey).filter((p): p is { platform: string; userId: string } => p !== null);
     const roles = rules.hasRoleLimits ? await rolesOf(this.options.db, people) : new Map<string, string>();
     const own = people.flatMap((p) => {
-      const identity = `${p.platform}:${p.userId}`;
+      const identity = userKey(p.platform, p.userId);
       const role = rules.hasRoleLimits ? (roles.get(identity) ?? this.defaultRole(identity)) : null;
       return rules.budgets('user', identity, { kind: 'user', platform: p.platform, userId: p.userId }, role);
     });
@@ -308,7 +305,7 @@ export class BudgetService {
   }
 
   private async roleOf(platform: string, userId: string): Promise<string> {
-    const identity = `${platform}:${userId}`;
+    const identity = userKey(platform, userId);
     return (await rolesOf(this.options.db, [{ platform, userId }])).get(identity) ?? this.defaultRole(identity);
   }
 

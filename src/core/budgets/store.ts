@@ -2,6 +2,7 @@ import type { Db } from '../db/open.js';
 import type { BudgetGrantRow } from '../db/types.js';
 import type { PeriodWindow, BudgetPeriod } from './periods.js';
 import { runtimeKey, type BudgetUnit, type LimitScope, type RuntimeLimits } from './rules.js';
+import { userKey } from '../identity.js';
 
 /** Budget state in the database: run-time limits, extra allowances, warnings given. */
 
@@ -74,7 +75,7 @@ export async function rolesOf(db: Db, identities: ReadonlyArray<{ platform: stri
     .where('platform_user_id', 'in', [...new Set(identities.map((i) => i.userId))])
     .execute();
   const roles = new Map<string, string>();
-  for (const row of rows) roles.set(`${row.platform}:${row.platform_user_id}`, row.role);
+  for (const row of rows) roles.set(userKey(row.platform, row.platform_user_id), row.role);
   return roles;
 }
 
@@ -89,7 +90,8 @@ export async function activeIdentities(db: Db, window: PeriodWindow): Promise<st
     .where('platform', 'is not', null)
     .where('user_id', 'is not', null)
     .execute();
-  return rows.map((r) => `${r.platform}:${r.user_id}`);
+  // both are filtered non-null above; the row type cannot say so
+  return rows.map((r) => userKey(r.platform!, r.user_id!));
 }
 
 /** Ids of Experiences by slug (budgets are set by slug; usage rows carry the id). */

@@ -1,10 +1,10 @@
 import { formatAmount, statusLine } from '../budgets/lines.js';
 import { BUDGET_PERIODS, type BudgetPeriod } from '../budgets/periods.js';
 import { BUDGET_UNITS, type BudgetUnit, type LimitScope } from '../budgets/rules.js';
-import { parseIdentity } from '../budgets/service.js';
 import { slugSchema } from '../experiences/schema.js';
 import { experienceForChannel } from '../turns/places.js';
 import { UsageError, type CommandContext, type CommandSpec } from './types.js';
+import { authorKey, parseUserKey, userKey } from '../identity.js';
 
 const WHO = 'platform:userId, @role, global, platform:<name> or experience:<slug>';
 /** An override longer than a month is a limit: use `budget set`. */
@@ -24,7 +24,7 @@ export async function budgetStatusLines(ctx: CommandContext, who: { platform: st
 function parseTarget(text: string | undefined): { scope: LimitScope; target: string } {
   if (text === 'global') return { scope: 'global', target: '' };
   if (text && /^@[a-z0-9][a-z0-9_-]*$/.test(text)) return { scope: 'role', target: text.slice(1) };
-  const identity = text ? parseIdentity(text) : null;
+  const identity = text ? parseUserKey(text) : null;
   if (!identity) throw new UsageError(`Say whose limit: ${WHO}.`);
   if (identity.platform === 'platform') return { scope: 'platform', target: identity.userId };
   if (identity.platform === 'experience') {
@@ -57,10 +57,10 @@ function capitalized(period: string): string {
 
 async function show(ctx: CommandContext): Promise<void> {
   const asked = ctx.args[0];
-  const identity = asked ? parseIdentity(asked) : { platform: ctx.inbound.platform, userId: ctx.inbound.author.id };
+  const identity = asked ? parseUserKey(asked) : { platform: ctx.inbound.platform, userId: ctx.inbound.author.id };
   if (!identity) throw new UsageError(`"${asked}" is not an identity such as discord:81234.`);
-  const name = `${identity.platform}:${identity.userId}`;
-  const yours = !asked || name === `${ctx.inbound.platform}:${ctx.inbound.author.id}`;
+  const name = userKey(identity.platform, identity.userId);
+  const yours = !asked || name === authorKey(ctx.inbound);
   const lines = await budgetStatusLines(ctx, { platform: identity.platform, id: identity.userId }, yours);
   const grants = ctx.deps.budgets?.grantsOf(name) ?? [];
   for (const g of grants) lines.push(`Override: ${formatAmount(g.unit as BudgetUnit, g.amount)} extra on every limit until ${g.expires_at.slice(0, 16).replace('T', ' ')} UTC.`);
@@ -75,7 +75,7 @@ async function set(ctx: CommandContext): Promise<void> {
   const amount = amountText === 'none' ? null : amountText === 'default' ? undefined : parseAmount(unit, amountText);
   const budgets = ctx.deps.budgets!;
   if (scope === 'experience' && !(await ctx.deps.experiences.get(target))) throw new UsageError(`There is no Experience "${target}".`);
-  await budgets.setLimit({ scope, target, period: period as BudgetPeriod, unit, amount, by: `${ctx.inbound.platform}:${ctx.inbound.author.id}` });
+  await budgets.setLimit({ scope, target, period: period as BudgetPeriod, unit, amount, by: authorKey(ctx.inbound) });
   const slot = `${capitalized(period!)} ${unit} limit for ${describe(scope, target)}`;
   if (amount === undefined) {
     const fallback = budgets.limitRules.slot(scope, target, period as BudgetPeriod, unit);
@@ -95,7 +95,7 @@ async function override(ctx: CommandContext): Promise<void> {
   const amount = parseAmount(unit, amountText);
   const hours = word === 'for' ? Number(/^(\d+(?:\.\d+)?)h$/i.exec(duration ?? '')?.[1] ?? NaN) : NaN;
   if (!(hours > 0 && hours <= MAX_OVERRIDE_HOURS)) throw new UsageError(`Say how long: \`for 24h\` (up to ${MAX_OVERRIDE_HOURS}h).`);
-  const grant = await ctx.deps.budgets!.grant(target, unit, amount, hours, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
+  const grant = await ctx.deps.budgets!.grant(target, unit, amount, hours, authorKey(ctx.inbound));
   await ctx.say(`${target} gets ${formatAmount(unit, amount)} extra on every limit their turns meet until ${grant.expires_at.slice(0, 16).replace('T', ' ')} UTC.`);
 }
 

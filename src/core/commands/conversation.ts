@@ -3,6 +3,7 @@ import { transcriptOf } from '../turns/summarize.js';
 import { utilityCompletion } from '../turns/utility.js';
 import { chooseModel } from '../turns/model-choice.js';
 import { UsageError, type CommandContext, type CommandSpec } from './types.js';
+import { authorKey } from '../identity.js';
 
 async function requireConversation(ctx: CommandContext) {
   const conversation = await ctx.existingConversation();
@@ -25,7 +26,7 @@ export const NEW: CommandSpec = {
       // a thread stays the bot's: its next message continues the fresh conversation without a mention
       if (conversation.thread_id) {
         const place = { platform: conversation.platform, channelId: conversation.channel_id, threadId: conversation.thread_id };
-        await conversations.create(place, conversation.experience_id, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
+        await conversations.create(place, conversation.experience_id, authorKey(ctx.inbound));
       }
     }
     await ctx.say('Fresh start: your next message begins a new conversation.');
@@ -94,7 +95,7 @@ export const FORK: CommandSpec = {
     let threadId: string | null = null;
     if (ctx.reply.startThread && ctx.reply.capabilities.threads && !ctx.inbound.isDirect) threadId = await ctx.reply.startThread(title);
     else await deps.conversations.archive(conversation.id); // no threads: the fork takes this place
-    const forked = await deps.conversations.fork(conversation.active_leaf_id!, { platform: conversation.platform, channelId: conversation.channel_id, threadId: threadId ?? (conversation.thread_id || null) }, `${ctx.inbound.platform}:${ctx.inbound.author.id}`);
+    const forked = await deps.conversations.fork(conversation.active_leaf_id!, { platform: conversation.platform, channelId: conversation.channel_id, threadId: threadId ?? (conversation.thread_id || null) }, authorKey(ctx.inbound));
     await ctx.say(threadId ? `Forked into a new thread: "${forked.title ?? title}".` : 'Forked: you are now in the copy; the original is kept.');
   },
 };

@@ -3,6 +3,7 @@ import { ThreadloomError } from '../errors.js';
 import type { EngineDeps } from '../turns/deps.js';
 import { chooseModel } from '../turns/model-choice.js';
 import { UsageError, type CommandSpec } from './types.js';
+import { userKey } from '../identity.js';
 
 export const MODEL: CommandSpec = {
   name: 'model',
@@ -131,7 +132,7 @@ export const BIND: CommandSpec = {
       .values({ platform, channel_id: channelId, experience_id: experience.id, model_override: model ?? null })
       .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id, model_override: model ?? null }))
       .execute();
-    await deps.db.insertInto('audit_log').values({ actor: `${platform}:${ctx.inbound.author.id}`, action: 'bind', target: `${platform}:${channelId}`, detail: JSON.stringify({ slug, model: model ?? null }) }).execute();
+    await deps.db.insertInto('audit_log').values({ actor: userKey(platform, ctx.inbound.author.id), action: 'bind', target: `${platform}:${channelId}`, detail: JSON.stringify({ slug, model: model ?? null }) }).execute();
     await ctx.say(`This channel is now bound to ${experience.name}${model ? ` with ${model}` : ''}. New conversations here use it.`);
   },
 };
