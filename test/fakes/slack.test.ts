@@ -117,7 +117,7 @@ describe('Socket Mode', () => {
     app = undefined;
     await slack.close();
     slack = undefined;
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the 30 s a socket left open holds the process
   });
 });
 
