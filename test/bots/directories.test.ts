@@ -244,7 +244,7 @@ describe('Matrix directory', () => {
     const room = mx.createRoom(alice.userId, { name: 'ops', invite: [bot.userId], join: [carol.userId, dave.userId] });
     const dm = mx.createRoom(bob.userId, { invite: [bot.userId], isDirect: true });
     const elsewhere = mx.createRoom(alice.userId, { name: 'without the bot' });
-    await until(() => mx.membership(room, bot.userId) === 'join' && mx.membership(dm, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(room, bot.userId) === 'join' && mx.membership(dm, bot.userId) === 'join');
     mx.invite(room, alice.userId, bob.userId); // invited is not joined
     mx.leave(room, dave.userId);
     await until(() => joinedAs(client, room, dave.userId) === 'leave' && joinedAs(client, room, bob.userId) === 'invite' && joinedAs(client, dm, bot.userId) === 'join');

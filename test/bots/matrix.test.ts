@@ -57,12 +57,12 @@ describe('Matrix adapter (fake homeserver)', () => {
   it('joins when invited, answers a mention in a thread it roots at the question, and streams by edits at most about once a second', async () => {
     await startBot();
     const roomId = groupRoom();
-    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(roomId, bot.userId) === 'join');
     rt.openai.script({ answer: 'Check `journalctl -u nginx` first, then the config with `nginx -t`.', delayMs: 150, chunkSize: 4 });
     const question = mx.say(roomId, alice.userId, 'Threadloom: nginx will not start', { mentions: [bot.userId] });
     const answer = await mx.waitForEvent((e) => e.sender === bot.userId && e.type === 'm.room.message' && relation(e).rel_type === 'm.thread');
     expect(relation(answer).event_id).toBe(question);
-    await until(() => shown(roomId, answer.event_id).includes('nginx -t'), 10_000);
+    await until(() => shown(roomId, answer.event_id).includes('nginx -t'));
     const edits = fromBot(roomId).filter((e) => relation(e).rel_type === 'm.replace');
     expect(edits.length).toBeGreaterThan(0);
     const times = [answer, ...edits].map((e) => e.origin_server_ts);
@@ -84,19 +84,19 @@ describe('Matrix adapter (fake homeserver)', () => {
     await startBot((m) => ({ ...m, allow: { users: [alice.userId], servers: [], rooms: [] } }));
     const fromMallory = mx.createRoom(mallory.userId, { invite: [bot.userId] });
     const fromAlice = mx.createRoom(alice.userId, { invite: [bot.userId] });
-    await until(() => mx.membership(fromAlice, bot.userId) === 'join', 8_000);
-    await until(() => mx.membership(fromMallory, bot.userId) === 'leave', 8_000);
+    await until(() => mx.membership(fromAlice, bot.userId) === 'join');
+    await until(() => mx.membership(fromMallory, bot.userId) === 'leave');
   });
 
   it('stops an answer still streaming when someone reacts ⏹ to it', async () => {
     await startBot();
     const roomId = groupRoom();
-    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(roomId, bot.userId) === 'join');
     rt.openai.script({ answer: 'word '.repeat(300), delayMs: 40, chunkSize: 5 });
     const question = mx.say(roomId, alice.userId, 'Threadloom: talk for a long time', { mentions: [bot.userId] });
     const answer = await mx.waitForEvent((e) => e.sender === bot.userId && relation(e).event_id === question);
     mx.react(roomId, alice.userId, answer.event_id, '⏹️');
-    await until(() => shown(roomId, answer.event_id).includes('Stopped'), 10_000);
+    await until(() => shown(roomId, answer.event_id).includes('Stopped'));
     const saved = await rt.deps.db.selectFrom('messages').selectAll().where('role', '=', 'assistant').executeTakeFirstOrThrow();
     expect(saved.content.length).toBeLessThan('word '.repeat(300).length);
   });
@@ -105,7 +105,7 @@ describe('Matrix adapter (fake homeserver)', () => {
     await startBot();
     mx.setRateLimit({ burst: 2, perSecond: 0.5 });
     const roomId = groupRoom();
-    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(roomId, bot.userId) === 'join');
     const long = 'word '.repeat(120).trim() + ' END';
     rt.openai.script({ answer: long, delayMs: 60, chunkSize: 10 });
     const question = mx.say(roomId, alice.userId, '!tl tell me something long');
@@ -116,7 +116,7 @@ describe('Matrix adapter (fake homeserver)', () => {
   it('with answerEverywhere off, ignores even mentions in a room not bound to an Experience, but runs commands', async () => {
     await startBot((m) => ({ ...m, answerEverywhere: false }));
     const roomId = groupRoom();
-    await until(() => mx.membership(roomId, bot.userId) === 'join', 8_000);
+    await until(() => mx.membership(roomId, bot.userId) === 'join');
     mx.say(roomId, alice.userId, 'just chatting about the release');
     mx.say(roomId, alice.userId, 'hey', { mentions: [bot.userId] });
     mx.say(roomId, alice.userId, '!tl help');
@@ -130,7 +130,7 @@ describe('Matrix adapter (fake homeserver)', () => {
     const bob = mx.registerUser('bob');
     const secret = mx.createRoom(bob.userId, { name: 'secret', invite: [bot.userId], join: [mx.registerUser('dave').userId] });
     const dm = mx.createRoom(alice.userId, { invite: [bot.userId] });
-    await until(() => [ops, secret, dm].every((room) => mx.membership(room, bot.userId) === 'join'), 8_000);
+    await until(() => [ops, secret, dm].every((room) => mx.membership(room, bot.userId) === 'join'));
     const homelab = (await rt.deps.experiences.defaultExperience()).id;
     for (const [room, title] of [[ops, 'Ceph in ops'], [secret, 'Ceph in secret']] as const) {
       const conversation = await rt.deps.conversations.create({ platform: 'matrix', channelId: room, threadId: `$root-${title.length}-${room}` }, homelab, bob.userId);

@@ -32,7 +32,7 @@ describe('graceful shutdown (Engine.drain)', () => {
     rt.openai.script({ answer: 'word '.repeat(200), delayMs: 30, chunkSize: 5 });
     const reply = new RecordingReply();
     const turn = rt.engine.handle(inbound('tell me a very long story'), reply);
-    await until(() => reply.messages.length > 0, 8_000);
+    await until(() => reply.messages.length > 0);
     const result = await rt.engine.drain(100);
     await turn;
     expect(result).toEqual({ finished: 0, cut: 1 });
