@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { BindingRow } from '../core/db/types.js';
+import type { BindingRow } from '../core/bindings/table.js';
 import { modelIdSchema } from '../core/experiences/schema.js';
 import { audit } from './audit.js';
 import type { AdminContext } from './context.js';
 import type { FieldErrors } from './experience-form.js';
+import { bindChannel, bindingsOfExperience, unbind } from '../core/bindings/repository.js';
 
 /**
  * Channel bindings of one Experience, on its edit page: new conversations in a bound channel
@@ -18,7 +19,7 @@ const bindingSchema = z.object({
 });
 
 export async function listBindings(ctx: AdminContext, experienceId: number): Promise<BindingRow[]> {
-  return ctx.runtime.database.db.selectFrom('bindings').selectAll().where('experience_id', '=', experienceId).orderBy('platform').orderBy('channel_id').execute();
+  return bindingsOfExperience(ctx.runtime.deps.db, experienceId);
 }
 
 type SlugParams = { Params: { slug: string } };
@@ -45,11 +46,7 @@ export function registerBindingRoutes(app: FastifyInstance, ctx: AdminContext): 
       return request.isHtmx ? reply.partial('experience-bindings', data) : reply.page('experience-bindings-alone', { title: `Bindings of ${experience.name}`, ...data });
     }
     const { platform, channelId, modelOverride } = parsed.data;
-    await db
-      .insertInto('bindings')
-      .values({ platform, channel_id: channelId, experience_id: experience.id, model_override: modelOverride })
-      .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id, model_override: modelOverride }))
-      .execute();
+    await bindChannel(db, { platform, channelId, experienceId: experience.id, modelOverride });
     await audit(ctx, request, 'binding.add', `${platform}:${channelId}${modelOverride ? ` with ${modelOverride}` : ''}`, experience.slug);
     if (request.isHtmx) return reply.partial('experience-bindings', await section(experience.slug, {}));
     request.session!.flash = `Bound ${platform}:${channelId} to “${experience.name}”.`;
@@ -58,12 +55,7 @@ export function registerBindingRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   app.post<{ Params: { slug: string; id: string } }>('/experiences/:slug/bindings/:id/delete', async (request, reply) => {
     const experience = await experiences.require(request.params.slug);
-    const removed = await db
-      .deleteFrom('bindings')
-      .where('id', '=', Number(request.params.id))
-      .where('experience_id', '=', experience.id)
-      .returning(['platform', 'channel_id'])
-      .executeTakeFirst();
+    const removed = await unbind(db, Number(request.params.id), experience.id);
     if (removed) await audit(ctx, request, 'binding.remove', `${removed.platform}:${removed.channel_id}`, experience.slug);
     if (request.isHtmx) return reply.partial('experience-bindings', await section(experience.slug, {}));
     request.session!.flash = removed ? `Removed the binding of ${removed.platform}:${removed.channel_id}.` : 'That binding was already gone.';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setModelDefaults } from '../../src/core/settings.js';
-import { chooseModel } from '../../src/core/turns/model-choice.js';
+import { chooseModel } from '../../src/core/providers/model-choice.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 let rt: TestRuntime;

@@ -5,7 +5,7 @@ import type { BudgetGrantRow } from '../db/types.js';
 import { ThreadloomError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
-import type { ModelChoice } from '../turns/model-choice.js';
+import type { ModelChoice } from '../providers/model-choice.js';
 import { cheaperRouteLine, refusalLine, warningLine } from './lines.js';
 import { windowOf, type PeriodWindow } from './periods.js';
 import { BudgetRules, runtimeKey, type Budget, type BudgetUnit, type BudgetUse } from './rules.js';

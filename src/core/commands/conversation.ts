@@ -1,7 +1,7 @@
 import { exportJson, exportMarkdown } from '../conversations/export.js';
 import { transcriptOf } from '../turns/summarize.js';
 import { utilityCompletion } from '../turns/utility.js';
-import { chooseModel } from '../turns/model-choice.js';
+import { chooseModel } from '../providers/model-choice.js';
 import { UsageError, type CommandContext, type CommandSpec } from './types.js';
 import { authorKey } from '../identity.js';
 

@@ -1,9 +1,10 @@
 import { modelIdSchema, slugSchema } from '../experiences/schema.js';
 import { ThreadloomError } from '../errors.js';
 import type { EngineDeps } from '../turns/deps.js';
-import { chooseModel } from '../turns/model-choice.js';
+import { chooseModel } from '../providers/model-choice.js';
 import { UsageError, type CommandSpec } from './types.js';
 import { userKey } from '../identity.js';
+import { bindChannel } from '../bindings/repository.js';
 
 export const MODEL: CommandSpec = {
   name: 'model',
@@ -127,11 +128,7 @@ export const BIND: CommandSpec = {
     const { deps } = ctx;
     const experience = await deps.experiences.require(slug);
     const { platform, channelId } = ctx.inbound;
-    await deps.db
-      .insertInto('bindings')
-      .values({ platform, channel_id: channelId, experience_id: experience.id, model_override: model ?? null })
-      .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id, model_override: model ?? null }))
-      .execute();
+    await bindChannel(deps.db, { platform, channelId, experienceId: experience.id, modelOverride: model ?? null });
     await deps.db.insertInto('audit_log').values({ actor: userKey(platform, ctx.inbound.author.id), action: 'bind', target: `${platform}:${channelId}`, detail: JSON.stringify({ slug, model: model ?? null }) }).execute();
     await ctx.say(`This channel is now bound to ${experience.name}${model ? ` with ${model}` : ''}. New conversations here use it.`);
   },

@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { BindingTable } from '../bindings/table.js';
 
 /** Timestamps are ISO-8601 UTC text; JSON columns hold JSON text and are parsed by services. */
 type Timestamp = Generated<string>;
@@ -24,14 +25,6 @@ export interface ExperienceTable {
   updated_at: Timestamp;
 }
 
-export interface BindingTable {
-  id: Generated<number>;
-  platform: string;
-  channel_id: string;
-  experience_id: number;
-  model_override: string | null;
-  created_at: Timestamp;
-}
 
 export interface ConversationTable {
   id: Generated<number>;
@@ -189,7 +182,6 @@ export interface Database {
 export type ExperienceRow = Selectable<ExperienceTable>;
 export type NewExperienceRow = Insertable<ExperienceTable>;
 export type ExperienceRowUpdate = Updateable<ExperienceTable>;
-export type BindingRow = Selectable<BindingTable>;
 export type ConversationRow = Selectable<ConversationTable>;
 export type NewConversationRow = Insertable<ConversationTable>;
 export type MessageRow = Selectable<MessageTable>;

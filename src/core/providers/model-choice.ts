@@ -1,7 +1,9 @@
+import { bindingAt } from '../bindings/repository.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/open.js';
 import type { ConversationRow } from '../db/types.js';
-import { modelDefaults } from '../settings.js';
 import type { Experience } from '../experiences/service.js';
-import type { EngineDeps } from './deps.js';
+import { modelDefaults } from '../settings.js';
 
 export type ModelSource = 'conversation' | 'binding' | 'experience' | 'default';
 
@@ -13,13 +15,8 @@ export interface ModelChoice {
 }
 
 /** conversation override → channel binding → Experience → global default. */
-export async function chooseModel(deps: EngineDeps, conversation: ConversationRow, experience: Experience): Promise<ModelChoice> {
-  const binding = await deps.db
-    .selectFrom('bindings')
-    .select('model_override')
-    .where('platform', '=', conversation.platform)
-    .where('channel_id', '=', conversation.channel_id)
-    .executeTakeFirst();
+export async function chooseModel(deps: { db: Db; config: Config }, conversation: ConversationRow, experience: Experience): Promise<ModelChoice> {
+  const binding = await bindingAt(deps.db, conversation.platform, conversation.channel_id);
   // the global default and fallbacks set in the admin web win over the config file's
   const defaults = await modelDefaults(deps.db, deps.config);
   const layers: Array<[string | null | undefined, ModelSource]> = [

@@ -2,6 +2,7 @@ import type { ConversationRow } from '../db/types.js';
 import type { Experience } from '../experiences/service.js';
 import type { Inbound } from '../inbound.js';
 import type { EngineDeps } from './deps.js';
+import { bindingAt } from '../bindings/repository.js';
 
 /** The tree node a platform message shows, if the bot knows it. */
 export async function nodeForPlatformMessage(deps: EngineDeps, platform: string, platformMessageId: string) {
@@ -16,12 +17,7 @@ export async function nodeForPlatformMessage(deps: EngineDeps, platform: string,
 
 /** The Experience bound to a channel, else the default one. */
 export async function experienceForChannel(deps: EngineDeps, platform: string, channelId: string): Promise<Experience> {
-  const binding = await deps.db
-    .selectFrom('bindings')
-    .select('experience_id')
-    .where('platform', '=', platform)
-    .where('channel_id', '=', channelId)
-    .executeTakeFirst();
+  const binding = await bindingAt(deps.db, platform, channelId);
   if (binding) {
     const bound = await deps.experiences.getById(binding.experience_id);
     if (bound && !bound.archivedAt) return bound;

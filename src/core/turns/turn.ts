@@ -7,7 +7,7 @@ import type { StreamOutcome } from '../providers/router.js';
 import { StreamRenderer } from '../stream.js';
 import { promptTokenEstimate, recordUsage, usageRow } from '../usage/ledger.js';
 import type { EngineDeps } from './deps.js';
-import { chooseModel, type ModelChoice } from './model-choice.js';
+import { chooseModel, type ModelChoice } from '../providers/model-choice.js';
 import { summariseFallenOut } from './summarize.js';
 import { generateTitle } from './title.js';
 import { storedError, withStoredError } from './utility.js';
