@@ -104,7 +104,7 @@ describe('BackupService restore checks the schema', () => {
   it('should refuse a virtual table whose module this Threadloom does not have, before the swap', async () => {
     const file = await copyOfLive('module.sqlite', (sqlite) => {
       // a module only this connection has: the file keeps the table, nothing else can open it
-      sqlite.table('nosuchmodule', () => ({ columns: ['a'], *rows() {} }));
+      sqlite.table('nosuchmodule', (() => ({ columns: ['a'], *rows() {} })) as unknown as Parameters<typeof sqlite.table>[1]);
       sqlite.exec('CREATE VIRTUAL TABLE x USING nosuchmodule');
     });
     const userMessage = await expectRefused(file, /it has virtual tables this Threadloom cannot open: x \(no such module: nosuchmodule\)/);

@@ -1,11 +1,14 @@
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import multipart from '@fastify/multipart';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { claimPartial } from '../../core/backups/partials.js';
 import { BackupService, type RestoreSource } from '../../core/backups/service.js';
 import type { BackupEntry } from '../../core/backups/catalog.js';
-import type { RestoreProgress } from '../../core/backups/restore.js';
+import { undoHint, type RestoreProgress } from '../../core/backups/restore.js';
 import { errorMessage, ThreadloomError } from '../../core/errors.js';
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
@@ -19,8 +22,6 @@ import { formatBytes } from './models.js';
  * preceded by a backup of the current database, and swapped in atomically.
  */
 
-/** the largest upload a restore accepts */
-const MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
 const EVENT_INTERVAL_MS = 100;
 
 const PHASES: Record<RestoreProgress['phase'] | 'copying' | 'verifying', string> = {
@@ -44,95 +45,44 @@ function entryView(entry: BackupEntry): Record<string, unknown> {
   };
 }
 
-/**
- * Reads a multipart/form-data body as it arrives: small fields into memory, the one file part
- * straight into `fileTarget`. @fastify/multipart is not a dependency; a restore upload needs no more.
- */
-async function readUpload(body: AsyncIterable<Buffer>, contentType: string, fileTarget: string): Promise<{ fields: Record<string, string>; fileName: string | null }> {
-  const match = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
-  if (!match) throw new ThreadloomError('invalid', 'the upload has no multipart boundary');
-  const delimiter = Buffer.from(`\r\n--${match[1] ?? match[2]}`);
-  const keep = delimiter.length - 1;
+const FIELD_LIMITS = { fields: 10, fieldSize: 64 * 1024, files: 1, parts: 20, headerPairs: 100 };
+
+function tooLarge(maxBytes: number): ThreadloomError {
+  return new ThreadloomError('invalid', `the upload is larger than ${formatBytes(maxBytes)}`, {
+    userMessage: `The file is larger than ${formatBytes(maxBytes)}, the most a restore accepts. Nothing was changed.`,
+  });
+}
+
+/** @fastify/multipart's errors in words for the page; anything else is passed on. */
+function uploadError(err: unknown, maxBytes: number): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'FST_REQ_FILE_TOO_LARGE') return tooLarge(maxBytes);
+  if (code === 'FST_FILES_LIMIT') return new ThreadloomError('invalid', 'upload one backup file at a time');
+  if (code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') return new ThreadloomError('invalid', 'the upload has more form fields than the restore form sends');
+  if (err instanceof Error && !(err instanceof ThreadloomError) && !('statusCode' in err)) {
+    return new ThreadloomError('invalid', `the upload could not be read (${err.message}); try again`, { cause: err });
+  }
+  return err;
+}
+
+/** The form's fields, and its one file streamed to `target` (never held in memory: a database can be gigabytes). */
+async function receiveUpload(request: FastifyRequest, target: string, maxBytes: number): Promise<{ fields: Record<string, string>; fileName: string | null }> {
   const fields: Record<string, string> = {};
   let fileName: string | null = null;
-  let fileBytes = 0;
-  let state: 'preamble' | 'after-boundary' | 'headers' | 'body' | 'done' = 'preamble';
-  let part: { name: string; file: ReturnType<typeof createWriteStream> | null; text: Buffer[] } | null = null;
-  // a CRLF in front lets the first boundary, which has none, match the delimiter too
-  let buffer = Buffer.from('\r\n');
-
-  const write = async (data: Buffer): Promise<void> => {
-    if (!part || data.length === 0) return;
-    if (part.file) {
-      fileBytes += data.length;
-      if (fileBytes > MAX_UPLOAD_BYTES) throw new ThreadloomError('invalid', `the upload is larger than ${formatBytes(MAX_UPLOAD_BYTES)}`);
-      if (!part.file.write(data)) await once(part.file, 'drain');
-    } else {
-      part.text.push(data);
-      if (part.text.reduce((n, b) => n + b.length, 0) > 64 * 1024) throw new ThreadloomError('invalid', `the form field ${part.name} is too long`);
-    }
-  };
-  const endPart = async (): Promise<void> => {
-    if (!part) return;
-    if (part.file) {
-      part.file.end();
-      await once(part.file, 'finish');
-    } else fields[part.name] = Buffer.concat(part.text).toString('utf8');
-    part = null;
-  };
-
   try {
-    for await (const chunk of body) {
-      buffer = Buffer.concat([buffer, chunk]);
-      for (;;) {
-        if (state === 'preamble' || state === 'body') {
-          const at = buffer.indexOf(delimiter);
-          if (at < 0) {
-            if (state === 'body') await write(buffer.subarray(0, Math.max(0, buffer.length - keep)));
-            buffer = buffer.subarray(Math.max(0, buffer.length - keep));
-            break;
-          }
-          if (state === 'body') {
-            await write(buffer.subarray(0, at));
-            await endPart();
-          }
-          buffer = buffer.subarray(at + delimiter.length);
-          state = 'after-boundary';
-        } else if (state === 'after-boundary') {
-          if (buffer.length < 2) break;
-          if (buffer[0] === 0x2d && buffer[1] === 0x2d) state = 'done';
-          else if (buffer[0] === 0x0d && buffer[1] === 0x0a) state = 'headers';
-          else throw new ThreadloomError('invalid', 'the upload is not well-formed multipart data');
-          buffer = buffer.subarray(2);
-        } else if (state === 'headers') {
-          const end = buffer.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (buffer.length > 16 * 1024) throw new ThreadloomError('invalid', 'the upload has oversized part headers');
-            break;
-          }
-          const headers = buffer.subarray(0, end).toString('utf8');
-          buffer = buffer.subarray(end + 4);
-          const disposition = /content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '';
-          const name = /\bname="([^"]*)"/i.exec(disposition)?.[1] ?? '';
-          const file = /\bfilename="([^"]*)"/i.exec(disposition);
-          if (file && fileName === null) {
-            fileName = path.basename(file[1] ?? '') || 'upload.sqlite';
-            part = { name, file: createWriteStream(fileTarget), text: [] };
-          } else {
-            part = { name, file: null, text: [] };
-          }
-          state = 'body';
-        } else {
-          break; // done: whatever follows the closing boundary is ignored
-        }
+    for await (const part of request.parts({ limits: { ...FIELD_LIMITS, fileSize: maxBytes } })) {
+      if (part.type === 'field') {
+        fields[part.fieldname] = String(part.value);
+        continue;
       }
+      fileName = path.basename(part.filename) || 'upload.sqlite';
+      await pipeline(part.file, createWriteStream(target));
+      if (part.file.truncated) throw tooLarge(maxBytes);
     }
-    if (state !== 'done') throw new ThreadloomError('invalid', 'the upload ended early');
-    return { fields, fileName };
-  } finally {
-    const open = part as { file: ReturnType<typeof createWriteStream> | null } | null;
-    open?.file?.destroy();
+  } catch (err) {
+    throw uploadError(err, maxBytes);
   }
+  return { fields, fileName };
 }
 
 export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): void {
@@ -184,8 +134,13 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
         const report = await backups().restore(source, (p) => progress(p.phase, p.pagesDone, p.pagesTotal));
         const undo = report.preRestoreBackup ? ` The database as it was is in ${report.preRestoreBackup.name}.` : '';
         const migrated = report.appliedMigrations.length ? ` Applied ${report.appliedMigrations.length} newer migration(s).` : '';
-        // written after the swap, so the entry lands in the restored database
-        await audit(ctx, request, 'backup.restore', `${undo.trim() || 'no pre-restore backup (the database was empty)'}${migrated}`, label);
+        try {
+          // written after the swap, so the entry lands in the restored database
+          await audit(ctx, request, 'backup.restore', `${undo.trim() || 'no pre-restore backup (the database was empty)'}${migrated}`, label);
+        } catch (err) {
+          ctx.log.error(`admin: the restore of ${label} is done, but writing its audit entry failed: ${errorMessage(err)}`);
+          return { ok: true, message: `Restored ${label}, but its audit entry could not be written (see the log). ${undoHint(report.preRestoreBackup)}.`, entry: report.preRestoreBackup };
+        }
         return { ok: true, message: `Restored ${label}.${undo}${migrated}`, entry: report.preRestoreBackup };
       } finally {
         await cleanup?.();
@@ -222,11 +177,12 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
   });
 
   app.get<{ Params: { name: string } }>('/backups/:name/download', async (request, reply) => {
-    const file = backups().pathOf(request.params.name);
+    const { stream, sizeBytes } = await backups().read(request.params.name);
     await audit(ctx, request, 'backup.download', null, request.params.name);
     reply.header('content-type', 'application/vnd.sqlite3');
-    reply.header('content-disposition', `attachment; filename="${path.basename(file)}"`);
-    return reply.send(createReadStream(file));
+    reply.header('content-length', sizeBytes);
+    reply.header('content-disposition', `attachment; filename="${request.params.name}"`);
+    return reply.send(stream);
   });
 
   // two steps: without `confirm` equal to the backup's name, only the question comes back
@@ -240,30 +196,27 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   // an uploaded file: the body streams to disk (a database can be gigabytes), then is restored
   app.register(async (uploads) => {
-    uploads.addContentTypeParser('multipart/form-data', (_request, payload, done) => done(null, payload));
-    uploads.post('/backups/upload', async (request, reply) => {
+    await uploads.register(multipart);
+    uploads.post('/backups/upload', { config: { upload: true } }, async (request, reply) => {
       const service = backups();
       await mkdir(service.dir, { recursive: true });
-      const staged = path.join(service.dir, `.upload-${Date.now()}-${Math.random().toString(36).slice(2)}.partial`);
+      const staged = path.join(service.dir, `.upload-${randomUUID()}.partial`);
+      const release = claimPartial(staged);
       const cleanup = async (): Promise<void> => {
+        release();
         await rm(staged, { force: true });
       };
-      let upload: Awaited<ReturnType<typeof readUpload>>;
+      let upload: Awaited<ReturnType<typeof receiveUpload>>;
       try {
-        upload = await readUpload(request.body as AsyncIterable<Buffer>, String(request.headers['content-type'] ?? ''), staged);
+        upload = await receiveUpload(request, staged, service.maxUploadBytes);
+        if (!upload.fileName) throw new ThreadloomError('invalid', 'choose a backup file to upload');
+        if (upload.fields.confirm !== 'yes') throw new ThreadloomError('invalid', 'tick "replace the current database" to restore from an upload');
       } catch (err) {
         await cleanup();
         throw err;
       }
-      if (!upload.fileName) {
-        await cleanup();
-        throw new ThreadloomError('invalid', 'choose a backup file to upload');
-      }
-      if (upload.fields.confirm !== 'yes') {
-        await cleanup();
-        throw new ThreadloomError('invalid', 'tick "replace the current database" to restore from an upload');
-      }
-      return restore(request, reply, { file: staged }, `the uploaded ${upload.fileName}`, cleanup);
+      const label = `the uploaded ${upload.fileName}`;
+      return restore(request, reply, { file: staged, label }, label, cleanup);
     });
   });
 }

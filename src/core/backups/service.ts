@@ -1,4 +1,4 @@
-import { constants, createReadStream, lstatSync, type ReadStream } from 'node:fs';
+import { constants, lstatSync, type ReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config.js';
@@ -113,7 +113,7 @@ export class BackupService {
       await handle.close();
       throw new NotARegularFile(name);
     }
-    return { stream: createReadStream('', { fd: handle.fd, autoClose: true }), sizeBytes: stats.size };
+    return { stream: handle.createReadStream(), sizeBytes: stats.size };
   }
 
   /** Checks a backup again and records the new verdict. */
