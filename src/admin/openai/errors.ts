@@ -11,6 +11,10 @@ export interface ApiError {
   param?: string | null;
 }
 
+const INTERNAL_FAILURE_LINE = 'Something went wrong on the server; nothing was answered. The server log has the details.';
+
+export const internalFailure: ApiError = { status: 500, message: INTERNAL_FAILURE_LINE, type: 'server_error', code: 'internal_error' };
+
 export const errorBody = (error: ApiError, secrets: readonly string[]) => ({
   error: { message: redactSecrets(error.message, secrets), type: error.type, param: error.param ?? null, code: error.code },
 });
@@ -18,8 +22,6 @@ export const errorBody = (error: ApiError, secrets: readonly string[]) => ({
 export function sendApiError(reply: FastifyReply, error: ApiError, secrets: readonly string[]): FastifyReply {
   return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error, secrets));
 }
-
-export const INTERNAL_FAILURE = 'Something went wrong on the server; nothing was answered. The server log has the details.';
 
 /** What a client sent that Fastify refused before our handler ran, said in a line the client can act on. */
 const REQUEST_ERRORS: Record<string, (error: FastifyError, bodyLimit: number) => string> = {
@@ -36,10 +38,10 @@ export function apiErrorFor(error: FastifyError | Error, bodyLimit: number): Api
     if (error.code === 'rate_limited') return { status: 429, message: error.userMessage, type: 'rate_limit_error', code: 'rate_limited' };
     if (error.code === 'invalid') return { status: 400, message: error.userMessage, type: 'invalid_request_error', code: null };
     if (error.code === 'not_found') return { status: 404, message: error.userMessage, type: 'invalid_request_error', code: 'not_found' };
-    return { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+    return internalFailure;
   }
   const status = (error as FastifyError).statusCode ?? 500;
-  if (status >= 500 || status < 400) return { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
+  if (status >= 500 || status < 400) return internalFailure;
   const code = (error as FastifyError).code ?? '';
   const describe = REQUEST_ERRORS[code] ?? (error instanceof SyntaxError ? REQUEST_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY : undefined);
   return { status, message: describe ? describe(error as FastifyError, bodyLimit) : `The request was refused (HTTP ${status}).`, type: 'invalid_request_error', code: null };
@@ -56,17 +58,14 @@ const REFUSAL_LINES = [/^You're sending messages faster than /, / is used up: /,
 export const isRefusal = (notice: string): boolean => REFUSAL_LINES.some((line) => line.test(notice));
 
 /**
- * How a turn that produced no usable answer is told to the client: a refusal is 429, a provider
- * failure 502 with the line the chat shows (never the provider's own text), our failure 500.
+ * What a turn ended in, for the client: its answer, or why there is none — a refusal is 429, a
+ * provider failure 502 with the line the chat shows (never the provider's own text), ours 500.
  */
-export function failedTurn(answer: { status: string } | null, notices: readonly string[], chatLine: string): ApiError | null {
-  if (!answer) {
-    const notice = notices.join(' ');
-    if (notices.length > 0 && notices.every(isRefusal)) return { status: 429, message: notice, type: 'rate_limit_error', code: 'rate_limited' };
-    return { status: 500, message: notice || INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
-  }
-  if (answer.status === 'error') return { status: 502, message: chatLine.trim() || 'No model could answer.', type: 'api_error', code: 'upstream_error' };
-  // an answer left streaming: the turn broke off on our side after it began
-  if (answer.status === 'streaming') return { status: 500, message: notices.join(' ') || INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' };
-  return null;
+export function turnResult<A extends { status: string }>(answer: A | null, notices: readonly string[], chatLine: string): { answer: A } | { error: ApiError } {
+  const notice = notices.join(' ');
+  if (!answer && notices.length > 0 && notices.every(isRefusal)) return { error: { status: 429, message: notice, type: 'rate_limit_error', code: 'rate_limited' } };
+  // no answer, or one left streaming: the turn broke off on our side
+  if (!answer || answer.status === 'streaming') return { error: { ...internalFailure, message: notice || internalFailure.message } };
+  if (answer.status === 'error') return { error: { status: 502, message: chatLine.trim() || 'No model could answer.', type: 'api_error', code: 'upstream_error' } };
+  return { answer };
 }

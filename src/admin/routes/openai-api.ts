@@ -7,7 +7,7 @@ import { errorMessage } from '../../core/errors.js';
 import type { Inbound } from '../../core/inbound.js';
 import type { AdminContext } from '../context.js';
 import { API_PLATFORM, conversationFor, type ChatTurn } from '../openai/conversation.js';
-import { apiErrorFor, errorBody, failedTurn, INTERNAL_FAILURE, sendApiError, type ApiError } from '../openai/errors.js';
+import { apiErrorFor, errorBody, internalFailure, sendApiError, turnResult, type ApiError } from '../openai/errors.js';
 import { ApiReply } from '../openai/reply.js';
 
 /**
@@ -133,9 +133,9 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
     if (!body.stream) {
       const apiReply = new ApiReply();
       await engine.handle(inbound, apiReply);
-      const answer = await outcome();
-      const failed = failedTurn(answer, apiReply.notices, apiReply.text);
-      if (failed || !answer) return fail(reply, failed ?? { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' });
+      const result = turnResult(await outcome(), apiReply.notices, apiReply.text);
+      if ('error' in result) return fail(reply, result.error);
+      const { answer } = result;
       return {
         id,
         object: 'chat.completion',
@@ -162,19 +162,18 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
     try {
       await engine.handle(inbound, apiReply);
       finished = true;
-      const answer = await outcome();
-      const failed = failedTurn(answer, apiReply.notices, apiReply.text);
-      if (failed || !answer) {
-        send(errorBody(failed ?? { status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' }, secrets));
+      const result = turnResult(await outcome(), apiReply.notices, apiReply.text);
+      if ('error' in result) {
+        send(errorBody(result.error, secrets));
       } else {
-        send(chunk({}, answer.status === 'complete' ? 'stop' : 'length'));
-        if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(answer) });
+        send(chunk({}, result.answer.status === 'complete' ? 'stop' : 'length'));
+        if (body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: usageOf(result.answer) });
       }
     } catch (err) {
       // the status line is sent: the failure goes to the client as the stream's last event
       finished = true;
       ctx.log.error('api: streamed completion failed', { error: errorMessage(err) });
-      send(errorBody({ status: 500, message: INTERNAL_FAILURE, type: 'server_error', code: 'internal_error' }, secrets));
+      send(errorBody(internalFailure, secrets));
     }
     raw.end('data: [DONE]\n\n');
     return reply;
