@@ -30,6 +30,19 @@ function formOf(page: string): Record<string, string> {
   return values;
 }
 
+/** The import's file form as a browser posts it: multipart, the CSRF token a field beside the file. */
+function importFile(content: string | Buffer, fields: Record<string, string> = {}, csrf = session.csrf) {
+  const boundary = '----threadloomimport9f2c';
+  const part = (name: string, value: string | Buffer, filename?: string) =>
+    Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"\r\nContent-Type: application/json` : ''}\r\n\r\n`),
+      Buffer.from(value),
+      Buffer.from('\r\n'),
+    ]);
+  const body = Buffer.concat([part('_csrf', csrf), ...Object.entries(fields).map(([k, v]) => part(k, v)), part('file', content, 'experiences.json'), Buffer.from(`--${boundary}--\r\n`)]);
+  return admin.app.inject({ method: 'POST', url: '/experiences/import', headers: { cookie: session.cookie, 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: body });
+}
+
 async function auditActions(): Promise<string[]> {
   return (await admin.rt.deps.db.selectFrom('audit_log').select('action').orderBy('id').execute()).map((r) => r.action);
 }
@@ -191,6 +204,37 @@ describe('Experiences page', () => {
     expect(response.body).toContain('a platform name such as discord');
     expect(response.body).toContain('the channel (or room) id is required');
     expect(response.body).toContain('must look like provider/model');
+  });
+
+  it('should import an uploaded export file, checked like pasted JSON', async () => {
+    const file = JSON.stringify({ experiences: [{ name: 'From a file', slug: 'from-a-file', systemPrompt: 'hi' }] });
+    const response = await importFile(file);
+    expect(response.statusCode).toBe(303);
+    expect((await admin.rt.deps.experiences.get('from-a-file'))?.name).toBe('From a file');
+    expect((await auditActions()).at(-1)).toBe('experience.import');
+
+    const again = await importFile(file);
+    expect(again.statusCode).toBe(422);
+    expect(again.body).toContain('already exists');
+    expect((await importFile(JSON.stringify({ experiences: [{ name: 'From a file, again', slug: 'from-a-file', systemPrompt: 'hi' }] }), { replace: 'on' })).statusCode).toBe(303);
+    expect((await admin.rt.deps.experiences.get('from-a-file'))?.name).toBe('From a file, again');
+
+    const bad = await importFile(JSON.stringify([{ name: 'Bad', slug: 'bad-file', params: { temperature: 9 } }]));
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toContain('0.params.temperature');
+    expect(await admin.rt.deps.experiences.get('bad-file')).toBeNull();
+  });
+
+  it('should refuse an import file over the size limit, and one without the CSRF token', async () => {
+    const huge = await importFile(Buffer.alloc(5 * 1024 * 1024, 0x20));
+    expect(huge.statusCode).toBe(422);
+    expect(huge.body).toContain('the file is larger than 4');
+    const forged = await importFile(JSON.stringify({ name: 'Forged', slug: 'forged', systemPrompt: 'x' }), {}, 'not-the-token');
+    expect(forged.statusCode).toBe(403);
+    expect(await admin.rt.deps.experiences.get('forged')).toBeNull();
+    const page = await session.get('/experiences');
+    expect(page.body).toContain('enctype="multipart/form-data"');
+    expect(page.body).toContain('name="file"');
   });
 
   it('should answer 404 for an Experience that does not exist', async () => {

@@ -1,4 +1,6 @@
+import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { formatBytes } from '../../core/format/figures.js';
 import { ThreadloomError } from '../../core/errors.js';
 import { experienceInputSchema } from '../../core/experiences/schema.js';
 import { toSpec, type Experience } from '../../core/experiences/service.js';
@@ -14,6 +16,30 @@ import { errorsFromMessage, formValues, parseForm, readForm, type ExperienceForm
  */
 
 type SlugParams = { Params: { slug: string } };
+
+/** The largest Experience file an import reads (the paste form's body limit is 4 MB too). */
+const MAX_IMPORT_BYTES = 4 * 1024 * 1024;
+/** what an over-long file's field becomes, so the handler can say why */
+const TOO_LARGE = Symbol('too large');
+
+/**
+ * The import's file, read as text into `body.file` beside the form's other fields (`_csrf`
+ * included, so the CSRF check sees it); an Experience file is small, unlike a backup.
+ */
+async function readImportFile(this: FastifyRequest, part: MultipartFile): Promise<void> {
+  const content = await part.toBuffer();
+  (part as unknown as { value: string | typeof TOO_LARGE }).value = part.file.truncated ? TOO_LARGE : content.toString('utf8');
+}
+
+/** The JSON to import: the uploaded file's content when one was chosen, else the pasted text. */
+function importedJson(body: Record<string, unknown>): { json: string; pasted: string } {
+  const pasted = typeof body.json === 'string' ? body.json : '';
+  if (body.file === TOO_LARGE) {
+    throw new ThreadloomError('invalid', `import: the file is larger than ${formatBytes(MAX_IMPORT_BYTES)}, the most an import reads`);
+  }
+  // a file input left empty still sends an empty part
+  return { json: typeof body.file === 'string' && body.file.trim() !== '' ? body.file : pasted, pasted };
+}
 
 export function registerExperienceRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const experiences = ctx.runtime.deps.experiences;
@@ -84,19 +110,30 @@ export function registerExperienceRoutes(app: FastifyInstance, ctx: AdminContext
     return reply.type('application/json; charset=utf-8').send(json);
   });
 
-  app.post<{ Querystring: { archived?: string } }>('/experiences/import', async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const json = typeof body.json === 'string' ? body.json : '';
-    try {
-      const imported = await experiences.importJson(json, { replace: body.replace === 'on' });
-      await audit(ctx, request, 'experience.import', imported.map((e) => e.slug).join(', '));
-      request.session!.flash = `Imported ${imported.length} Experience${imported.length === 1 ? '' : 's'}: ${imported.map((e) => e.name).join(', ')}.`;
-      return reply.redirect('/experiences', 303);
-    } catch (err) {
-      if (!(err instanceof ThreadloomError) || err.code !== 'invalid') throw err;
-      reply.code(422);
-      return listPage(request, reply, { json, error: err.message });
-    }
+  // the paste form posts urlencoded, the file form multipart: one route, registered where the multipart parser is
+  app.register(async (imports) => {
+    await imports.register(multipart, {
+      attachFieldsToBody: 'keyValues',
+      onFile: readImportFile,
+      throwFileSizeLimit: false,
+      limits: { fileSize: MAX_IMPORT_BYTES, files: 1, fields: 10, parts: 12 },
+    });
+    imports.post<{ Querystring: { archived?: string } }>('/experiences/import', { config: { upload: true } }, async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      let pasted = typeof body.json === 'string' ? body.json : '';
+      try {
+        const { json, pasted: text } = importedJson(body);
+        pasted = text;
+        const imported = await experiences.importJson(json, { replace: body.replace === 'on' });
+        await audit(ctx, request, 'experience.import', imported.map((e) => e.slug).join(', '));
+        request.session!.flash = `Imported ${imported.length} Experience${imported.length === 1 ? '' : 's'}: ${imported.map((e) => e.name).join(', ')}.`;
+        return reply.redirect('/experiences', 303);
+      } catch (err) {
+        if (!(err instanceof ThreadloomError) || err.code !== 'invalid') throw err;
+        reply.code(422);
+        return listPage(request, reply, { json: pasted, error: err.message });
+      }
+    });
   });
 
   app.get<SlugParams>('/experiences/:slug', async (request, reply) => {
