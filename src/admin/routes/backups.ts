@@ -155,6 +155,7 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
       available: current() !== null,
       schedule: { cron: schedule, keepDaily, keepWeekly, enabled },
       folder: current()?.dir ?? null,
+      maxUpload: formatBytes(current()?.maxUploadBytes ?? 0),
       ...(await listView()),
     });
   });
