@@ -213,7 +213,7 @@ export class Engine implements CommandHost {
       this.deps.log.error('event failed', { eventId: inbound.eventId, platform: inbound.platform, error: errorMessage(err) });
     }
     const text = known ? err.userMessage : 'Something went wrong on my side; nothing you sent was lost. Please try again.';
-    await reply.post(text, { private: true }).catch((postErr) => {
+    await reply.post(text, { private: true, refusal: known && err.code === 'rate_limited' }).catch((postErr) => {
       this.deps.log.warn('could not tell the user about a failure', { error: errorMessage(postErr) });
     });
   }

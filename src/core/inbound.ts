@@ -69,6 +69,8 @@ export interface PostOptions {
   buttons?: ReplyButton[];
   /** a file to attach, e.g. an export */
   file?: { name: string; content: string; mimeType: string };
+  /** the turn was refused (a rate limit, a spent budget) and may be tried again later: not a failure */
+  refusal?: boolean;
 }
 
 /** What the core writes through. Methods resolve to platform message ids. */

@@ -48,22 +48,15 @@ export function apiErrorFor(error: FastifyError | Error, bodyLimit: number): Api
 }
 
 /**
- * The engine tells a reply why a turn was refused only in words (the error's code stays inside
- * the engine), so the two refusals are known by their lines: the per-user turn limit and a spent
- * budget. Only those are 429; any other turn that ended without an answer failed on our side,
- * and a client must not be told to retry it.
+ * What a turn ended in, for the client: its answer, or why there is none — a refusal (the engine
+ * marks the per-user turn limit and a spent budget as such) is 429, a provider failure 502 with
+ * the line the chat shows (never the provider's own text), ours 500: a client must not be told to
+ * retry a failure.
  */
-const REFUSAL_LINES = [/^You're sending messages faster than /, / is used up: /, / has too little left for another answer: /];
-
-export const isRefusal = (notice: string): boolean => REFUSAL_LINES.some((line) => line.test(notice));
-
-/**
- * What a turn ended in, for the client: its answer, or why there is none — a refusal is 429, a
- * provider failure 502 with the line the chat shows (never the provider's own text), ours 500.
- */
-export function turnResult<A extends { status: string }>(answer: A | null, notices: readonly string[], chatLine: string): { answer: A } | { error: ApiError } {
-  const notice = notices.join(' ');
-  if (!answer && notices.length > 0 && notices.every(isRefusal)) return { error: { status: 429, message: notice, type: 'rate_limit_error', code: 'rate_limited' } };
+export function turnResult<A extends { status: string }>(answer: A | null, reply: { notices: readonly string[]; refused: boolean; text: string }): { answer: A } | { error: ApiError } {
+  const notice = reply.notices.join(' ');
+  const chatLine = reply.text;
+  if (!answer && reply.refused) return { error: { status: 429, message: notice, type: 'rate_limit_error', code: 'rate_limited' } };
   // no answer, or one left streaming: the turn broke off on our side
   if (!answer || answer.status === 'streaming') return { error: { ...internalFailure, message: notice || internalFailure.message } };
   if (answer.status === 'error') return { error: { status: 502, message: chatLine.trim() || 'No model could answer.', type: 'api_error', code: 'upstream_error' } };

@@ -8,6 +8,8 @@ import type { PostOptions, Reply, ReplyCapabilities } from '../../core/inbound.j
 export class ApiReply implements Reply {
   readonly capabilities: ReplyCapabilities = { maxMessageLength: 1_000_000, minEditIntervalMs: 0, markdown: 'commonmark', buttons: false, threads: false };
   readonly notices: string[] = [];
+  /** the engine said the turn was refused (rate limit, budget), not failed */
+  refused = false;
   private shown = '';
   private posts = 0;
 
@@ -18,6 +20,7 @@ export class ApiReply implements Reply {
   }
 
   async post(text: string, options: PostOptions = {}): Promise<string> {
+    if (options.refusal) this.refused = true;
     if (options.private) this.notices.push(text);
     else this.advance(this.posts === 0 ? text : `${this.shown}\n\n${text}`);
     this.posts++;

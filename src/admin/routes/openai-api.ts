@@ -133,7 +133,7 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
     if (!body.stream) {
       const apiReply = new ApiReply();
       await engine.handle(inbound, apiReply);
-      const result = turnResult(await outcome(), apiReply.notices, apiReply.text);
+      const result = turnResult(await outcome(), apiReply);
       if ('error' in result) return fail(reply, result.error);
       const { answer } = result;
       return {
@@ -162,7 +162,7 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
     try {
       await engine.handle(inbound, apiReply);
       finished = true;
-      const result = turnResult(await outcome(), apiReply.notices, apiReply.text);
+      const result = turnResult(await outcome(), apiReply);
       if ('error' in result) {
         send(errorBody(result.error, secrets));
       } else {
