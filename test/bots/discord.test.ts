@@ -95,13 +95,13 @@ describe('Discord adapter', () => {
     const thread = await until(() => discord.threads[0]);
     const stopShown = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:stop')));
     expect(stopShown.content.startsWith('word')).toBe(true);
-    const answer = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:regen')), 15_000);
+    const answer = await until(() => discord.messagesIn(thread.id).find((m) => JSON.stringify(m.components).includes('tl:regen')), 30_000);
     expect(answer.content).toBe('word '.repeat(120).trim());
     expect(JSON.stringify(answer.components)).not.toContain('tl:stop');
     expect(answer.editCount).toBeGreaterThanOrEqual(3);
     expect(discord.editsPerWindow(thread.id, 5_000)).toBeLessThanOrEqual(5);
     expect(discord.rateLimited).toBe(0);
-  }, 20_000);
+  }, 40_000);
 
   it('should answer a DM without opening a thread', async () => {
     discord.dmSays({ content: 'hello in private' });
