@@ -1,6 +1,7 @@
 import { BUDGET_PERIODS, type BudgetPeriod } from '../core/budgets/periods.js';
 import { BUDGET_UNITS, type BudgetLevel, type BudgetUnit, type BudgetUse, type LimitScope } from '../core/budgets/rules.js';
-import type { BudgetOverview, BudgetService } from '../core/budgets/service.js';
+import type { BudgetOverview } from '../core/budgets/overview.js';
+import type { BudgetService } from '../core/budgets/service.js';
 import type { LimitChange } from '../core/budgets/store.js';
 import type { Db } from '../core/db/open.js';
 import { slugSchema } from '../core/experiences/schema.js';
