@@ -9,7 +9,8 @@ import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
 import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
 import { KeyedQueue } from './turns/queue.js';
-import { experienceForChannel, findConversationFor, nodeForPlatformMessage } from './turns/places.js';
+import { mapPlatformMessages, nodeForPlatformMessage } from './conversations/platform-messages.js';
+import { experienceForChannel, findConversationFor } from './turns/places.js';
 import { fallbackTitle } from './turns/title.js';
 import { TurnRunner, type TurnUser } from './turns/turn.js';
 import { authorKey } from './identity.js';
@@ -136,19 +137,19 @@ export class Engine implements CommandHost {
       authorName: inbound.author.name,
       attachments: inbound.attachments,
     });
-    await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
+    await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
     await this.turns.run({ conversation, parentId: userMessage.id, reply, user: this.user(inbound) });
   }
 
   /** An edited user message grows a branch and gets a fresh answer. */
   private async edit(inbound: Inbound, reply: Reply): Promise<void> {
-    const node = await nodeForPlatformMessage(this.deps, inbound.platform, inbound.messageId);
+    const node = await nodeForPlatformMessage(this.deps.db, inbound.platform, inbound.messageId);
     // platforms also report edits that change no text (a link preview arriving): those are no branch
     const content = withAttachmentText(inbound.text.trim(), inbound.attachments);
     if (!node || node.role !== 'user' || node.content === content) return;
     this.limiter.take(authorKey(inbound));
     const edited = await this.deps.conversations.editUserMessage(node.id, content);
-    await this.turns.mapPlatformMessages(inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
+    await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
     const { siblings } = await this.deps.conversations.siblings(edited.id);
     const back = reply.capabilities.buttons ? 'with ◀' : 'with `branch prev`';
@@ -159,7 +160,7 @@ export class Engine implements CommandHost {
   private async action(inbound: Inbound, reply: Reply): Promise<void> {
     const action = inbound.action;
     if (!action) return;
-    const node = await nodeForPlatformMessage(this.deps, inbound.platform, action.targetMessageId);
+    const node = await nodeForPlatformMessage(this.deps.db, inbound.platform, action.targetMessageId);
     if (action.name === 'stop') {
       // an answer still streaming is not mapped to its message yet: stop what runs in this place
       const conversationId = node?.conversation_id ?? (await findConversationFor(this.deps, inbound))?.id;
@@ -202,7 +203,7 @@ export class Engine implements CommandHost {
         ? [{ action: 'prev' as const, label: '◀' }, { action: 'next' as const, label: `▶ ${position}` }, { action: 'regen' as const, label: 'Regenerate' }]
         : undefined;
       await reply.edit(platformMessageId, `${text || '(empty answer)'}\n\n_${label}_`, { buttons });
-      await this.turns.mapPlatformMessages(platform, [platformMessageId], shown.id, shown.conversation_id);
+      await mapPlatformMessages(this.deps.db, platform, [platformMessageId], shown.id, shown.conversation_id);
     }
     return `Switched to branch ${position}.`;
   }

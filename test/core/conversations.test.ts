@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationService } from '../../src/core/conversations/service.js';
+import { mapPlatformMessages, nodeForPlatformMessage } from '../../src/core/conversations/platform-messages.js';
 import { pathToLeaf } from '../../src/core/conversations/repository.js';
 import type { MessageRow } from '../../src/core/db/types.js';
 import { TestContext } from '../support/db.js';
@@ -120,6 +121,22 @@ describe(ConversationService.name, () => {
       const left = await ctx.db.selectFrom('messages').select('id').where('conversation_id', '=', c.id).execute();
       expect(left).toHaveLength(0);
       expect((await ctx.conversations.get(c.id)).active_leaf_id).toBeNull();
+    });
+  });
+
+  describe('platform messages', () => {
+    it('should find a node by any part of its answer, and follow a message that now shows another node', async () => {
+      const c = await ctx.newConversation();
+      const q = await ctx.say(c.id, 'q');
+      const a1 = await ctx.answer(c.id, 'one');
+      const a2 = await ctx.answer(c.id, 'two', q.id);
+      await mapPlatformMessages(ctx.db, 'test', ['p1', 'p2'], a1.id, c.id);
+      expect((await nodeForPlatformMessage(ctx.db, 'test', 'p2'))?.id).toBe(a1.id);
+      expect(await nodeForPlatformMessage(ctx.db, 'other', 'p2')).toBeUndefined();
+      // ▶ shows the other branch's answer in the same platform message
+      await mapPlatformMessages(ctx.db, 'test', ['p1'], a2.id, c.id);
+      expect((await nodeForPlatformMessage(ctx.db, 'test', 'p1'))?.id).toBe(a2.id);
+      expect((await nodeForPlatformMessage(ctx.db, 'test', 'p2'))?.id).toBe(a1.id);
     });
   });
 

@@ -3,17 +3,7 @@ import type { Experience } from '../experiences/service.js';
 import type { Inbound } from '../inbound.js';
 import type { EngineDeps } from './deps.js';
 import { bindingAt } from '../bindings/repository.js';
-
-/** The tree node a platform message shows, if the bot knows it. */
-export async function nodeForPlatformMessage(deps: EngineDeps, platform: string, platformMessageId: string) {
-  return deps.db
-    .selectFrom('platform_messages')
-    .innerJoin('messages', 'messages.id', 'platform_messages.message_id')
-    .selectAll('messages')
-    .where('platform_messages.platform', '=', platform)
-    .where('platform_messages.platform_message_id', '=', platformMessageId)
-    .executeTakeFirst();
-}
+import { nodeForPlatformMessage } from '../conversations/platform-messages.js';
 
 /** The Experience bound to a channel, else the default one. */
 export async function experienceForChannel(deps: EngineDeps, platform: string, channelId: string): Promise<Experience> {
@@ -31,7 +21,7 @@ export async function experienceForChannel(deps: EngineDeps, platform: string, c
  */
 export async function findConversationFor(deps: EngineDeps, inbound: Inbound, options: { byPlace?: boolean } = {}): Promise<ConversationRow | null> {
   if (inbound.replyTo) {
-    const node = await nodeForPlatformMessage(deps, inbound.platform, inbound.replyTo);
+    const node = await nodeForPlatformMessage(deps.db, inbound.platform, inbound.replyTo);
     if (node) {
       const conversation = await deps.conversations.get(node.conversation_id);
       if (!conversation.archived_at) return conversation;

@@ -1,4 +1,5 @@
 import { buildContext } from '../context/builder.js';
+import { mapPlatformMessages } from '../conversations/platform-messages.js';
 import { promptVariables } from '../context/prompt.js';
 import type { ConversationRow, MessageRow, MessageStatus, NewUsageEvent } from '../db/types.js';
 import type { Experience } from '../experiences/service.js';
@@ -220,7 +221,7 @@ export class TurnRunner {
         deps.log.warn('could not write the final answer to the platform', { error: String(err), conversationId: conversation.id });
         messageIds = renderer.messageIds;
       }
-      await this.mapPlatformMessages(user.platform, messageIds, answer.id, conversation.id);
+      await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
       // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
       if (!conversation.title && !controller.signal.aborted) await this.title(conversation, input.parentId, choice, usageBase, reply);
       return { answerId: answer.id, outcome, platformMessageIds: messageIds };
@@ -295,15 +296,6 @@ export class TurnRunner {
     }
     buttons.push({ action: 'regen', label: 'Regenerate' });
     return buttons;
-  }
-
-  async mapPlatformMessages(platform: string, platformIds: string[], messageId: number, conversationId: number): Promise<void> {
-    if (!platformIds.length) return;
-    await this.deps.db
-      .insertInto('platform_messages')
-      .values(platformIds.map((id, part) => ({ platform, platform_message_id: id, message_id: messageId, conversation_id: conversationId, part })))
-      .onConflict((oc) => oc.columns(['platform', 'platform_message_id']).doUpdateSet((eb) => ({ message_id: eb.ref('excluded.message_id'), part: eb.ref('excluded.part') })))
-      .execute();
   }
 
   private async title(conversation: ConversationRow, userMessageId: number, choice: ModelChoice, usageBase: Parameters<typeof generateTitle>[3], reply: Reply): Promise<void> {
