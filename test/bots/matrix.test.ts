@@ -3,7 +3,7 @@ import { createMatrixAdapter, type MatrixAdapter } from '../../src/bots/matrix/i
 import type { Config } from '../../src/core/config.js';
 import { startFakeMatrix, type FakeMatrix, type StoredEvent } from '../fakes/matrix/index.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
-import { until } from '../support/wait.js';
+import { PATIENT_ROUTING, until } from '../support/wait.js';
 
 // The Matrix adapter over the real matrix-js-sdk against a fake client-server API, without
 // end-to-end crypto (the real-homeserver suite in test/matrix covers encryption).
@@ -18,6 +18,7 @@ async function startBot(settings: (m: Config['matrix']) => Config['matrix'] = (m
   rt = await startTestRuntime({
     config: (c) => ({
       ...c,
+      routing: { ...c.routing, ...PATIENT_ROUTING },
       limits: { ...c.limits, userTurnsPerMinute: 600 },
       matrix: settings({ ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' }),
     }),

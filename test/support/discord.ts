@@ -3,6 +3,7 @@ import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import type { Config } from '../../src/core/config.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
+import { PATIENT_ROUTING } from './wait.js';
 
 export const GUILD = '100000000000000001';
 export const GENERAL = '100000000000000010';
@@ -20,7 +21,7 @@ export interface DiscordWorld {
 export async function startDiscordWorld(configure: (c: Config) => Config = (c) => c): Promise<DiscordWorld> {
   const discord = await startFakeDiscord({ guilds: [{ id: GUILD, name: 'Homelab', ownerId: OWNER, members: [{ userId: OWNER, username: 'owner' }], channels: [{ id: GENERAL, name: 'general' }] }] });
   const rt = await startTestRuntime({
-    config: (c) => configure({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl } }),
+    config: (c) => configure({ ...c, routing: { ...c.routing, ...PATIENT_ROUTING }, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl } }),
   });
   const adapter = createDiscordAdapter(rt.engine);
   await adapter.start();

@@ -3,6 +3,7 @@ import { createSlackAdapter } from '../../src/bots/slack/index.js';
 import type { Config } from '../../src/core/config.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
+import { PATIENT_ROUTING } from './wait.js';
 
 export interface SlackWorld {
   slack: FakeSlack;
@@ -18,6 +19,7 @@ export async function startSlackWorld(transport: 'socket' | 'http', configure: (
     config: (c) =>
       configure({
         ...c,
+        routing: { ...c.routing, ...PATIENT_ROUTING },
         limits: { userTurnsPerMinute: 1000 },
         slack: {
           ...c.slack,

@@ -14,6 +14,12 @@ export async function until<T>(probe: () => T | undefined | null | false, timeou
   }
 }
 
+/**
+ * Router timeouts that no healthy fake reaches on a loaded machine, for the platform worlds whose
+ * answers stream for seconds (the runtime's own 3 s / 10 s are close to what they take under load).
+ */
+export const PATIENT_ROUTING = { firstTokenTimeoutMs: 15_000, totalTimeoutMs: 60_000 } as const;
+
 /** Chat requests the fake OpenAI saw for answers, leaving out title generation. */
 export function answerRequests(rt: Pick<TestRuntime, 'openai'>) {
   return rt.openai.chatRequests().filter((r) => !JSON.stringify(r.body).includes('Write a title of 3 to 7 words'));
