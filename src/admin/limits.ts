@@ -99,7 +99,15 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 export function registerBodyDeadlines(app: FastifyInstance, limits: ConnectionLimits): void {
   app.addHook('preParsing', async (request, reply, payload) => {
     if (!hasBody(request.headers)) return payload;
-    const deadline = new DeadlineStream(limits, request.routeOptions.config?.upload === true);
+    if (request.routeOptions.config?.upload === true) {
+      // @fastify/multipart reads request.raw itself, not a stream returned here (fastify-multipart
+      // issue 620): time the socket instead — no data for uploadIdleMs closes it — until the answer is out
+      const socket = request.raw.socket as Partial<Socket> | undefined;
+      socket?.setTimeout?.(limits.uploadIdleMs, () => socket.destroy?.());
+      reply.raw.once('finish', () => socket?.setTimeout?.(0));
+      return payload;
+    }
+    const deadline = new DeadlineStream(limits, false);
     deadline.once('error', () => {
       reply.header('connection', 'close');
       // whatever the client still sends is not read: the socket goes once the 408 is out
