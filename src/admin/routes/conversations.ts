@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { exportJson, exportMarkdown } from '../../core/conversations/export.js';
+import { conversationPlatforms, listConversations, messagesOfConversation } from '../../core/conversations/listing.js';
 import { ThreadloomError } from '../../core/errors.js';
-import { addUtcDays } from '../../core/format/utc.js';
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import { buildTree } from '../conversation-tree.js';
@@ -45,36 +45,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
   const { conversations, experiences } = ctx.runtime.deps;
 
   async function search(filter: ConversationFilter) {
-    const rows = await db
-      .selectFrom('conversations as c')
-      .innerJoin('experiences as e', 'e.id', 'c.experience_id')
-      .select(['c.id', 'c.title', 'c.platform', 'c.channel_id', 'c.thread_id', 'c.created_by', 'c.created_at', 'c.updated_at', 'c.archived_at', 'e.name as experience_name', 'e.slug as experience_slug'])
-      .select((eb) => eb.selectFrom('messages as m').select((m) => m.fn.countAll<number>().as('n')).whereRef('m.conversation_id', '=', 'c.id').as('message_count'))
-      .$if(filter.platform !== '', (qb) => qb.where('c.platform', '=', filter.platform))
-      .$if(filter.experience !== '', (qb) => qb.where('e.slug', '=', filter.experience))
-      .$if(filter.user !== '', (qb) =>
-        qb.where((eb) =>
-          eb.or([
-            eb('c.created_by', '=', filter.user),
-            eb('c.created_by', 'like', `%:${filter.user.replace(/[%_]/g, '')}`),
-            eb.exists(
-              eb
-                .selectFrom('messages as u')
-                .select('u.id')
-                .whereRef('u.conversation_id', '=', 'c.id')
-                .where((w) => w.or([w('u.author_id', '=', filter.user), w('u.author_name', '=', filter.user)])),
-            ),
-          ]),
-        ),
-      )
-      .$if(filter.from !== '', (qb) => qb.where('c.created_at', '>=', filter.from))
-      .$if(filter.to !== '', (qb) => qb.where('c.created_at', '<', addUtcDays(filter.to, 1)))
-      .orderBy('c.updated_at', 'desc')
-      .orderBy('c.id', 'desc')
-      .limit(PAGE_SIZE + 1)
-      .offset((filter.page - 1) * PAGE_SIZE)
-      .execute();
-    return { rows: rows.slice(0, PAGE_SIZE), more: rows.length > PAGE_SIZE };
+    return listConversations(db, filter, { number: filter.page, size: PAGE_SIZE });
   }
 
   /** The same hybrid search as the chat command, over everything (admins see all), narrowed by platform and Experience. */
@@ -95,7 +66,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
 
   async function listData(query: Record<string, unknown>) {
     const filter = readFilter(query);
-    const platforms = (await db.selectFrom('conversations').select('platform').distinct().orderBy('platform').execute()).map((r) => r.platform);
+    const platforms = await conversationPlatforms(db);
     const experienceOptions = (await experiences.list({ includeArchived: true })).map((e) => ({ slug: e.slug, name: e.name }));
     const page = { title: 'Conversations', filter, platforms, experienceOptions, searchAvailable: ctx.runtime.deps.search !== undefined };
     if (filter.q) return { ...page, conversations: [], more: false, query: '', search: await searchMessages(filter) };
@@ -116,7 +87,7 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AdminConte
 
   app.get<IdParams>('/conversations/:id', async (request, reply) => {
     const { conversation, experience } = await load(request.params.id);
-    const messages = await db.selectFrom('messages').selectAll().where('conversation_id', '=', conversation.id).orderBy('id').limit(MAX_TREE_MESSAGES + 1).execute();
+    const messages = await messagesOfConversation(db, conversation.id, MAX_TREE_MESSAGES + 1);
     const path = await conversations.path(conversation);
     const tree = buildTree(messages.slice(0, MAX_TREE_MESSAGES), new Set(path.map((m) => m.id)), conversation.active_leaf_id);
     const answers = messages.filter((m) => m.role === 'assistant');
