@@ -6,7 +6,8 @@ import type { LimitChange } from '../core/budgets/store.js';
 import type { Db } from '../core/db/open.js';
 import { slugSchema } from '../core/experiences/schema.js';
 import type { FieldErrors } from './experience-form.js';
-import { parseUserKey, userKey } from '../core/identity.js';
+import { parseUserKey } from '../core/identity.js';
+import { displayNames } from '../core/users/repository.js';
 
 /**
  * The budgets on the Usage page: the two forms (set a limit, grant a temporary override) read and
@@ -225,12 +226,7 @@ export interface BudgetsView {
 
 /** Display names from the users table, by identity. */
 export async function userNames(db: Db, identities: readonly string[]): Promise<Map<string, string>> {
-  const ids = [...new Set(identities.map((i) => parseUserKey(i)?.userId ?? i))];
-  if (!ids.length) return new Map();
-  const rows = await db.selectFrom('users').select(['platform', 'platform_user_id', 'name']).where('platform_user_id', 'in', ids).execute();
-  const names = new Map<string, string>();
-  for (const row of rows) if (row.name) names.set(userKey(row.platform, row.platform_user_id), row.name);
-  return names;
+  return displayNames(db, identities.map((i) => parseUserKey(i)?.userId ?? i));
 }
 
 /** A warning's `<scope key>|<period>|<unit>` as a person reads it. */

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../core/config.js';
 import type { PlatformStatus } from '../../core/platforms.js';
 import { startOfUtcDay } from '../../core/format/utc.js';
-import { usageSince } from '../../core/usage/ledger.js';
+import { recentFailures, usageSince } from '../../core/usage/ledger.js';
 import { budgetsView } from '../budgets-form.js';
 import type { AdminContext } from '../context.js';
 import { ProviderProbe } from '../provider-status.js';
@@ -34,13 +34,7 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
 
   app.get('/', async (_request, reply) => {
     const today = await usageSince(db, startOfUtcDay(ctx.now()));
-    const errors = await db
-      .selectFrom('usage_events')
-      .select(['created_at', 'platform', 'provider', 'model', 'purpose', 'error'])
-      .where('status', '=', 'error')
-      .orderBy('id', 'desc')
-      .limit(RECENT_ERRORS)
-      .execute();
+    const errors = await recentFailures(db, RECENT_ERRORS);
     const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
     const search = ctx.runtime.deps.search?.indexer.status() ?? null;
     return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search });

@@ -101,3 +101,14 @@ export async function usageSince(db: Db, since: Date, who?: { platform: string; 
     .executeTakeFirstOrThrow();
   return { turns: Number(row.turns), tokensIn: Number(row.tokensIn), tokensOut: Number(row.tokensOut), costUsd: Number(row.costUsd) };
 }
+
+/** The latest failed provider calls, newest first, for the dashboard. */
+export async function recentFailures(db: Db, limit: number) {
+  return db
+    .selectFrom('usage_events')
+    .select(['created_at', 'platform', 'provider', 'model', 'purpose', 'error'])
+    .where('status', '=', 'error')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}

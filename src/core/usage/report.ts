@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
 import { addUtcDays } from '../format/utc.js';
 import { checkRange, daysOf, type UsageFilter, type UsageRange } from './range.js';
+import { usersByIds } from '../users/repository.js';
 
 /**
  * Aggregations for the usage page, read from the rollup tables the usage_events triggers keep
@@ -302,12 +303,10 @@ export async function usageReport(db: Db, range: UsageRange, filter: UsageFilter
   const experienceIds = experienceSums.map(([id]) => id).filter((id) => id > 0);
   const [experiences, people] = await Promise.all([
     experienceIds.length ? db.selectFrom('experiences').select(['id', 'name']).where('id', 'in', experienceIds).execute() : [],
-    byUser.some((u) => u.userId)
-      ? db.selectFrom('users').select(['platform', 'platform_user_id', 'name']).where('platform_user_id', 'in', byUser.map((u) => u.userId ?? '')).execute()
-      : [],
+    usersByIds(db, byUser.flatMap((u) => (u.userId ? [u.userId] : []))),
   ]);
   const experienceNames = new Map(experiences.map((e) => [e.id, e.name]));
-  for (const user of byUser) user.name = people.find((p) => p.platform === user.platform && p.platform_user_id === user.userId)?.name ?? null;
+  for (const user of byUser) user.name = people.find((p) => p.platform === user.platform && p.userId === user.userId)?.name ?? null;
 
   return {
     range,
