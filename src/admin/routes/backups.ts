@@ -13,7 +13,7 @@ import { errorMessage, ThreadloomError } from '../../core/errors.js';
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import { startSse } from '../sse.js';
-import { formatBytes } from './models.js';
+import { formatBytes } from '../../core/format/figures.js';
 
 /**
  * The Backups page: the schedule and retention, every backup with its size and verdict,

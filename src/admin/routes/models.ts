@@ -28,8 +28,6 @@ function field(body: unknown, name: string): string {
   return typeof value === 'string' ? value.trim() : '';
 }
 
-// backups.ts still imports it from here until its move to core/format lands
-export { formatBytes };
 
 function formatPrice(price: { input: number; output: number } | null): string {
   if (!price) return 'unknown';
