@@ -1,0 +1,46 @@
+import type { Generated, Selectable } from 'kysely';
+
+/**
+ * The budget tables. The unions are the same as rules.ts's LimitScope/BudgetUnit and periods.ts's
+ * BudgetPeriod, stated here because those modules read the database and the table list must not
+ * import them back.
+ */
+export type BudgetLimitScope = 'global' | 'platform' | 'experience' | 'role' | 'user';
+export type BudgetPeriodName = 'daily' | 'monthly';
+export type BudgetUnitName = 'tokens' | 'usd';
+
+/** Budget limits set at run time by admins (migration 2026-11-22T0300); config holds the rest. */
+export interface BudgetLimitTable {
+  scope: BudgetLimitScope;
+  /** '' (global), a platform, an Experience slug, a role, or an identity `platform:userId` */
+  target: string;
+  period: BudgetPeriodName;
+  unit: BudgetUnitName;
+  /** null: no limit at this level, whatever config says */
+  amount: number | null;
+  updated_by: string | null;
+  updated_at: Generated<string>;
+}
+
+/** A temporary extra allowance for one identity, on every limit its turns meet. */
+export interface BudgetGrantTable {
+  identity: string;
+  unit: BudgetUnitName;
+  amount: number;
+  expires_at: string;
+  granted_by: string | null;
+  created_at: Generated<string>;
+}
+
+/** The 80% warnings already given: one per budget and period. */
+export interface BudgetWarningTable {
+  /** `<scope key>|<daily|monthly>|<unit>` */
+  budget: string;
+  /** `2026-11-22` or `2026-11` (UTC) */
+  period: string;
+  warned_at: Generated<string>;
+}
+
+export type BudgetLimitRow = Selectable<BudgetLimitTable>;
+export type BudgetGrantRow = Selectable<BudgetGrantTable>;
+export type BudgetWarningRow = Selectable<BudgetWarningTable>;
