@@ -1,4 +1,4 @@
-import type { MessageRow } from '../core/db/types.js';
+import type { MessageRow } from '../core/conversations/table.js';
 
 /**
  * A conversation's message tree shaped for a page: runs of messages without a choice are flat;

@@ -1,5 +1,5 @@
 import type { Db } from './db/open.js';
-import type { AuditLogTable } from './db/types.js';
+import type { AuditLogTable } from './audit.table.js';
 import type { Selectable } from 'kysely';
 
 /** What an operator did, kept in the audit_log table: who, what, to which thing, and the detail. */

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { NewUsageEvent } from './db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from './usage/table.js';
 import type { PlatformStatusBoard } from './platforms.js';
 
 /**

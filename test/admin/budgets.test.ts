@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { adminContext } from '../../src/admin/context.js';
 import { configSchema } from '../../src/core/config.js';
-import type { NewUsageEvent } from '../../src/core/db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
 import { recordUsage } from '../../src/core/usage/ledger.js';
 import { ADMIN_PASSWORD, cookieFrom, formBody, postLogin } from '../support/admin.js';
 import { inbound, RecordingReply } from '../support/reply.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConversationRow, MessageRow } from '../../src/core/db/types.js';
+import type { ConversationRow, MessageRow } from '../../src/core/conversations/table.js';
 import { startTestAdmin, usageEvent, type AdminSession, type TestAdmin } from '../support/admin.js';
 
 const XSS = '<script>alert(1)</script><img src=x onerror=alert(1)>';

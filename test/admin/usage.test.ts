@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
-import type { NewUsageEvent } from '../../src/core/db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
 import { csvField, usageCsv } from '../../src/core/usage/csv.js';
 import { usageReport, type UsageReport } from '../../src/core/usage/report.js';
 import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';

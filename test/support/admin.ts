@@ -2,7 +2,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { adminContext, type AdminContext } from '../../src/admin/context.js';
 import type { Config } from '../../src/core/config.js';
-import type { NewUsageEvent } from '../../src/core/db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';

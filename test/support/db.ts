@@ -6,7 +6,7 @@ import { migrateToLatest } from '../../src/core/db/migrate.js';
 import { openDatabase, type OpenedDatabase } from '../../src/core/db/open.js';
 import { ExperienceService, type Experience } from '../../src/core/experiences/service.js';
 import type { ExperienceInput } from '../../src/core/experiences/schema.js';
-import type { ConversationRow, MessageRow } from '../../src/core/db/types.js';
+import type { ConversationRow, MessageRow } from '../../src/core/conversations/table.js';
 
 /** A real SQLite file in a fresh temp folder, migrated to the latest schema. */
 export async function createTestDatabase(): Promise<OpenedDatabase & { dir: string; cleanup(): Promise<void> }> {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { ConversationRow } from '../../core/db/types.js';
+import type { ConversationRow } from '../../core/conversations/table.js';
 import type { Experience } from '../../core/experiences/service.js';
 import type { EngineDeps } from '../../core/turns/deps.js';
 

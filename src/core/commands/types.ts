@@ -1,4 +1,4 @@
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Inbound, PostOptions, Reply } from '../inbound.js';
 import type { PlatformDirectory } from '../search/directory.js';
 import type { EngineDeps } from '../turns/deps.js';

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { MessageRow } from '../db/types.js';
+import type { MessageRow } from './table.js';
 import { addUtcDays } from '../format/utc.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { Database, ExperienceRow, ExperienceRowUpdate, NewExperienceRow } from '../db/types.js';
+import type { Database } from '../db/types.js';
+import type { ExperienceRow, ExperienceRowUpdate, NewExperienceRow } from './table.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { ExperienceRow, NewExperienceRow } from '../db/types.js';
+import type { ExperienceRow, NewExperienceRow } from './table.js';
 import { ThreadloomError } from '../errors.js';
 import { formatIssues } from '../validation.js';
 import {

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { NewUsageEvent, UsagePurpose, UsageStatus } from '../db/types.js';
+import type { NewUsageEventRow as NewUsageEvent, UsagePurpose, UsageStatus } from './table.js';
 import { estimateTokens } from '../context/tokens.js';
 import type { ChatMessage } from '../providers/types.js';
 import type { PriceTable } from '../providers/pricing.js';
