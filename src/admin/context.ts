@@ -1,3 +1,4 @@
+import type { BackupService } from '../core/backups/service.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { Metrics } from '../core/metrics.js';
@@ -15,8 +16,8 @@ export interface AdminContext {
   now: () => Date;
   platforms: PlatformStatusBoard;
   metrics: Metrics;
-  /** the backup service, typed by the Backups page's author; absent when backups are off */
-  backups?: unknown;
+  /** absent in a process that runs no backups (most tests): the Backups page says so */
+  backups?: BackupService;
   /**
    * Admin password from the environment (THREADLOOM_ADMIN_PASSWORD) or config; wins over the
    * stored hash. Defaults to `config.admin.password`.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { claimPartial } from '../../core/backups/partials.js';
-import { BackupService, type RestoreSource } from '../../core/backups/service.js';
+import type { BackupService, RestoreSource } from '../../core/backups/service.js';
 import type { BackupEntry } from '../../core/backups/catalog.js';
 import { undoHint, type RestoreProgress } from '../../core/backups/restore.js';
 import { errorMessage, ThreadloomError } from '../../core/errors.js';
@@ -87,7 +87,7 @@ async function receiveUpload(request: FastifyRequest, target: string, maxBytes: 
 
 export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   // read on each request: whoever starts the admin may attach the service after building the app
-  const current = (): BackupService | null => (ctx.backups instanceof BackupService ? ctx.backups : null);
+  const current = (): BackupService | null => ctx.backups ?? null;
 
   function backups(): BackupService {
     const service = current();
