@@ -3,9 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSseEvents } from '../../src/admin/sse.js';
 import { listAudit } from '../../src/core/audit.js';
-import { BackupService } from '../../src/core/backups/service.js';
-import { silentLogger } from '../../src/core/log.js';
-import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
+import type { BackupService } from '../../src/core/backups/service.js';
+import { attachBackups, startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
 
 let admin: TestAdmin;
 let session: AdminSession;
@@ -13,14 +12,7 @@ let service: BackupService;
 
 beforeAll(async () => {
   admin = await startTestAdmin();
-  service = new BackupService({
-    database: admin.rt.database,
-    dataDir: admin.rt.dir,
-    config: admin.rt.deps.config.backups,
-    log: silentLogger,
-    onRestored: () => admin.rt.deps.experiences.clearCache(),
-  });
-  admin.ctx.backups = service;
+  service = attachBackups(admin);
   session = await admin.login();
 });
 

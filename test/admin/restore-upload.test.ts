@@ -3,9 +3,8 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSseEvents } from '../../src/admin/sse.js';
-import { BackupService } from '../../src/core/backups/service.js';
-import { silentLogger } from '../../src/core/log.js';
-import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
+import type { BackupService } from '../../src/core/backups/service.js';
+import { attachBackups, startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
 
 /** the upload limit of this file's BackupService: small, so a test can exceed it */
 const MAX_UPLOAD = 2 * 1024 * 1024;
@@ -16,15 +15,7 @@ let service: BackupService;
 
 beforeAll(async () => {
   admin = await startTestAdmin();
-  service = new BackupService({
-    database: admin.rt.database,
-    dataDir: admin.rt.dir,
-    config: admin.rt.deps.config.backups,
-    log: silentLogger,
-    maxUploadBytes: MAX_UPLOAD,
-    onRestored: () => admin.rt.deps.experiences.clearCache(),
-  });
-  admin.ctx.backups = service;
+  service = attachBackups(admin, { maxUploadBytes: MAX_UPLOAD });
   session = await admin.login();
 });
 

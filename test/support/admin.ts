@@ -1,5 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildAdminApp } from '../../src/admin/app.js';
+import { BackupService, type BackupServiceOptions } from '../../src/core/backups/service.js';
+import { silentLogger } from '../../src/core/log.js';
 import { adminContext, type AdminContext } from '../../src/admin/context.js';
 import type { Config } from '../../src/core/config.js';
 import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
@@ -113,4 +115,18 @@ export async function startTestAdmin(options: { password?: string | null; config
       await rt.shutdown();
     },
   };
+}
+
+/** Gives the admin a backup service over its own runtime's database, as main.ts does. */
+export function attachBackups(admin: TestAdmin, options: Partial<BackupServiceOptions> = {}): BackupService {
+  const service = new BackupService({
+    database: admin.rt.database,
+    dataDir: admin.rt.dir,
+    config: admin.rt.deps.config.backups,
+    log: silentLogger,
+    onRestored: () => admin.rt.deps.experiences.clearCache(),
+    ...options,
+  });
+  admin.ctx.backups = service;
+  return service;
 }

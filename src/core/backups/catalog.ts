@@ -80,15 +80,19 @@ export async function describeBackup(dir: string, parsed: BackupName): Promise<B
   return { ...parsed, sizeBytes: size, status: sidecar.verified, message: sidecar.message, schemaVersion: sidecar.schemaVersion, durationMs: sidecar.durationMs };
 }
 
-/** Newest first; a folder that does not exist yet holds no backups. */
-export async function listBackups(dir: string): Promise<BackupEntry[]> {
-  let files: string[];
+/** The names in the backups folder; none when it does not exist yet. */
+export async function folderNames(dir: string): Promise<string[]> {
   try {
-    files = await readdir(dir);
+    return await readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** Newest first; a folder that does not exist yet holds no backups. */
+export async function listBackups(dir: string): Promise<BackupEntry[]> {
+  const files = await folderNames(dir);
   const names = files.map(parseBackupName).filter((n): n is BackupName => n !== null);
   const entries: BackupEntry[] = [];
   for (const name of names) {

@@ -1,5 +1,6 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { folderNames } from './catalog.js';
 
 /**
  * Hidden `.….partial` files in the backups folder are work in progress: a backup being copied,
@@ -30,13 +31,7 @@ export function claimPartial(file: string): () => void {
  * has written to for `STALE_PARTIAL_MS`. Returns the names removed.
  */
 export async function removeStalePartials(dir: string, now = Date.now(), staleMs = STALE_PARTIAL_MS): Promise<string[]> {
-  let files: string[];
-  try {
-    files = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const files = await folderNames(dir);
   const removed: string[] = [];
   for (const name of files.filter((f) => PARTIAL.test(f))) {
     const file = path.join(dir, name);
