@@ -241,7 +241,8 @@ describe('Web API', () => {
     );
 
   it('posts, updates (counted, rate limited per message), deletes, and validates sizes', async () => {
-    const { slack, web } = await client({ updateLimit: { perSecond: 1, burst: 2 } });
+    // a clock that stands still: no update comes back between the calls, however slow the machine
+    const { slack, web } = await client({ updateLimit: { perSecond: 1, burst: 2 }, now: () => 0 });
     const a = await web.chat.postMessage({ channel: slack.channelId, text: 'one' });
     const b = await web.chat.postMessage({ channel: slack.channelId, text: 'two', thread_ts: a.ts! });
     expect(Number(b.ts)).toBeGreaterThan(Number(a.ts));

@@ -22,7 +22,7 @@ export class FakeSlack {
 
   constructor(private readonly options: FakeSlackOptions = {}) {
     this.state = new SlackState(identity(options));
-    this.limiter = new UpdateLimiter(options.updateLimit ?? { perSecond: 1, burst: 3 });
+    this.limiter = new UpdateLimiter(options.updateLimit ?? { perSecond: 1, burst: 3 }, options.now);
     this.delivery = new Delivery(this.state);
     this.socket = new SocketSide(this.state.id.appId, (envelopeId, payload) => this.delivery.onSocketAck(envelopeId, payload));
     this.delivery.socket = this.socket;

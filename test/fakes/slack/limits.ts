@@ -51,10 +51,13 @@ export class UpdateLimiter {
   rateLimited = 0;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(public limit: UpdateLimit | false) {}
+  constructor(
+    public limit: UpdateLimit | false,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Takes one update for `key`; `null` when allowed, else the Retry-After in whole seconds. */
-  take(key: string, now = Date.now()): number | null {
+  take(key: string, now = this.now()): number | null {
     if (!this.limit) return null;
     const { perSecond, burst } = this.limit;
     const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };

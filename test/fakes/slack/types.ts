@@ -21,6 +21,8 @@ export interface FakeSlackOptions {
   signingSecret?: string;
   /** `chat.update` limit per message; `false` turns it off (default 1/s sustained, burst 3) */
   updateLimit?: UpdateLimit | false;
+  /** the clock the update limit refills by (default `Date.now`): a frozen one makes a test's 429s independent of the machine's speed */
+  now?: () => number;
   /** also deliver a `message` event (with `bot_id`) for each message the bot posts, as Slack does */
   echoBotMessages?: boolean;
 }
