@@ -1,6 +1,13 @@
 import type { ProviderRouter } from './router.js';
 import { splitModelId } from './router.js';
-import type { ModelInfo } from './types.js';
+import type { GenerationParams, ModelInfo } from './types.js';
+
+/** What a chat turn with one model may fill, and the params its provider adds. */
+export interface TurnWindow {
+  contextLength: number;
+  vision: boolean;
+  params: GenerationParams;
+}
 
 export interface ModelEntry extends ModelInfo {
   /** `provider/model` */
@@ -39,6 +46,14 @@ export class ModelCatalog {
     const entry: ModelEntry = { ...info, id: modelId, provider: providerName, contextLength: info.contextLength ?? this.defaultContextLength };
     this.cache.set(modelId, { info: entry, at: this.now() });
     return entry;
+  }
+
+  /** The window of a chat turn with this model: its context length as its provider sizes it. */
+  async window(modelId: string): Promise<TurnWindow> {
+    const info = await this.capabilities(modelId);
+    const contextLength = info.contextLength ?? this.defaultContextLength;
+    const shaped = this.router.provider(info.provider)?.chatWindow?.(contextLength, this.defaultContextLength);
+    return { contextLength: shaped?.contextLength ?? contextLength, vision: info.vision, params: shaped?.params ?? {} };
   }
 
   /** Every model every provider lists now; providers that fail are reported, not thrown. */

@@ -18,12 +18,14 @@ import {
   throwIfAborted,
   truncatedError,
 } from './classify.js';
-import type { ChatChunk, ChatMessage, ChatRequest, EmbedResult, ModelInfo, Provider } from './types.js';
+import type { ChatChunk, ChatMessage, ChatRequest, ChatWindow, EmbedResult, ModelInfo, Provider } from './types.js';
 
 export interface OllamaProviderOptions {
   name: string;
   /** e.g. http://127.0.0.1:11434 */
   host: string;
+  /** keep_alive sent with every chat turn, as configured */
+  keepAlive?: string | number | undefined;
 }
 
 /** Raised by our NDJSON check when a line of the /api/chat stream is not JSON. */
@@ -266,5 +268,11 @@ export function createOllamaProvider(options: OllamaProviderOptions): Provider {
     }
   }
 
-  return { name, kind: 'ollama', streamChat, listModels, embed, capabilities };
+  /** Ollama allocates memory for num_ctx and reloads the model when it changes: every turn asks for the same. */
+  function chatWindow(modelContextLength: number, defaultContextLength: number): ChatWindow {
+    const contextLength = Math.min(modelContextLength, defaultContextLength);
+    return { contextLength, params: { contextLength, ...(options.keepAlive !== undefined ? { keepAlive: options.keepAlive } : {}) } };
+  }
+
+  return { name, kind: 'ollama', streamChat, listModels, embed, capabilities, chatWindow };
 }

@@ -24,7 +24,7 @@ export async function createProviders(config: Config, env: Env = process.env): P
       }
       case 'ollama': {
         const { createOllamaProvider } = await import('./ollama.js');
-        providers.set(name, createOllamaProvider({ name, host: entry.host }));
+        providers.set(name, createOllamaProvider({ name, host: entry.host, keepAlive: entry.keepAlive }));
         break;
       }
     }

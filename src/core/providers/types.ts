@@ -53,6 +53,13 @@ export interface EmbedResult {
   usage: TokenUsage | null;
 }
 
+/** How a chat turn with one model is sized, and what its provider adds to the turn's request. */
+export interface ChatWindow {
+  /** tokens the prompt and the answer must fit in */
+  contextLength: number;
+  params: Pick<GenerationParams, 'contextLength' | 'keepAlive'>;
+}
+
 export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
 
 /**
@@ -67,6 +74,11 @@ export interface Provider {
   streamChat(request: ChatRequest): AsyncIterable<ChatChunk>;
   listModels(signal?: AbortSignal): Promise<ModelInfo[]>;
   embed(model: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult>;
+  /**
+   * A provider whose server sizes its memory per request shapes a chat turn here; without it, a
+   * turn uses the model's whole context length and adds nothing.
+   */
+  chatWindow?(modelContextLength: number, defaultContextLength: number): ChatWindow;
   /** Capabilities of one model; falls back to conservative defaults when the provider cannot tell. */
   capabilities(model: string, signal?: AbortSignal): Promise<ModelInfo>;
 }

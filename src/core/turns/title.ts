@@ -1,3 +1,5 @@
+import type { ConversationRow } from '../db/types.js';
+import type { Reply } from '../inbound.js';
 import type { EngineDeps } from './deps.js';
 import { utilityCompletion } from './utility.js';
 import type { UsageContext } from '../usage/ledger.js';
@@ -36,4 +38,23 @@ export async function generateTitle(
   });
   const title = result ? cleanTitle(result.text) : '';
   return title || fallbackTitle(firstMessage);
+}
+
+/** Names an untitled conversation (and its thread, where the platform has titles) after the question; a failure leaves it unnamed. */
+export async function titleConversation(
+  deps: EngineDeps,
+  conversation: ConversationRow,
+  questionId: number,
+  candidates: string[],
+  usage: Omit<UsageContext, 'purpose'>,
+  reply: Reply,
+): Promise<void> {
+  try {
+    const first = await deps.conversations.message(questionId);
+    const title = await generateTitle(deps, first.content, candidates, usage);
+    await deps.conversations.update(conversation.id, { title });
+    await reply.setTitle?.(title);
+  } catch (err) {
+    deps.log.warn('title generation failed', { error: String(err) });
+  }
 }

@@ -1,0 +1,97 @@
+import type { ConversationService } from '../conversations/service.js';
+import type { ConversationRow } from '../db/types.js';
+import type { ModelChoice } from '../providers/model-choice.js';
+import type { StreamOutcome } from '../providers/router.js';
+
+/** What the lines under an answer say happened; worded in one place, `noticeText`. */
+export type TurnNotice =
+  | { kind: 'edited'; branch: number; of: number; buttons: boolean }
+  | { kind: 'summarised' }
+  | { kind: 'truncated'; kept: number; summaryFailed: boolean }
+  | { kind: 'fallback'; picked: string | null; answeredBy: string; failed: string[]; reason: string }
+  | { kind: 'cut-off'; reason: string }
+  | { kind: 'stopped' }
+  | { kind: 'no-answer'; reason: string; tried: string[] }
+  | { kind: 'restarting' }
+  /** worded by budgets/lines.ts, which says everything a user reads about budgets */
+  | { kind: 'budget'; line: string };
+
+/** The notices a conversation shows once, ever: it is told the first time older messages fall out. */
+export type OnceNotice = Extract<TurnNotice, { kind: 'summarised' | 'truncated' }>;
+
+export function noticeText(notice: TurnNotice): string {
+  switch (notice.kind) {
+    case 'edited': {
+      const back = notice.buttons ? 'with ◀' : 'with `branch prev`';
+      return `✎ This answers your edited message (branch ${notice.branch}/${notice.of}); the earlier version stays reachable ${back}.`;
+    }
+    case 'summarised':
+      return 'ℹ Earlier messages were summarised to stay within the context window.';
+    case 'truncated':
+      return notice.summaryFailed
+        ? `ℹ Only the last ${notice.kept} messages were used (summarising failed).`
+        : `ℹ Only the last ${notice.kept} messages are used; older ones are left out.`;
+    case 'fallback':
+      if (notice.picked !== null) return `↪ You picked ${notice.picked}, but ${notice.reason}; ${notice.answeredBy} answered instead.`;
+      return `↪ Answered by ${notice.answeredBy} (${notice.failed.join(', ')}: ${notice.reason}).`;
+    case 'cut-off':
+      return `⚠ The answer was cut off (${notice.reason}); what arrived is kept.`;
+    case 'stopped':
+      return '⏹ Stopped.';
+    case 'no-answer':
+      return `⚠ No answer: ${notice.reason}.${notice.tried.length ? ` Tried ${notice.tried.join(', ')}.` : ''}`;
+    case 'restarting':
+      return '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
+    case 'budget':
+      return notice.line;
+  }
+}
+
+/** The footer under an answer: one line per notice, in order; undefined when there is none. */
+export function footerOf(notices: ReadonlyArray<TurnNotice | null | undefined>): string | undefined {
+  const lines = notices.filter((n): n is TurnNotice => Boolean(n)).map(noticeText);
+  return lines.length ? lines.join('\n') : undefined;
+}
+
+/** What the stream's end was worth saying, or null when nothing notable happened. */
+export function outcomeNotice(outcome: StreamOutcome, choice: ModelChoice): TurnNotice | null {
+  const reason = outcome.error?.userMessage ?? 'unknown error';
+  switch (outcome.status) {
+    case 'ok': {
+      const first = outcome.failures[0];
+      if (!first) return null;
+      return {
+        kind: 'fallback',
+        picked: choice.source === 'conversation' ? choice.modelId : null,
+        answeredBy: outcome.modelId ?? '',
+        failed: outcome.failures.map((f) => f.modelId),
+        reason: first.error.userMessage,
+      };
+    }
+    case 'partial':
+      return { kind: 'cut-off', reason };
+    case 'aborted':
+      return { kind: 'stopped' };
+    case 'error':
+      return { kind: 'no-answer', reason, tried: outcome.failures.map((f) => f.modelId) };
+  }
+}
+
+function shownOnce(conversation: ConversationRow): Record<string, boolean> {
+  try {
+    return JSON.parse(conversation.notices) as Record<string, boolean>;
+  } catch {
+    return {};
+  }
+}
+
+export function shownBefore(conversation: ConversationRow, kind: OnceNotice['kind']): boolean {
+  return shownOnce(conversation)[kind] === true;
+}
+
+/** Records that the conversation was told; returns the conversation as it now is. */
+export async function markShown(conversations: ConversationService, conversation: ConversationRow, kind: OnceNotice['kind']): Promise<ConversationRow> {
+  const notices = JSON.stringify({ ...shownOnce(conversation), [kind]: true });
+  await conversations.update(conversation.id, { notices });
+  return { ...conversation, notices };
+}
