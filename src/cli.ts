@@ -10,7 +10,7 @@ import { runDoctor } from './core/doctor.js';
 import { databaseFile, openDatabase } from './core/db/open.js';
 import { migrateToLatest, pendingMigrations } from './core/db/migrate.js';
 import { ThreadloomError } from './core/errors.js';
-import { startRuntime } from './core/runtime.js';
+import { startAdapter, startRuntime } from './core/runtime.js';
 import type { Logger } from './core/log.js';
 
 const USAGE = `usage: threadloom <command>
@@ -33,8 +33,9 @@ async function chat(args: string[]): Promise<number> {
   const runtime = await startRuntime(loadConfig(), { log: quietLogger });
   try {
     const adapter = createConsoleAdapter({ engine: runtime.engine, experienceSlug: values.experience! });
-    await adapter.start();
+    await startAdapter(runtime.engine, adapter);
     await adapter.done;
+    runtime.engine.removeDirectory(adapter.platform);
   } finally {
     await runtime.close();
   }

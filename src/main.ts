@@ -6,7 +6,7 @@ import { BackupService } from './core/backups/service.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
 import { lockDataDir } from './core/data-dir-lock.js';
 import { consoleLogger, createLogger, type Logger } from './core/log.js';
-import { startRuntime, type Runtime } from './core/runtime.js';
+import { startAdapter, startRuntime, stopAdapter, type Runtime } from './core/runtime.js';
 
 const started = performance.now();
 let log: Logger = consoleLogger();
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
       const { finished, cut } = await runtime.engine.drain(config.shutdownGraceMs);
       if (finished + cut > 0) log.info(`answers in flight: ${finished} finished, ${cut} cut short after ${config.shutdownGraceMs} ms`);
     }
-    await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
+    const engine = runtime?.engine;
+    await Promise.all(adapters.map((a) => (engine ? stopAdapter(engine, a) : a.stop()).catch(() => undefined)));
     await admin?.close().catch(() => undefined);
     await stopBackups?.().catch(() => undefined);
     await runtime?.close();
@@ -93,9 +94,10 @@ async function main(): Promise<void> {
     log.error(`admin web could not start on ${config.admin.host}:${config.admin.port}: ${errorMessage(err)} (set THREADLOOM_ADMIN_PORT)`);
   }
   // platform SDKs load only when their platform is configured
-  if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(runtime.engine));
-  if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(runtime.engine));
-  if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(runtime.engine));
+  const context = { engine: runtime.engine, config, log };
+  if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(context));
+  if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(context));
+  if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(context));
   const board = runtime.platforms;
   for (const [platform, configured, hint] of platformTable(config)) if (!configured) board.set(platform, 'off', `not configured: ${hint}`);
   // an adapter that cannot connect (bad token, no network) is reported; the others keep running
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
   await Promise.all(
     adapters.map((adapter) => {
       board.set(adapter.platform, 'connecting', 'starting');
-      return adapter.start().then(
+      return startAdapter(running.engine, adapter).then(
         () => board.set(adapter.platform, 'connected', adapter.status().detail),
         (err) => {
           board.set(adapter.platform, 'error', errorMessage(err));
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
   );
   // e.g. a second Threadloom on the same data dir: it must not run beside the first
   if (fatal) {
-    await Promise.all(adapters.map((a) => a.stop().catch(() => undefined)));
+    await Promise.all(adapters.map((a) => stopAdapter(running.engine, a).catch(() => undefined)));
     await admin?.close().catch(() => undefined);
     await stopBackups?.().catch(() => undefined);
     await runtime.close();

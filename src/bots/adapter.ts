@@ -1,12 +1,20 @@
+import type { Config } from '../core/config.js';
+import type { ChatEngine } from '../core/inbound.js';
+import type { Logger } from '../core/log.js';
+import type { PlatformDirectory } from '../core/search/directory.js';
+
 /**
  * The contract between a chat platform and the core. The shapes themselves live in the core
  * (src/core/inbound.ts) because the engine speaks them; this is what each adapter implements.
  */
 export type {
   ActionName,
+  Admission,
   Attachment,
   Author,
+  ChatEngine,
   Inbound,
+  InboundPlace,
   MarkdownDialect,
   Platform,
   PostOptions,
@@ -21,8 +29,17 @@ export interface AdapterStatus {
   detail: string;
 }
 
+/** What an adapter is given: the engine's narrow face, its config and where to log. */
+export interface AdapterContext {
+  engine: ChatEngine;
+  config: Config;
+  log: Logger;
+}
+
 export interface ChatAdapter {
   readonly platform: string;
+  /** optional capability: who may read which channel (search); the runtime registers it after start */
+  readonly directory?: PlatformDirectory;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): AdapterStatus;

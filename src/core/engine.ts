@@ -4,7 +4,7 @@ import { withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './db/types.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import { withLogContext } from './log.js';
-import type { Inbound, Reply } from './inbound.js';
+import type { Admission, Admittee, ChatEngine, ChatPlace, Greeting, Inbound, Reply } from './inbound.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
 import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
@@ -14,6 +14,8 @@ import { experienceForChannel, findConversationFor } from './turns/places.js';
 import { fallbackTitle } from './turns/title.js';
 import { TurnRunner, type TurnUser } from './turns/turn.js';
 import { authorKey } from './identity.js';
+import { admit, isAdmin, mayAct } from './turns/admission.js';
+import * as queries from './turns/platform-queries.js';
 
 const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
 
@@ -21,9 +23,9 @@ const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' |
  * The platform-neutral heart: an adapter hands every event to `handle` with a way to answer.
  * Nothing a user sends can make it throw: failures become one short message in the chat.
  */
-export class Engine implements CommandHost {
+export class Engine implements CommandHost, ChatEngine {
   readonly turns: TurnRunner;
-  /** who may read which channel, per platform: adapters register theirs when they connect */
+  /** who may read which channel, per platform: the runtime registers an adapter's when it connects */
   readonly directories = new Map<string, PlatformDirectory>();
   private readonly limiter: UserRateLimiter;
   private readonly queue = new KeyedQueue();
@@ -42,6 +44,7 @@ export class Engine implements CommandHost {
   private async handleEvent(inbound: Inbound, reply: Reply): Promise<void> {
     if (inbound.author.isBot || this.closing) return;
     try {
+      if ((await this.admit(inbound)) !== 'admitted') return;
       if (!(await claimEvent(this.deps.db, inbound))) return;
       if (isStop(inbound)) return await this.dispatch(inbound, reply);
       await this.queue.run(this.queueKey(inbound, reply), () => this.dispatch(inbound, reply));
@@ -83,7 +86,43 @@ export class Engine implements CommandHost {
   }
 
   isAdmin(inbound: Inbound): boolean {
-    return inbound.authorIsAdmin === true || this.deps.config.admins.includes(authorKey(inbound));
+    return isAdmin(this.deps.config, inbound);
+  }
+
+  admit(inbound: Inbound): Promise<Admission> {
+    return admit(this.deps.config, inbound, (platform, channelId) => queries.isBound(this.deps, platform, channelId));
+  }
+
+  mayAct(who: Admittee): boolean {
+    return mayAct(this.deps.config, who);
+  }
+
+  registerDirectory(platform: string, directory: PlatformDirectory): void {
+    this.directories.set(platform, directory);
+  }
+
+  removeDirectory(platform: string): void {
+    this.directories.delete(platform);
+  }
+
+  activePlaces(platform: string, since: Date, limit: number): Promise<ChatPlace[]> {
+    return queries.activePlaces(this.deps, platform, since, limit);
+  }
+
+  isConversationThread(platform: string, channelId: string, threadId: string): Promise<boolean> {
+    return queries.isConversationThread(this.deps, platform, channelId, threadId);
+  }
+
+  greeting(): Promise<Greeting> {
+    return queries.greeting(this.deps);
+  }
+
+  suggestions(kind: 'model' | 'experience'): Promise<string[]> {
+    return queries.suggestions(this.deps, kind);
+  }
+
+  useExperience(platform: string, channelId: string, slug: string): Promise<{ name: string; slug: string }> {
+    return queries.useExperience(this.deps, platform, channelId, slug);
   }
 
   actionsFor(inbound: Inbound, reply: Reply): CommandActions {
@@ -152,7 +191,8 @@ export class Engine implements CommandHost {
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
     const { siblings } = await this.deps.conversations.siblings(edited.id);
-    const notice = { kind: 'edited', branch: siblings.length, of: siblings.length, buttons: reply.capabilities.buttons } as const;
+    const back = reply.capabilities.buttons ? 'with ◀' : 'with `branch prev`';
+    const notice = `✎ This answers your edited message (branch ${siblings.length}/${siblings.length}); the earlier version stays reachable ${back}.`;
     await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound), notice });
   }
 

@@ -20,6 +20,19 @@ export interface Attachment {
   size: number | null;
 }
 
+/**
+ * Platform facts the core's admission decides by (src/core/turns/admission.ts): the adapter
+ * reports them, the core decides who may act and what is answered.
+ */
+export interface InboundPlace {
+  /** the Discord guild; null in a DM and on platforms without servers */
+  guildId: string | null;
+  /** the author's role ids there (Discord) */
+  roles: string[];
+  /** the server the author's account lives on (Matrix: `example.org` of `@ada:example.org`) */
+  authorServer: string | null;
+}
+
 /** A button or reaction on one of the bot's answers. */
 export type ActionName = 'regen' | 'prev' | 'next' | 'stop';
 
@@ -42,8 +55,10 @@ export interface Inbound {
   command?: { name: string; args: string };
   /** for kind=action: which action, on which platform message */
   action?: { name: ActionName; targetMessageId: string };
-  /** adapter-asserted: the author is an admin (role, power level, config list) */
+  /** platform-asserted: the author administers this place (Discord Administrator, Matrix power 100); configured admins are the core's */
   authorIsAdmin?: boolean;
+  /** the facts admission needs; absent on platforms that admit everyone (console, api) */
+  place?: InboundPlace;
 }
 
 export type MarkdownDialect = 'commonmark' | 'slack-mrkdwn' | 'matrix-html' | 'plain';
@@ -83,4 +98,43 @@ export interface Reply {
   startThread?(title: string): Promise<string>;
   /** names the thread this reply opened, once the conversation has a generated title */
   setTitle?(title: string): Promise<void>;
+}
+
+/** What admission looks at; an invite (no message yet) is judged on the same facts. */
+export type Admittee = Pick<Inbound, 'platform' | 'channelId' | 'isDirect' | 'author' | 'place'>;
+
+/** admitted; the person may not act here (allowlists); or the message is not for this place (unbound channel) */
+export type Admission = 'admitted' | 'not-allowed' | 'not-here';
+
+export interface ChatPlace {
+  channelId: string;
+  threadId: string | null;
+}
+
+export interface Greeting {
+  personaName: string;
+  prompts: string[];
+}
+
+/**
+ * The engine as an adapter sees it: hand it events, and ask it a few named questions. Nothing
+ * else of the core (its database, its turns) is an adapter's business.
+ */
+export interface ChatEngine {
+  /** admits and answers one platform event; never throws for what a user sent */
+  handle(inbound: Inbound, reply: Reply): Promise<void>;
+  /** what `handle` would decide about this event's place and person, without handling it */
+  admit(inbound: Inbound): Promise<Admission>;
+  /** the allowlists alone: before a costly step (decrypting) or for an invite */
+  mayAct(who: Admittee): boolean;
+  /** conversations of the platform active since then: where a catch-up looks for missed messages */
+  activePlaces(platform: string, since: Date, limit: number): Promise<ChatPlace[]>;
+  /** whether a conversation lives in this thread */
+  isConversationThread(platform: string, channelId: string, threadId: string): Promise<boolean>;
+  /** the default Experience's greeting, for assistant panels */
+  greeting(): Promise<Greeting>;
+  /** values to suggest while a command's argument is typed */
+  suggestions(kind: 'model' | 'experience'): Promise<string[]>;
+  /** binds the place to an Experience by slug */
+  useExperience(platform: string, channelId: string, slug: string): Promise<{ name: string; slug: string }>;
 }

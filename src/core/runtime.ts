@@ -18,6 +18,7 @@ import type { Provider } from './providers/types.js';
 import { SearchIndexer } from './search/indexer.js';
 import { SearchService } from './search/service.js';
 import { SearchStore } from './search/store.js';
+import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
 
 export interface Runtime {
@@ -31,6 +32,27 @@ export interface Runtime {
   /** spending limits: the turn checks them; the admin Usage page reads `budgetOverview` */
   budgets: BudgetService;
   close(): Promise<void>;
+}
+
+/** A chat adapter as the runtime wires it (structural: the core imports nothing from bots/). */
+export interface ConnectableAdapter {
+  readonly platform: string;
+  /** who may read which channel there, when the platform can tell (search uses it) */
+  readonly directory?: PlatformDirectory;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts an adapter and registers its optional capabilities with the engine. */
+export async function startAdapter(engine: Engine, adapter: ConnectableAdapter): Promise<void> {
+  await adapter.start();
+  if (adapter.directory) engine.registerDirectory(adapter.platform, adapter.directory);
+}
+
+/** Withdraws an adapter's capabilities, then stops it. */
+export async function stopAdapter(engine: Engine, adapter: ConnectableAdapter): Promise<void> {
+  engine.removeDirectory(adapter.platform);
+  await adapter.stop();
 }
 
 export interface RuntimeOptions {

@@ -14,7 +14,8 @@ import { slackMessageOf } from '../../src/bots/slack/directory.js';
 import { OPEN_DIRECTORY, type PlatformDirectory } from '../../src/core/search/directory.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { startFakeMatrix, type FakeMatrix } from '../fakes/matrix/index.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
+import { adapterContext, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { startSlackWorld, type SlackWorld } from '../support/slack.js';
 import { until } from '../support/wait.js';
 
@@ -72,10 +73,10 @@ describe('Discord directory', () => {
     });
     discord.addUser({ id: OUTSIDER, username: 'outsider' });
     const rt = await startTestRuntime({ config: (c) => ({ ...c, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl, catchUpMinutes: 0 } }) });
-    const adapter = createDiscordAdapter(rt.engine);
-    await adapter.start();
+    const adapter = createDiscordAdapter(adapterContext(rt));
+    await startAdapter(rt.engine, adapter);
     cleanups.push(async () => {
-      await adapter.stop();
+      await stopAdapter(rt.engine, adapter);
       await rt.shutdown();
       await discord.close();
     });
@@ -125,7 +126,7 @@ describe('Discord directory', () => {
   it('is registered while the adapter runs', async () => {
     const { rt, adapter } = await start();
     expect(rt.engine.directories.has('discord')).toBe(true);
-    await adapter.stop();
+    await stopAdapter(rt.engine, adapter);
     expect(rt.engine.directories.has('discord')).toBe(false);
   });
 });
@@ -210,9 +211,9 @@ describe('Slack directory', () => {
 
   it('is registered while the adapter runs', async () => {
     const { world } = await start();
-    await world.adapter.stop();
+    await stopAdapter(world.rt.engine, world.adapter);
     expect(world.rt.engine.directories.has('slack')).toBe(false);
-    await world.adapter.start(); // close() stops it again
+    await startAdapter(world.rt.engine, world.adapter); // close() stops it again
   });
 });
 
@@ -227,10 +228,10 @@ describe('Matrix directory', () => {
     const rt = await startTestRuntime({
       config: (c) => ({ ...c, matrix: { ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' } }),
     });
-    const adapter: MatrixAdapter = createMatrixAdapter(rt.engine, { encryption: false });
-    await adapter.start();
+    const adapter: MatrixAdapter = createMatrixAdapter(adapterContext(rt), { encryption: false });
+    await startAdapter(rt.engine, adapter);
     cleanups.push(async () => {
-      await adapter.stop();
+      await stopAdapter(rt.engine, adapter);
       await rt.shutdown();
       await mx.close();
     });
@@ -280,9 +281,9 @@ describe('console directory', () => {
     cleanups.push(() => rt.shutdown());
     const input = new PassThrough();
     const adapter = createConsoleAdapter({ engine: rt.engine, experienceSlug: 'homelab', input, output: new PassThrough() });
-    await adapter.start();
+    await startAdapter(rt.engine, adapter);
     expect(rt.engine.directories.get('console')).toBe(OPEN_DIRECTORY);
-    await adapter.stop();
+    await stopAdapter(rt.engine, adapter);
     expect(rt.engine.directories.has('console')).toBe(false);
   });
 });

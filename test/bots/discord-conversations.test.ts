@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import type { FakeDiscord } from '../fakes/discord/index.js';
 import { GENERAL, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
-import type { TestRuntime } from '../support/runtime.js';
+import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
+import { adapterContext, type TestRuntime } from '../support/runtime.js';
 
 let world: DiscordWorld;
 let discord: FakeDiscord;
@@ -129,10 +130,10 @@ describe('Discord conversations', () => {
     discord.userSays({ channelId: thread.id, content: 'second question' });
     await until(finished(thread.id, 'Echo: second question'));
 
-    await world.adapter.stop();
+    await stopAdapter(rt.engine, world.adapter);
     discord.userSays({ channelId: thread.id, content: 'are you back?' });
-    world.adapter = createDiscordAdapter(rt.engine);
-    await world.adapter.start();
+    world.adapter = createDiscordAdapter(adapterContext(rt));
+    await startAdapter(rt.engine, world.adapter);
     expect(await world.adapter.caughtUp()).toBeGreaterThanOrEqual(2);
     await until(finished(thread.id, 'Echo: are you back?'));
     const answers = discord.messagesIn(thread.id).map((m) => m.content.split('\n')[0]);

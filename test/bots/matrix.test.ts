@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMatrixAdapter, type MatrixAdapter } from '../../src/bots/matrix/index.js';
 import type { Config } from '../../src/core/config.js';
 import { startFakeMatrix, type FakeMatrix, type StoredEvent } from '../fakes/matrix/index.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
+import { adapterContext, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { PATIENT_ROUTING, until } from '../support/wait.js';
 
 // The Matrix adapter over the real matrix-js-sdk against a fake client-server API, without
@@ -23,8 +24,8 @@ async function startBot(settings: (m: Config['matrix']) => Config['matrix'] = (m
       matrix: settings({ ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' }),
     }),
   });
-  adapter = createMatrixAdapter(rt.engine, { encryption: false });
-  await adapter.start();
+  adapter = createMatrixAdapter(adapterContext(rt), { encryption: false });
+  await startAdapter(rt.engine, adapter);
 }
 
 beforeEach(async () => {
@@ -34,7 +35,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await adapter?.stop();
+  if (adapter) await stopAdapter(rt.engine, adapter);
   await rt?.shutdown();
   await mx.close();
 });

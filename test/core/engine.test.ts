@@ -383,3 +383,60 @@ describe(Engine.name, () => {
     });
   });
 });
+
+describe('admission', () => {
+  const inGuild = (roles: string[], overrides: Parameters<typeof inbound>[1] = {}) =>
+    inbound('hello', { platform: 'discord', isDirect: false, channelId: 'general', mentionsBot: true, place: { guildId: 'g1', roles, authorServer: null }, ...overrides });
+
+  it('should let only listed people and roles act, in listed guilds, and DMs only when allowed', async () => {
+    const discord = rt.deps.config.discord;
+    discord.allow.roles.push('helpers');
+    discord.allow.guilds.push('g1');
+    expect(await rt.engine.admit(inGuild(['helpers']))).toBe('admitted');
+    expect(await rt.engine.admit(inGuild(['visitors']))).toBe('not-allowed');
+    expect(await rt.engine.admit(inGuild(['helpers'], { place: { guildId: 'g2', roles: ['helpers'], authorServer: null } }))).toBe('not-allowed');
+    const dm = inGuild(['helpers'], { isDirect: true, place: { guildId: null, roles: [], authorServer: null } });
+    discord.allow.users.push(dm.author.id);
+    expect(await rt.engine.admit(dm)).toBe('admitted');
+    discord.allowDMs = false;
+    expect(await rt.engine.admit(dm)).toBe('not-allowed');
+  });
+
+  it('should answer in an unbound channel only commands, threads and DMs when the platform does not answer everywhere', async () => {
+    rt.deps.config.slack.answerEverywhere = false;
+    const inChannel = (overrides: Parameters<typeof inbound>[1] = {}) => inbound('hi', { platform: 'slack', isDirect: false, channelId: 'C1', mentionsBot: true, ...overrides });
+    expect(await rt.engine.admit(inChannel())).toBe('not-here');
+    expect(await rt.engine.admit(inChannel({ threadId: '123.4' }))).toBe('admitted');
+    expect(await rt.engine.admit(inChannel({ isDirect: true, channelId: 'D1' }))).toBe('admitted');
+    expect(await rt.engine.admit(inChannel({ kind: 'command', command: { name: 'bind', args: 'homelab' } }))).toBe('admitted');
+    await rt.engine.useExperience('slack', 'C1', 'homelab');
+    expect(await rt.engine.admit(inChannel())).toBe('admitted');
+    // what is not admitted is not answered
+    const reply = new RecordingReply();
+    await rt.engine.handle(inChannel({ channelId: 'C2' }), reply);
+    expect(reply.messages).toEqual([]);
+  });
+
+  it('should read Matrix users by their server, and rooms by their id', async () => {
+    const matrix = rt.deps.config.matrix;
+    matrix.allow.servers.push('example.org');
+    matrix.allow.rooms.push('!ops:example.org');
+    const from = (id: string, room = '!ops:example.org') => ({ platform: 'matrix', channelId: room, isDirect: false, author: { id, name: id, isBot: false }, place: { guildId: null, roles: [], authorServer: id.slice(id.indexOf(':') + 1) } });
+    expect(rt.engine.mayAct(from('@ada:example.org'))).toBe(true);
+    expect(rt.engine.mayAct(from('@eve:elsewhere.net'))).toBe(false);
+    expect(rt.engine.mayAct(from('@ada:example.org', '!other:example.org'))).toBe(false);
+  });
+
+  it('should apply allowlists and admins saved in the admin web at once, without a restart', async () => {
+    const { accessFromConfig, saveAccess } = await import('../../src/core/platforms.js');
+    const member = inGuild(['mods']);
+    expect(await rt.engine.admit(member)).toBe('admitted');
+    expect(rt.engine.isAdmin(member)).toBe(false);
+    const access = accessFromConfig(rt.deps.config);
+    access.discord.roles = ['helpers'];
+    access.discord.adminRoles = ['mods'];
+    await saveAccess(rt.deps.db, rt.deps.config, access);
+    expect(await rt.engine.admit(member)).toBe('not-allowed');
+    expect(rt.engine.isAdmin(member)).toBe(true);
+  });
+});

@@ -2,7 +2,8 @@ import { expect } from 'vitest';
 import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import type { Config } from '../../src/core/config.js';
-import { startTestRuntime, type TestRuntime } from './runtime.js';
+import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
+import { adapterContext, startTestRuntime, type TestRuntime } from './runtime.js';
 import { PATIENT_ROUTING } from './wait.js';
 
 export const GUILD = '100000000000000001';
@@ -23,15 +24,15 @@ export async function startDiscordWorld(configure: (c: Config) => Config = (c) =
   const rt = await startTestRuntime({
     config: (c) => configure({ ...c, routing: { ...c.routing, ...PATIENT_ROUTING }, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl } }),
   });
-  const adapter = createDiscordAdapter(rt.engine);
-  await adapter.start();
+  const adapter = createDiscordAdapter(adapterContext(rt));
+  await startAdapter(rt.engine, adapter);
   const world: DiscordWorld = {
     discord,
     rt,
     adapter,
     close: async () => {
       if (process.env.THREADLOOM_TEST_STATS) printStats(world.discord);
-      await world.adapter.stop();
+      await stopAdapter(rt.engine, world.adapter);
       await rt.shutdown();
       await discord.close();
     },

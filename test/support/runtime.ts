@@ -63,3 +63,8 @@ export async function startTestRuntime(
     },
   };
 }
+
+/** What a chat adapter is given in a test world: the engine's face, the config and the captured log. */
+export function adapterContext(rt: Runtime): { engine: Runtime['engine']; config: Config; log: Logger } {
+  return { engine: rt.engine, config: rt.deps.config, log: rt.deps.log };
+}

@@ -2,7 +2,8 @@ import { expect } from 'vitest';
 import { createSlackAdapter } from '../../src/bots/slack/index.js';
 import type { Config } from '../../src/core/config.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/index.js';
-import { startTestRuntime, type TestRuntime } from './runtime.js';
+import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
+import { adapterContext, startTestRuntime, type TestRuntime } from './runtime.js';
 import { PATIENT_ROUTING } from './wait.js';
 
 export interface SlackWorld {
@@ -29,8 +30,8 @@ export async function startSlackWorld(transport: 'socket' | 'http', configure: (
         },
       }),
   });
-  const adapter = createSlackAdapter(rt.engine);
-  await adapter.start();
+  const adapter = createSlackAdapter(adapterContext(rt));
+  await startAdapter(rt.engine, adapter);
   slack.transport = transport;
   if (transport === 'http') slack.httpTarget = adapter.httpUrl()!;
   return {
@@ -43,7 +44,7 @@ export async function startSlackWorld(transport: 'socket' | 'http', configure: (
         const answers = slack.calls.filter((c) => c.method === 'chat.postMessage' && c.ok).length;
         process.stderr.write(`slack-stats test="${expect.getState().currentTestName}" answers_posted=${answers} updates=${updates.reduce((a, b) => a + b, 0)} max_updates_per_message=${Math.max(0, ...updates)} rate_limited=${slack.rateLimited}\n`);
       }
-      await adapter.stop();
+      await stopAdapter(rt.engine, adapter);
       await rt.shutdown();
       await slack.close();
     },

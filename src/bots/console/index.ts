@@ -3,14 +3,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { parseCommandText } from '../../core/commands/run.js';
-import type { Engine } from '../../core/engine.js';
-import type { Inbound } from '../../core/inbound.js';
+import type { ChatEngine, Inbound } from '../../core/inbound.js';
 import { OPEN_DIRECTORY } from '../../core/search/directory.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
 import { ConsoleReply } from './reply.js';
 
 export interface ConsoleAdapterOptions {
-  engine: Engine;
+  engine: ChatEngine;
   experienceSlug: string;
   input?: Readable;
   output?: Writable;
@@ -43,12 +42,9 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
 
-  async function handleLine(line: string): Promise<void> {
-    const text = line.trim();
-    if (!text) return;
-    const command = parseCommandText(text, '/');
+  function inboundOf(text: string, command: Inbound['command'] | null): Inbound {
     const id = `${Date.now()}-${++counter}`;
-    const inbound: Inbound = {
+    return {
       platform: CONSOLE_PLATFORM,
       eventId: `${process.pid}-${id}`,
       channelId,
@@ -64,6 +60,12 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       ...(command ? { command } : {}),
       authorIsAdmin: true,
     };
+  }
+
+  async function handleLine(line: string): Promise<void> {
+    const text = line.trim();
+    if (!text) return;
+    const inbound = inboundOf(text, parseCommandText(text, '/'));
     busy = true;
     try {
       await engine.handle(inbound, reply);
@@ -73,9 +75,9 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     }
   }
 
+  /** a `stop` command like any other platform's: the engine finds what this place is writing */
   async function stopCurrent(): Promise<void> {
-    const conversation = await engine.deps.conversations.findActive({ platform: CONSOLE_PLATFORM, channelId, threadId: null });
-    if (conversation) engine.turns.stop(conversation.id);
+    await engine.handle(inboundOf('/stop', { name: 'stop', args: '' }), reply);
   }
 
   /** Ctrl-C: stops the answer being written; at an idle prompt, quits. */
@@ -86,16 +88,11 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
 
   return {
     platform: CONSOLE_PLATFORM,
+    directory: OPEN_DIRECTORY,
     done,
     interrupt,
     async start() {
-      const experience = await engine.deps.experiences.require(options.experienceSlug);
-      await engine.deps.db
-        .insertInto('bindings')
-        .values({ platform: CONSOLE_PLATFORM, channel_id: channelId, experience_id: experience.id, model_override: null })
-        .onConflict((oc) => oc.columns(['platform', 'channel_id']).doUpdateSet({ experience_id: experience.id }))
-        .execute();
-      engine.directories.set(CONSOLE_PLATFORM, OPEN_DIRECTORY);
+      const experience = await engine.useExperience(CONSOLE_PLATFORM, channelId, options.experienceSlug);
       output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
       // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
       const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
@@ -113,9 +110,8 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       });
     },
     async stop() {
-      engine.directories.delete(CONSOLE_PLATFORM);
       rl?.close();
-      await stopCurrent();
+      if (busy) await stopCurrent();
       await queue;
     },
     status(): AdapterStatus {

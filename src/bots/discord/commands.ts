@@ -1,6 +1,6 @@
 import { SlashCommandBuilder, type AutocompleteInteraction, type ChatInputCommandInteraction } from 'discord.js';
 import { COMMANDS } from '../../core/commands/table.js';
-import type { Engine } from '../../core/engine.js';
+import type { ChatEngine } from '../../core/inbound.js';
 
 interface OptionSpec {
   name: string;
@@ -70,7 +70,7 @@ const MODEL_LIST_TTL_MS = 60_000;
 export class Autocomplete {
   private models: { ids: string[]; at: number } | null = null;
 
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: ChatEngine) {}
 
   async respond(interaction: AutocompleteInteraction): Promise<void> {
     const focused = interaction.options.getFocused(true);
@@ -78,15 +78,14 @@ export class Autocomplete {
     const typed = focused.value.toLowerCase();
     let values: string[] = [];
     if (kind === 'model') values = await this.modelIds();
-    if (kind === 'experience') values = (await this.engine.deps.experiences.list()).map((e) => e.slug);
+    if (kind === 'experience') values = await this.engine.suggestions('experience');
     const matches = values.filter((v) => v.toLowerCase().includes(typed)).slice(0, MAX_CHOICES);
     await interaction.respond(matches.map((v) => ({ name: v.slice(0, 100), value: v.slice(0, 100) })));
   }
 
   private async modelIds(): Promise<string[]> {
     if (this.models && Date.now() - this.models.at < MODEL_LIST_TTL_MS) return this.models.ids;
-    const { models } = await this.engine.deps.catalog.list();
-    this.models = { ids: models.map((m) => m.id), at: Date.now() };
+    this.models = { ids: await this.engine.suggestions('model'), at: Date.now() };
     return this.models.ids;
   }
 }

@@ -1,6 +1,7 @@
 import type { Message, PartialMessage } from 'discord.js';
 import { isReadableText } from '../../core/context/attachments.js';
 import type { Attachment, Inbound } from '../../core/inbound.js';
+import { isAdministrator, placeFacts } from './access.js';
 
 export const DISCORD = 'discord';
 
@@ -20,7 +21,7 @@ export function stripMention(content: string, botId: string): string {
   return content.replace(new RegExp(`<@!?${botId}>`, 'g'), '').trim();
 }
 
-async function attachmentsOf(message: Message): Promise<Attachment[]> {
+export async function attachmentsOf(message: Message): Promise<Attachment[]> {
   return Promise.all(
     [...message.attachments.values()].map(async (a) => {
       const mimeType = a.contentType?.split(';')[0] ?? 'application/octet-stream';
@@ -39,7 +40,8 @@ async function attachmentsOf(message: Message): Promise<Attachment[]> {
   );
 }
 
-export async function messageInbound(message: Message, botId: string, kind: 'message' | 'edit', isAdmin: boolean): Promise<Inbound> {
+/** The message as an `Inbound`, attachments not yet fetched (`attachmentsOf`, once it is admitted). */
+export function messageInbound(message: Message, botId: string, kind: 'message' | 'edit'): Inbound {
   const place = placeOf(message);
   return {
     platform: DISCORD,
@@ -49,11 +51,12 @@ export async function messageInbound(message: Message, botId: string, kind: 'mes
     messageId: message.id,
     author: { id: message.author.id, name: message.member?.displayName ?? message.author.displayName ?? message.author.username, isBot: message.author.bot },
     text: stripMention(message.content, botId),
-    attachments: await attachmentsOf(message),
+    attachments: [],
     replyTo: message.reference?.messageId ?? null,
     mentionsBot: message.mentions.users.has(botId),
     isDirect: place.isDirect,
     kind,
-    authorIsAdmin: isAdmin,
+    authorIsAdmin: isAdministrator(message.member),
+    place: placeFacts(message.guildId, message.member),
   };
 }

@@ -9,15 +9,15 @@ import {
   type PartialMessage,
 } from 'discord.js';
 import { findCommand } from '../../core/commands/table.js';
-import type { Engine } from '../../core/engine.js';
 import { errorMessage } from '../../core/errors.js';
 import type { Inbound } from '../../core/inbound.js';
-import type { AdapterStatus, ChatAdapter } from '../adapter.js';
-import { isAdmin, isAllowed, type Place } from './access.js';
+import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
+import { AdapterHealth } from '../health.js';
+import { isAdministrator, placeFacts } from './access.js';
 import { argsFromOptions, Autocomplete, commandDefinitions } from './commands.js';
 import { actionFromCustomId } from './components.js';
 import { createDiscordDirectory } from './directory.js';
-import { DISCORD, messageInbound, placeOf } from './inbound.js';
+import { DISCORD, attachmentsOf, messageInbound } from './inbound.js';
 import { ChannelReply, InteractionReply } from './reply.js';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -30,8 +30,7 @@ const CATCH_UP_MAX_MESSAGES = 50;
  * Threadloom on Discord: mentions open threads, bot-owned threads continue without a mention,
  * slash commands for the core command table, buttons under answers.
  */
-export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Client; caughtUp(): Promise<number> } {
-  const { config, log } = engine.deps;
+export function createDiscordAdapter({ engine, config, log }: AdapterContext): ChatAdapter & { client: Client; caughtUp(): Promise<number> } {
   const settings = config.discord;
   const client = new Client({
     intents: [
@@ -47,27 +46,16 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
     ...(settings.apiBaseURL ? { rest: { api: settings.apiBaseURL } } : {}),
   });
   const autocomplete = new Autocomplete(engine);
-  let lastError: string | null = null;
+  const health = new AdapterHealth(DISCORD, log);
   let caughtUp: Promise<number> = Promise.resolve(0);
-
-  async function boundOrAnywhere(place: { channelId: string; isDirect: boolean; threadId: string | null }): Promise<boolean> {
-    if (settings.answerEverywhere || place.isDirect || place.threadId) return true;
-    const binding = await engine.deps.db
-      .selectFrom('bindings')
-      .select('id')
-      .where('platform', '=', DISCORD)
-      .where('channel_id', '=', place.channelId)
-      .executeTakeFirst();
-    return binding !== undefined;
-  }
 
   async function onMessage(raw: Message | PartialMessage, kind: 'message' | 'edit'): Promise<void> {
     const message = raw.partial ? await raw.fetch() : raw;
     if (message.author.bot || message.system || !client.user) return;
-    const place = placeOf(message);
-    const access: Place = { guildId: message.guildId, channelId: place.channelId, userId: message.author.id, member: message.member };
-    if (!isAllowed(settings, access) || !(await boundOrAnywhere(place))) return;
-    const inbound = await messageInbound(message, client.user.id, kind, isAdmin(settings, access));
+    const inbound = messageInbound(message, client.user.id, kind);
+    // attachments are fetched only for what will be answered
+    if ((await engine.admit(inbound)) !== 'admitted') return;
+    inbound.attachments = await attachmentsOf(message);
     const channel = message.channel;
     if (!channel.isSendable()) return;
     await engine.handle(inbound, new ChannelReply(channel, message, settings.editIntervalMs));
@@ -79,55 +67,48 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
     const channel = interaction.channel;
     if (!channel) return;
     const isThread = channel.isThread();
-    const access: Place = {
-      guildId: interaction.guildId,
-      channelId: isThread ? (channel.parentId ?? channel.id) : channel.id,
-      userId: interaction.user.id,
-      member: interaction.member,
-    };
-    if (!isAllowed(settings, access)) {
-      await interaction.reply({ content: 'Threadloom is not enabled for you here.', flags: MessageFlags.Ephemeral });
-      return;
-    }
     const base = {
       platform: DISCORD,
       eventId: `interaction:${interaction.id}`,
-      channelId: access.channelId,
+      channelId: isThread ? (channel.parentId ?? channel.id) : channel.id,
       threadId: isThread ? channel.id : null,
       author: { id: interaction.user.id, name: interaction.user.displayName, isBot: false },
       attachments: [],
       replyTo: null,
       mentionsBot: true,
       isDirect: channel.isDMBased(),
-      authorIsAdmin: isAdmin(settings, access),
+      authorIsAdmin: isAdministrator(interaction.member),
+      place: placeFacts(interaction.guildId, interaction.member),
     };
     if (interaction.isChatInputCommand()) {
       const spec = findCommand(interaction.commandName);
       const args = argsFromOptions(interaction);
       const inbound: Inbound = { ...base, messageId: interaction.id, text: `/${interaction.commandName} ${args}`.trim(), kind: 'command', command: { name: interaction.commandName, args } };
+      if (await refused(interaction, inbound)) return;
       const reply = new InteractionReply(interaction, settings.editIntervalMs, spec?.private ?? false);
       await engine.handle(inbound, reply);
       await reply.done();
       return;
     }
     const action = actionFromCustomId(interaction.customId);
+    const inbound: Inbound = { ...base, messageId: interaction.message.id, text: '', kind: 'action', action: { name: action ?? 'regen', targetMessageId: interaction.message.id } };
+    if (await refused(interaction, inbound)) return;
     if (!action || !channel.isSendable()) return;
     await interaction.deferUpdate();
-    const inbound: Inbound = { ...base, messageId: interaction.message.id, text: '', kind: 'action', action: { name: action, targetMessageId: interaction.message.id } };
     await engine.handle(inbound, new ChannelReply(channel, null, settings.editIntervalMs));
   }
 
-  // a bad event is logged and dropped; it never stops the adapter
-  const guard = (what: string, work: () => Promise<void>): void => {
-    work().catch((err) => log.error(`discord ${what} failed`, { error: errorMessage(err) }));
-  };
-  client.on(Events.MessageCreate, (message) => guard('message', () => onMessage(message, 'message')));
-  client.on(Events.MessageUpdate, (_old, message) => guard('edit', () => onMessage(message, 'edit')));
-  client.on(Events.InteractionCreate, (interaction) => guard('interaction', () => onInteraction(interaction)));
-  client.on(Events.Error, (err) => {
-    lastError = errorMessage(err);
-    log.warn('discord client error', { error: lastError });
-  });
+  /** Discord wants an answer to every interaction: a person outside the allowlists is told so, privately. */
+  async function refused(interaction: Interaction & { reply: (o: { content: string; flags: number }) => Promise<unknown> }, inbound: Inbound): Promise<boolean> {
+    if ((await engine.admit(inbound)) !== 'not-allowed') return false;
+    await interaction.reply({ content: 'Threadloom is not enabled for you here.', flags: MessageFlags.Ephemeral });
+    return true;
+  }
+
+  client.on(Events.MessageCreate, (message) => void health.guard('message', () => onMessage(message, 'message')));
+  client.on(Events.MessageUpdate, (_old, message) => void health.guard('edit', () => onMessage(message, 'edit')));
+  client.on(Events.InteractionCreate, (interaction) => void health.guard('interaction', () => onInteraction(interaction)));
+  client.on(Events.Error, (err) => health.failed(err, 'client error'));
 
   /**
    * Messages addressed to the bot while it was away: the recent history of every conversation
@@ -136,19 +117,11 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
   async function catchUp(): Promise<number> {
     if (settings.catchUpMinutes === 0) return 0;
     const since = Date.now() - settings.catchUpMinutes * 60_000;
-    const places = await engine.deps.db
-      .selectFrom('conversations')
-      .select(['channel_id', 'thread_id'])
-      .distinct()
-      .where('platform', '=', DISCORD)
-      .where('archived_at', 'is', null)
-      .where('updated_at', '>=', new Date(Date.now() - CATCH_UP_LOOKBACK_MS).toISOString())
-      .limit(CATCH_UP_MAX_PLACES)
-      .execute();
+    const places = await engine.activePlaces(DISCORD, new Date(Date.now() - CATCH_UP_LOOKBACK_MS), CATCH_UP_MAX_PLACES);
     let seen = 0;
     for (const place of places) {
       try {
-        const channel = await client.channels.fetch(place.thread_id || place.channel_id);
+        const channel = await client.channels.fetch(place.threadId ?? place.channelId);
         if (!channel?.isTextBased()) continue;
         const recent = await channel.messages.fetch({ limit: CATCH_UP_MAX_MESSAGES });
         const missed = [...recent.values()].filter((m) => m.createdTimestamp >= since && !m.author.bot).sort((a, b) => a.createdTimestamp - b.createdTimestamp);
@@ -157,7 +130,7 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
           await onMessage(message, 'message');
         }
       } catch (err) {
-        log.warn('discord catch-up skipped a channel', { channel: place.thread_id || place.channel_id, error: errorMessage(err) });
+        log.warn('discord catch-up skipped a channel', { channel: place.threadId ?? place.channelId, error: errorMessage(err) });
       }
     }
     return seen;
@@ -175,6 +148,7 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
   return {
     platform: DISCORD,
     client,
+    directory: createDiscordDirectory(client),
     /** how many missed messages the catch-up after the last start went through */
     caughtUp: () => caughtUp,
     async start() {
@@ -187,7 +161,6 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
       });
       await client.login(settings.token);
       await ready;
-      engine.directories.set(DISCORD, createDiscordDirectory(client));
       await registerCommands();
       log.info(`discord: connected as ${client.user?.tag}`);
       caughtUp = catchUp().catch((err) => {
@@ -196,13 +169,11 @@ export function createDiscordAdapter(engine: Engine): ChatAdapter & { client: Cl
       });
     },
     async stop() {
-      engine.directories.delete(DISCORD);
       await caughtUp;
       await client.destroy();
     },
     status(): AdapterStatus {
-      if (client.isReady()) return { connected: true, detail: `as ${client.user.tag}` };
-      return { connected: false, detail: lastError ?? 'not connected' };
+      return health.status(`as ${client.user?.tag}`, client.isReady());
     },
   };
 }

@@ -1,5 +1,5 @@
 import { findCommand } from '../../core/commands/table.js';
-import type { ActionName, Attachment, Inbound } from '../../core/inbound.js';
+import type { ActionName, Attachment, Inbound, InboundPlace } from '../../core/inbound.js';
 
 export const MATRIX = 'matrix';
 
@@ -27,9 +27,15 @@ export interface BotIdentity {
   commandPrefix: string;
 }
 
+/** The facts the core's admission decides by: on Matrix, the server the author's account lives on. */
+export function placeFacts(userId: string): InboundPlace {
+  return { guildId: null, roles: [], authorServer: userId.slice(userId.indexOf(':') + 1) };
+}
+
 export interface InboundContext {
   bot: BotIdentity;
   isDirect: boolean;
+  /** power level 100 in the room; configured admins are the core's to check */
   isAdmin: boolean;
   authorName: string;
   attachments?: Attachment[];
@@ -115,6 +121,7 @@ export function eventInbound(event: RoomEventLike, ctx: InboundContext): Inbound
     attachments: ctx.attachments ?? [],
     isDirect: ctx.isDirect,
     authorIsAdmin: ctx.isAdmin,
+    place: placeFacts(event.sender),
   };
 
   if (event.type === 'm.reaction') {

@@ -12,13 +12,14 @@ import {
   type MatrixEvent,
   type Room,
 } from 'matrix-js-sdk';
-import type { Engine } from '../../core/engine.js';
 import { RateLimitError, errorMessage } from '../../core/errors.js';
-import type { AdapterStatus, ChatAdapter } from '../adapter.js';
+import type { Admittee } from '../../core/inbound.js';
+import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
+import { AdapterHealth } from '../health.js';
 import { attachmentsOf } from './attachments.js';
 import { createMatrixDirectory } from './directory.js';
 import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
-import { MATRIX, eventInbound, type BotIdentity, type RoomEventLike } from './inbound.js';
+import { MATRIX, eventInbound, placeFacts, type BotIdentity, type RoomEventLike } from './inbound.js';
 import { MatrixReply, type MatrixTransport } from './reply.js';
 import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
 import { PersistedIndexedDB, watchWrites, type IdbFactory } from './store-file.js';
@@ -62,8 +63,7 @@ function syncedOnce(client: MatrixClient): Promise<void> {
  * table, reactions on answers as actions. Encrypted rooms work through the SDK's Rust crypto,
  * whose store survives restarts in an encrypted file in the data dir.
  */
-export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOptions = {}): MatrixAdapter {
-  const { config, log } = engine.deps;
+export function createMatrixAdapter({ engine, config, log }: AdapterContext, options: MatrixAdapterOptions = {}): MatrixAdapter {
   const settings = config.matrix;
   const encryption = options.encryption ?? true;
   const files = matrixFiles(config.dataDir);
@@ -74,26 +74,23 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
   let releaseLock: (() => void) | null = null;
   let stopWatching: (() => void) | null = null;
   let syncSaveTimer: NodeJS.Timeout | null = null;
-  let connected = false;
-  let lastError: string | null = null;
+  const health = new AdapterHealth(MATRIX, log);
   const bot: BotIdentity = { userId: '', displayName: '', commandPrefix: settings.commandPrefix };
   /** one "please re-send" per undecryptable session and sender, never a loop */
   const askedToResend = new Set<string>();
   const hinted = new Set<string>();
 
-  const allowedUser = (userId: string): boolean =>
-    (settings.allow.users.length === 0 && settings.allow.servers.length === 0) ||
-    settings.allow.users.includes(userId) ||
-    settings.allow.servers.includes(userId.slice(userId.indexOf(':') + 1));
-  const allowedRoom = (roomId: string): boolean => settings.allow.rooms.length === 0 || settings.allow.rooms.includes(roomId);
-
   /** A 1:1 room: the bot and one person. */
   const isDirect = (room: Room): boolean => room.getJoinedMemberCount() + room.getInvitedMemberCount() <= 2;
 
-  async function bound(roomId: string): Promise<boolean> {
-    const row = await engine.deps.db.selectFrom('bindings').select('id').where('platform', '=', MATRIX).where('channel_id', '=', roomId).executeTakeFirst();
-    return row !== undefined;
-  }
+  /** who acts where, for the core's allowlists before there is a message (an invite, an undecrypted event) */
+  const someone = (userId: string, roomId: string, direct: boolean): Admittee => ({
+    platform: MATRIX,
+    channelId: roomId,
+    isDirect: direct,
+    author: { id: userId, name: userId, isBot: false },
+    place: placeFacts(userId),
+  });
 
   const transport = (matrix: MatrixClient): MatrixTransport => ({
     async send(roomId, type, content) {
@@ -124,14 +121,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     if (!content) content = (await matrix.fetchRoomEvent(room.roomId, eventId).catch(() => null))?.content ?? null;
     const relation = content?.['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
     if (relation?.rel_type === 'm.thread' && relation.event_id) return relation.event_id;
-    const rooted = await engine.deps.db
-      .selectFrom('conversations')
-      .select('id')
-      .where('platform', '=', MATRIX)
-      .where('channel_id', '=', room.roomId)
-      .where('thread_id', '=', eventId)
-      .executeTakeFirst();
-    return rooted ? eventId : null;
+    return (await engine.isConversationThread(MATRIX, room.roomId, eventId)) ? eventId : null;
   }
 
   async function askToResend(matrix: MatrixClient, room: Room, event: MatrixEvent): Promise<void> {
@@ -170,13 +160,13 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     const sender = event.getSender();
     if (!sender || sender === bot.userId || event.isRedacted()) return;
     if (Date.now() - event.getTs() > settings.catchUpMinutes * 60_000) return;
-    if (!allowedUser(sender) || !allowedRoom(room.roomId)) return;
+    const direct = isDirect(room);
+    // before decrypting: nobody outside the allowlists is asked to re-send
+    if (!engine.mayAct(someone(sender, room.roomId, direct))) return;
     // still m.room.encrypted: keys never came (or this client runs without crypto)
     if (!(await decrypted(matrix, event)) || event.getType() === 'm.room.encrypted') return askToResend(matrix, room, event);
     const type = event.getType();
     if (type !== 'm.room.message' && type !== 'm.reaction') return;
-    const direct = isDirect(room);
-    if (direct && !settings.allowDMs) return;
     const content = event.getOriginalContent() as Record<string, unknown>;
     const raw: RoomEventLike = { event_id: event.getId()!, room_id: room.roomId, sender, type, origin_server_ts: event.getTs(), content };
     const relation = content['m.relates_to'] as { rel_type?: string; event_id?: string } | undefined;
@@ -184,14 +174,13 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     const inbound = eventInbound(raw, {
       bot,
       isDirect: direct,
-      isAdmin: settings.adminUsers.includes(sender) || (member?.powerLevel ?? 0) >= 100,
+      isAdmin: (member?.powerLevel ?? 0) >= 100,
       authorName: member?.name ?? sender,
       attachments: type === 'm.room.message' ? await attachmentsOf(matrix, content) : [],
       threadOfOriginal: relation?.rel_type === 'm.replace' && relation.event_id ? await threadOf(matrix, room, relation.event_id) : null,
     });
     if (!inbound) return;
-    // answerEverywhere off: only bound rooms, DMs and known threads are answered; commands work anywhere (`!tl bind` must)
-    if (!settings.answerEverywhere && !direct && !inbound.threadId && inbound.kind !== 'command' && !(await bound(room.roomId))) return;
+    if ((await engine.admit(inbound)) !== 'admitted') return;
     const threadRoot = inbound.kind === 'action' ? await threadOf(matrix, room, inbound.action!.targetMessageId) : inbound.threadId;
     // a reaction's place is its answer's thread: ⏹ on an answer still streaming finds its conversation there
     if (inbound.kind === 'action') inbound.threadId = threadRoot;
@@ -206,7 +195,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
 
   function onInvite(matrix: MatrixClient, room: Room): void {
     const inviter = room.getMember(bot.userId)?.events.member?.getSender() ?? '';
-    const accept = allowedUser(inviter) && allowedRoom(room.roomId);
+    const accept = engine.mayAct(someone(inviter, room.roomId, false));
     const work = accept ? matrix.joinRoom(room.roomId) : matrix.leave(room.roomId);
     work.then(
       () => log.info(`matrix: ${accept ? 'joined' : 'declined the invite to'} ${room.roomId} (invited by ${inviter || 'unknown'})`),
@@ -214,9 +203,6 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     );
   }
 
-  const guard = (what: string, work: () => Promise<void>): void => {
-    work().catch((err) => log.error(`matrix ${what} failed`, { error: errorMessage(err) }));
-  };
 
   /** Saves the sync position soon after a sync, so a restart resumes there instead of replaying. */
   function saveSyncSoon(): void {
@@ -245,6 +231,10 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
     platform: MATRIX,
     client: () => client,
     session: () => session,
+    /** there once connected: the room state it reads is the client's */
+    get directory() {
+      return client ? createMatrixDirectory(client) : undefined;
+    },
     async start() {
       const startedAt = performance.now();
       releaseLock = lockStore(files);
@@ -272,34 +262,32 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
         if (encryption) await initQuietCrypto(matrix, keys.crypto);
         matrix.on(RoomEvent.Timeline, (event, room, toStartOfTimeline, removed, data) => {
           if (toStartOfTimeline || removed || !room || data?.liveEvent === false) return;
-          guard('event', () => onEvent(matrix, event, room));
+          void health.guard('event', () => onEvent(matrix, event, room));
         });
         matrix.on(RoomEvent.MyMembership, (room, membership) => {
           if (membership === 'invite') onInvite(matrix, room);
         });
         matrix.on(ClientEvent.Sync, (state, _prev, data) => {
           if (state === SyncState.Syncing) saveSyncSoon();
-          if (state === SyncState.Error) lastError = errorMessage(data?.error ?? 'sync failed');
-          connected = state === SyncState.Syncing || state === SyncState.Prepared || state === SyncState.Catchup;
+          if (state === SyncState.Error) health.remember(data?.error ?? 'sync failed');
+          health.connected = state === SyncState.Syncing || state === SyncState.Prepared || state === SyncState.Catchup;
         });
         const startOptions: IStartClientOpts = { initialSyncLimit: 20 };
         await matrix.startClient(startOptions);
         await syncedOnce(matrix);
-        engine.directories.set(MATRIX, createMatrixDirectory(matrix));
         const profile = await matrix.getProfileInfo(session.userId).catch(() => ({ displayname: undefined }));
         bot.displayName = profile.displayname ?? session.userId.slice(1).split(':')[0]!;
         if (encryption) await setUpCrossSigning(matrix, session, settings.password, log);
-        connected = true;
+        health.connected = true;
         log.info(`matrix: connected as ${session.userId} (${bot.displayName}), device ${session.deviceId}${encryption ? ', end-to-end encryption on' : ''}, ready in ${Math.round(performance.now() - startedAt)} ms`);
       } catch (err) {
-        lastError = errorMessage(err);
+        health.remember(err);
         await this.stop();
         throw err;
       }
     },
     async stop() {
-      connected = false;
-      engine.directories.delete(MATRIX);
+      health.connected = false;
       if (syncSaveTimer) clearTimeout(syncSaveTimer);
       syncSaveTimer = null;
       client?.stopClient();
@@ -311,7 +299,7 @@ export function createMatrixAdapter(engine: Engine, options: MatrixAdapterOption
       releaseLock = null;
     },
     status(): AdapterStatus {
-      return connected ? { connected: true, detail: session ? `as ${session.userId}` : 'connected' } : { connected: false, detail: lastError ?? 'not connected' };
+      return health.status(session ? `as ${session.userId}` : 'connected');
     },
   };
 }

@@ -32,7 +32,7 @@ export interface SlackMessage {
 }
 
 /** Files are private to the workspace: fetched with the bot token. */
-async function attachmentsOf(files: SlackFile[] | undefined, botToken: string): Promise<Attachment[]> {
+export async function attachmentsOf(files: SlackFile[] | undefined, botToken: string): Promise<Attachment[]> {
   return Promise.all(
     (files ?? []).map(async (f) => {
       const mimeType = f.mimetype ?? 'application/octet-stream';
@@ -57,7 +57,8 @@ export function isDirectChannel(message: Pick<SlackMessage, 'channel' | 'channel
   return message.channel_type === 'im' || (message.channel_type === undefined && message.channel.startsWith('D'));
 }
 
-export async function messageInbound(message: SlackMessage, options: { botUserId: string; botToken: string; kind: 'message' | 'edit'; isAdmin: boolean }): Promise<Inbound> {
+/** The message as an `Inbound`, its files not yet downloaded (`attachmentsOf`, once it is admitted). */
+export function messageInbound(message: SlackMessage, options: { botUserId: string; kind: 'message' | 'edit' }): Inbound {
   const mention = `<@${options.botUserId}>`;
   const raw = message.text ?? '';
   const text = raw.split(mention).join('').trim();
@@ -71,12 +72,11 @@ export async function messageInbound(message: SlackMessage, options: { botUserId
     messageId: messageKey(message.channel, message.ts),
     author: { id: message.user ?? 'unknown', name: message.user ?? 'unknown', isBot: Boolean(message.bot_id) },
     text,
-    attachments: await attachmentsOf(message.files, options.botToken),
+    attachments: [],
     replyTo: null,
     mentionsBot: raw.includes(mention),
     isDirect: isDirectChannel(message),
     kind: options.kind,
-    authorIsAdmin: options.isAdmin,
   };
   if (commandMatch && options.kind === 'message') {
     return { ...base, kind: 'command', command: { name: (commandMatch[1] ?? 'help').toLowerCase(), args: commandMatch[2]!.trim() } };

@@ -1,12 +1,11 @@
 import type { AddressInfo, ListenOptions } from 'node:net';
 import type { Server } from 'node:http';
 import { App, Assistant, LogLevel, type BlockAction } from '@slack/bolt';
-import type { Engine } from '../../core/engine.js';
-import { errorMessage } from '../../core/errors.js';
 import type { ActionName, Inbound } from '../../core/inbound.js';
-import type { AdapterStatus, ChatAdapter } from '../adapter.js';
+import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
+import { AdapterHealth } from '../health.js';
 import { createSlackDirectory } from './directory.js';
-import { SLACK, isDirectChannel, messageInbound, type SlackMessage } from './inbound.js';
+import { SLACK, attachmentsOf, isDirectChannel, messageInbound, type SlackMessage } from './inbound.js';
 import { ACTION_PREFIX, SlackReply, messageKey } from './reply.js';
 
 const ASSISTANT_PROMPTS = 4;
@@ -16,8 +15,7 @@ const ASSISTANT_PROMPTS = 4;
  * mention, DMs and the assistant panel work the same; one slash command (`/tl`) for the command
  * table; Block Kit buttons under answers. Socket Mode with an app token, else HTTP with signing.
  */
-export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; httpUrl(): string | null } {
-  const { config, log } = engine.deps;
+export function createSlackAdapter({ engine, config, log }: AdapterContext): ChatAdapter & { app: App; httpUrl(): string | null } {
   const settings = config.slack;
   const botToken = settings.botToken!;
   const apiUrl = settings.apiURL ? (settings.apiURL.endsWith('/') ? settings.apiURL : `${settings.apiURL}/`) : undefined;
@@ -31,8 +29,7 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     logLevel: LogLevel.ERROR,
   });
   let botUserId = '';
-  let connected = false;
-  let lastError: string | null = null;
+  const health = new AdapterHealth(SLACK, log);
   let server: Server | null = null;
   const names = new Map<string, string>();
 
@@ -49,22 +46,13 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     }
   }
 
-  const allowed = (channel: string, user: string, direct: boolean): boolean =>
-    (direct ? settings.allowDMs : settings.allow.channels.length === 0 || settings.allow.channels.includes(channel)) &&
-    (settings.allow.users.length === 0 || settings.allow.users.includes(user));
-
-  async function bound(channel: string): Promise<boolean> {
-    const row = await engine.deps.db.selectFrom('bindings').select('id').where('platform', '=', SLACK).where('channel_id', '=', channel).executeTakeFirst();
-    return row !== undefined;
-  }
-
   async function onMessage(message: SlackMessage, kind: 'message' | 'edit', assistant?: { setStatus: (s: string) => Promise<void>; setTitle: (t: string) => Promise<void> }): Promise<void> {
     if (message.bot_id || !message.user || message.user === botUserId) return;
     const direct = isDirectChannel(message);
-    if (!allowed(message.channel, message.user, direct)) return;
-    const inThread = Boolean(message.thread_ts && message.thread_ts !== message.ts);
-    if (!settings.answerEverywhere && !direct && !inThread && !(await bound(message.channel))) return;
-    const inbound = await messageInbound(message, { botUserId, botToken, kind, isAdmin: settings.adminUsers.includes(message.user) });
+    const inbound = messageInbound(message, { botUserId, kind });
+    // files are downloaded and names looked up only for what will be answered
+    if ((await engine.admit(inbound)) !== 'admitted') return;
+    inbound.attachments = await attachmentsOf(message.files, botToken);
     inbound.author.name = await displayName(message.user);
     const reply = new SlackReply(
       app.client,
@@ -78,10 +66,7 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     await engine.handle(inbound, reply);
   }
 
-  const guard = (what: string, work: () => Promise<void>): Promise<void> =>
-    work().catch((err) => {
-      log.error(`slack ${what} failed`, { error: errorMessage(err) });
-    });
+  const guard = (what: string, work: () => Promise<void>): Promise<void> => health.guard(what, work);
 
   app.event('app_mention', async ({ event }) => guard('mention', () => onMessage(event as unknown as SlackMessage, 'message')));
   app.message(async ({ message }) => {
@@ -98,7 +83,6 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     await guard('command', async () => {
       const [name = 'help', ...rest] = command.text.trim().split(/\s+/).filter(Boolean);
       const direct = command.channel_id.startsWith('D');
-      if (!allowed(command.channel_id, command.user_id, direct)) return;
       const inbound: Inbound = {
         platform: SLACK,
         eventId: `command:${command.trigger_id}`,
@@ -113,7 +97,6 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
         isDirect: direct,
         kind: 'command',
         command: { name: name.toLowerCase(), args: rest.join(' ') },
-        authorIsAdmin: settings.adminUsers.includes(command.user_id),
       };
       const reply = new SlackReply(app.client, { channel: command.channel_id, threadTs: null, userId: command.user_id, sourceTs: null }, settings.editIntervalMs);
       await engine.handle(inbound, reply);
@@ -143,7 +126,6 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
         isDirect: channel.startsWith('D'),
         kind: 'action',
         action: { name, targetMessageId: messageKey(channel, ts) },
-        authorIsAdmin: settings.adminUsers.includes(click.user.id),
       };
       await engine.handle(inbound, new SlackReply(app.client, { channel, threadTs, userId: click.user.id, sourceTs: null }, settings.editIntervalMs));
     });
@@ -154,9 +136,9 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     new Assistant({
       threadStarted: async ({ setSuggestedPrompts }) => {
         await guard('assistant thread', async () => {
-          const experience = await engine.deps.experiences.defaultExperience();
-          const prompts = experience.starterPrompts.slice(0, ASSISTANT_PROMPTS).map((p) => ({ title: p.slice(0, 75), message: p }));
-          if (prompts.length) await setSuggestedPrompts({ prompts, title: `Ask ${experience.personaName}` });
+          const greeting = await engine.greeting();
+          const prompts = greeting.prompts.slice(0, ASSISTANT_PROMPTS).map((p) => ({ title: p.slice(0, 75), message: p }));
+          if (prompts.length) await setSuggestedPrompts({ prompts, title: `Ask ${greeting.personaName}` });
         });
       },
       userMessage: async ({ message, setStatus, setTitle }) => {
@@ -170,34 +152,30 @@ export function createSlackAdapter(engine: Engine): ChatAdapter & { app: App; ht
     }),
   );
 
-  app.error(async (err) => {
-    lastError = errorMessage(err);
-    log.warn('slack error', { error: lastError });
-  });
+  app.error(async (err) => health.failed(err));
 
   return {
     platform: SLACK,
     app,
+    directory: createSlackDirectory(app.client),
     /** HTTP mode: where Slack should send events (for tests; in production, behind a proxy) */
     httpUrl: () => (server ? `http://${settings.host}:${(server.address() as AddressInfo).port}/slack/events` : null),
     async start() {
       const auth = await app.client.auth.test();
       botUserId = auth.user_id ?? '';
-      engine.directories.set(SLACK, createSlackDirectory(app.client));
       const started = settings.appToken ? await app.start() : await app.start({ port: settings.port, host: settings.host } satisfies ListenOptions);
       if (!settings.appToken) server = started as Server;
-      connected = true;
+      health.connected = true;
       log.info(`slack: connected as ${auth.user ?? botUserId} (${settings.appToken ? 'Socket Mode' : `HTTP on ${settings.host}:${settings.port}`})`);
     },
     async stop() {
-      connected = false;
-      engine.directories.delete(SLACK);
+      health.connected = false;
       await app.stop();
       // the Socket Mode socket needs a moment to close, or the process hangs on it
       await new Promise((resolve) => setTimeout(resolve, 300));
     },
     status(): AdapterStatus {
-      return connected ? { connected: true, detail: settings.appToken ? 'Socket Mode' : 'HTTP' } : { connected: false, detail: lastError ?? 'not connected' };
+      return health.status(settings.appToken ? 'Socket Mode' : 'HTTP');
     },
   };
 }

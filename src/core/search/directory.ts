@@ -1,6 +1,6 @@
 /**
- * What search needs from a chat platform, implemented by each adapter and registered on the
- * engine (`engine.directories`): who may read which channel, and how to link to a message.
+ * What search needs from a chat platform, an adapter's optional `directory` that the runtime
+ * registers with the engine while it runs: who may read which channel, and how to link to a message.
  * A platform without a directory shows a user only the conversations they wrote in.
  */
 
