@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -31,4 +32,19 @@ describe('the import graph', () => {
     // the graph was really read: a parser that reads nothing passes every rule
     expect(result.summary.totalCruised).toBeGreaterThan(150);
   }, 60_000);
+});
+
+describe('the chat adapters', () => {
+  it('should only translate: no file under src/bots/ reaches into the engine (its deps, turns or directories)', () => {
+    const bots = path.join(ROOT, 'src', 'bots');
+    const files = readdirSync(bots, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const reaches = files.flatMap((file) =>
+      readFileSync(path.join(bots, file), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (/\.deps\b|engine\.turns|engine\.directories/.test(line) ? [`src/bots/${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(reaches).toEqual([]);
+    // the folder was really read
+    expect(files.length).toBeGreaterThan(20);
+  });
 });
