@@ -191,8 +191,7 @@ export class Engine implements CommandHost, ChatEngine {
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
     const { siblings } = await this.deps.conversations.siblings(edited.id);
-    const back = reply.capabilities.buttons ? 'with ◀' : 'with `branch prev`';
-    const notice = `✎ This answers your edited message (branch ${siblings.length}/${siblings.length}); the earlier version stays reachable ${back}.`;
+    const notice = { kind: 'edited', branch: siblings.length, of: siblings.length, buttons: reply.capabilities.buttons } as const;
     await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound), notice });
   }
 
