@@ -296,11 +296,12 @@ describe.skipIf(!baseUrl)('Matrix bot against a real Synapse', { timeout: 180_00
     expect(aliceClient.client.getRoom(roomId)?.getMember(botUser.userId)?.membership).toBe('join');
   });
 
-  it('refuses to start a second process on the same crypto store', async () => {
+  it('refuses to start a second process on the same data dir and crypto store', async () => {
     const second = startBotProcess(botEnv);
     const code = await new Promise<number | null>((resolve) => second.child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(second.output()).toMatch(/in use by another Threadloom process \(pid \d+\)/);
+    // the data dir's lock is taken first, before the crypto store's is reached
+    expect(second.output()).toMatch(/is in use by another Threadloom \(pid \d+ on host /);
     // the running bot still answers
     const roomId = await roomWithBot({ encrypted: true });
     await askInThread(roomId, 'are you still alive', 'Yes, still here.');
