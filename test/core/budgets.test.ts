@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { BudgetService } from '../../src/core/budgets/service.js';
 import { configSchema } from '../../src/core/config.js';
-import type { NewUsageEvent } from '../../src/core/db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
 import { silentLogger } from '../../src/core/log.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { promptTokenEstimate, recordUsage } from '../../src/core/usage/ledger.js';

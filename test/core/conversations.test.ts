@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConversationService } from '../../src/core/conversations/service.js';
 import { mapPlatformMessages, nodeForPlatformMessage } from '../../src/core/conversations/platform-messages.js';
 import { pathToLeaf } from '../../src/core/conversations/repository.js';
-import type { MessageRow } from '../../src/core/db/types.js';
+import type { MessageRow } from '../../src/core/conversations/table.js';
 import { TestContext } from '../support/db.js';
 
 let ctx: TestContext;

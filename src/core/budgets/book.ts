@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
-import type { BudgetGrantRow } from '../db/types.js';
+import type { BudgetGrantRow } from './table.js';
 import { userKey } from '../identity.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';

@@ -1,5 +1,5 @@
 import { writeAudit } from '../audit.js';
-import type { BudgetGrantRow } from '../db/types.js';
+import type { BudgetGrantRow } from './table.js';
 import type { BudgetBook } from './book.js';
 import { runtimeKey, type BudgetUnit } from './rules.js';
 import { saveGrant, saveLimit, type LimitChange } from './store.js';

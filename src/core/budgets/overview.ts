@@ -1,4 +1,4 @@
-import type { BudgetGrantRow } from '../db/types.js';
+import type { BudgetGrantRow } from './table.js';
 import { parseUserKey, userKey } from '../identity.js';
 import { NO_EXTRA, share, type BudgetBook } from './book.js';
 import { windowOf, type PeriodWindow } from './periods.js';

@@ -1,7 +1,8 @@
 import { startOfUtcDay, startOfUtcMonth, utcDay, utcMonth } from '../format/utc.js';
+import type { BudgetPeriodName } from './table.js';
 
 /** Budget periods are UTC days and UTC months; a new one starts from zero. */
-export type BudgetPeriod = 'daily' | 'monthly';
+export type BudgetPeriod = BudgetPeriodName;
 
 export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['daily', 'monthly'];
 

@@ -1,14 +1,15 @@
 import type { BudgetLimits, BudgetsConfig } from '../config.js';
 import { BUDGET_PERIODS, type BudgetPeriod } from './periods.js';
 import { scopeKey, type BudgetScope } from './totals.js';
+import type { BudgetLimitScope, BudgetUnitName } from './table.js';
 
 /** The four levels a turn's spending is checked at. */
 export type BudgetLevel = 'user' | 'experience' | 'platform' | 'global';
-export type BudgetUnit = 'tokens' | 'usd';
+export type BudgetUnit = BudgetUnitName;
 export const BUDGET_UNITS: readonly BudgetUnit[] = ['tokens', 'usd'];
 
 /** Where a limit can be set: the four levels, and roles (each member's own user-level limit). */
-export type LimitScope = 'global' | 'platform' | 'experience' | 'role' | 'user';
+export type LimitScope = BudgetLimitScope;
 
 /** One limit on one scope's spending in one period. */
 export interface Budget {

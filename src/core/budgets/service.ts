@@ -1,4 +1,4 @@
-import type { BudgetGrantRow } from '../db/types.js';
+import type { BudgetGrantRow } from './table.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import { BudgetBook, type BudgetBookOptions, type BudgetExperience, type BudgetIdentity } from './book.js';
 import { grant, grantsOf, setLimit } from './edits.js';

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { BudgetGrantRow } from '../db/types.js';
+import type { BudgetGrantRow } from './table.js';
 import type { PeriodWindow, BudgetPeriod } from './periods.js';
 import { runtimeKey, type BudgetUnit, type LimitScope, type RuntimeLimits } from './rules.js';
 import { userKey } from '../identity.js';

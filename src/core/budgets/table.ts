@@ -1,9 +1,9 @@
 import type { Generated, Selectable } from 'kysely';
 
 /**
- * The budget tables. The unions are the same as rules.ts's LimitScope/BudgetUnit and periods.ts's
- * BudgetPeriod, stated here because those modules read the database and the table list must not
- * import them back.
+ * The budget tables, and the unions their columns hold: rules.ts (LimitScope, BudgetUnit) and
+ * periods.ts (BudgetPeriod) name them from here, since the table list must import nothing that
+ * reads the database.
  */
 export type BudgetLimitScope = 'global' | 'platform' | 'experience' | 'role' | 'user';
 export type BudgetPeriodName = 'daily' | 'monthly';

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/open.js';
-import type { NewUsageEvent } from '../db/types.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../usage/table.js';
 import { observeUsage } from '../usage/ledger.js';
 import { BUDGET_PERIODS, windowOf, type PeriodWindow } from './periods.js';
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { MessageRow, SummaryRow } from '../db/types.js';
+import type { MessageRow, SummaryRow } from '../conversations/table.js';
 import type { ExperienceSpec } from '../experiences/schema.js';
 import { recentPath } from '../conversations/repository.js';
 import type { ChatMessage, ImagePart } from '../providers/types.js';

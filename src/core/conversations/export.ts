@@ -1,4 +1,4 @@
-import type { ConversationRow, MessageRow } from '../db/types.js';
+import type { ConversationRow, MessageRow } from './table.js';
 
 export interface ConversationExport {
   id: number;

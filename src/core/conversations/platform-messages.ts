@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { MessageRow } from '../db/types.js';
+import type { MessageRow } from './table.js';
 
 /**
  * Which platform messages show which tree node: a long answer split over several posts maps each

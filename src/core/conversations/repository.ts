@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { ConversationRow, Database, MessageRow, NewConversationRow, NewMessageRow } from '../db/types.js';
+import type { ConversationRow, MessageRow, NewConversationRow, NewMessageRow } from './table.js';
+import type { Database } from '../db/types.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

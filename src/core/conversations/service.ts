@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { ConversationRow, MessageRole, MessageRow, MessageStatus } from '../db/types.js';
+import type { ConversationRow, MessageRole, MessageRow, MessageStatus } from './table.js';
 import { ThreadloomError } from '../errors.js';
 import type { Attachment } from '../inbound.js';
 import { estimateMessageTokens } from '../context/tokens.js';

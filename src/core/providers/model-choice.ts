@@ -1,7 +1,7 @@
 import { bindingAt } from '../bindings/repository.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/open.js';
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Experience } from '../experiences/service.js';
 import { modelDefaults } from '../settings.js';
 

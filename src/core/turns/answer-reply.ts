@@ -1,4 +1,4 @@
-import type { MessageRow } from '../db/types.js';
+import type { MessageRow } from '../conversations/table.js';
 import type { Reply, ReplyButton } from '../inbound.js';
 import type { StreamOutcome } from '../providers/router.js';
 import { StreamRenderer } from '../stream.js';

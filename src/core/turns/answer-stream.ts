@@ -1,4 +1,5 @@
-import type { MessageRow, MessageStatus, NewUsageEvent } from '../db/types.js';
+import type { MessageRow, MessageStatus } from '../conversations/table.js';
+import type { NewUsageEventRow as NewUsageEvent } from '../usage/table.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import type { ProviderCall, StreamOutcome } from '../providers/router.js';
 import type { ChatMessage, GenerationParams } from '../providers/types.js';

@@ -1,5 +1,5 @@
 import type { ConversationService } from '../conversations/service.js';
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import type { StreamOutcome } from '../providers/router.js';
 

@@ -1,4 +1,4 @@
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Experience } from '../experiences/service.js';
 import type { Inbound } from '../inbound.js';
 import type { EngineDeps } from './deps.js';

@@ -1,6 +1,6 @@
 import { buildContext, type BuiltContext } from '../context/builder.js';
 import { promptVariables } from '../context/prompt.js';
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Experience } from '../experiences/service.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import type { GenerationParams } from '../providers/types.js';

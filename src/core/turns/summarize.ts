@@ -1,7 +1,7 @@
 import { recentPath } from '../conversations/repository.js';
 import type { BuiltContext } from '../context/builder.js';
 import { estimateTokens } from '../context/tokens.js';
-import type { ConversationRow, MessageRow, SummaryRow } from '../db/types.js';
+import type { ConversationRow, MessageRow, SummaryRow } from '../conversations/table.js';
 import type { EngineDeps } from './deps.js';
 import { utilityCompletion } from './utility.js';
 import type { UsageContext } from '../usage/ledger.js';

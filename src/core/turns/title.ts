@@ -1,4 +1,4 @@
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Reply } from '../inbound.js';
 import type { EngineDeps } from './deps.js';
 import { utilityCompletion } from './utility.js';

@@ -1,6 +1,6 @@
 import type { TurnBudget } from '../budgets/planning.js';
 import { mapPlatformMessages } from '../conversations/platform-messages.js';
-import type { ConversationRow } from '../db/types.js';
+import type { ConversationRow } from '../conversations/table.js';
 import type { Experience } from '../experiences/service.js';
 import type { Reply } from '../inbound.js';
 import { chooseModel, type ModelChoice } from '../providers/model-choice.js';

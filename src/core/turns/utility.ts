@@ -1,5 +1,5 @@
 import { configSecrets, type Config } from '../config.js';
-import type { UsagePurpose } from '../db/types.js';
+import type { UsagePurpose } from '../usage/table.js';
 import type { ChatMessage } from '../providers/types.js';
 import { redactSecrets } from '../redact.js';
 import { promptTokenEstimate, recordUsage, usageRow, type UsageContext } from '../usage/ledger.js';
