@@ -26,3 +26,18 @@ export async function nodeForPlatformMessage(db: Db, platform: string, platformM
     .where('platform_messages.platform_message_id', '=', platformMessageId)
     .executeTakeFirst();
 }
+
+/** The first platform message (part 0 of a split answer) showing each node, for links to it. */
+export async function firstPlatformMessageIds(db: Db, messageIds: readonly number[]): Promise<Map<number, string>> {
+  if (!messageIds.length) return new Map();
+  const rows = await db
+    .selectFrom('platform_messages')
+    .select(['message_id', 'platform_message_id', 'part'])
+    .where('message_id', 'in', [...messageIds])
+    .orderBy('message_id')
+    .orderBy('part')
+    .execute();
+  const first = new Map<number, string>();
+  for (const row of rows) if (!first.has(row.message_id)) first.set(row.message_id, row.platform_message_id);
+  return first;
+}

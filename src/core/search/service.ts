@@ -10,6 +10,7 @@ import type { SearchIndexer } from './indexer.js';
 import { snippetOf } from './snippet.js';
 import type { SearchStore, VectorFilter } from './store.js';
 import { recordEmbedding } from './usage.js';
+import { firstPlatformMessageIds } from '../conversations/platform-messages.js';
 
 /** a search waits this long for its query's embedding, then answers with keywords alone */
 const QUERY_EMBED_TIMEOUT_MS = 20_000;
@@ -164,17 +165,11 @@ export class SearchService {
         'm.id as messageId', 'm.conversation_id as conversationId', 'm.role', 'm.author_name as authorName', 'm.content',
         'm.created_at as createdAt', 'c.title', 'c.experience_id as experienceId', 'e.name as experienceName',
         'c.platform', 'c.channel_id as channelId', 'c.thread_id as threadId',
-        (eb) => eb
-          .selectFrom('platform_messages as p')
-          .select('p.platform_message_id')
-          .whereRef('p.message_id', '=', 'm.id')
-          .orderBy('p.part')
-          .limit(1)
-          .as('platformMessageId'),
       ])
       .where('m.id', 'in', sql<number>`(SELECT value FROM json_each(${JSON.stringify(ids)}))`)
       .execute();
-    const byId = new Map(rows.map((r) => [r.messageId, r]));
+    const links = await firstPlatformMessageIds(this.options.db, ids);
+    const byId = new Map(rows.map((r) => [r.messageId, { ...r, platformMessageId: links.get(r.messageId) ?? null }]));
     return ids.flatMap((id) => {
       const row = byId.get(id);
       if (!row || !within(row, filter)) return [];
