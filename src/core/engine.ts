@@ -1,7 +1,7 @@
 import { runCommand } from './commands/run.js';
 import type { CommandActions, CommandHost } from './commands/types.js';
 import { withAttachmentText } from './context/attachments.js';
-import type { ConversationRow } from './db/types.js';
+import type { ConversationRow } from './conversations/table.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import { withLogContext } from './log.js';
 import type { Admission, Admittee, ChatEngine, ChatPlace, Greeting, Inbound, Reply } from './inbound.js';
@@ -31,7 +31,7 @@ export class Engine implements CommandHost, ChatEngine {
   private readonly queue = new KeyedQueue();
   private closing = false;
 
-  constructor(readonly deps: EngineDeps) {
+  constructor(private readonly deps: EngineDeps) {
     this.turns = new TurnRunner(deps);
     this.limiter = new UserRateLimiter(deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
   }

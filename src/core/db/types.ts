@@ -56,11 +56,3 @@ export interface Database {
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */
 export type DbExecutor = Kysely<Database> | Transaction<Database>;
-
-// Until every importer reads its row types from the feature (the modules being split right now),
-// the old names stay reachable here.
-export type { ExperienceRow, NewExperienceRow, ExperienceRowUpdate } from '../experiences/table.js';
-export type { ConversationRow, NewConversationRow, MessageRow, NewMessageRow, MessageRole, MessageStatus, SummaryRow, AttachmentRow } from '../conversations/table.js';
-export type { UsageEventRow, NewUsageEventRow, NewUsageEventRow as NewUsageEvent, UsagePurpose, UsageStatus } from '../usage/table.js';
-export type { BudgetLimitRow, BudgetGrantRow } from '../budgets/table.js';
-export type { AuditLogTable } from '../audit.table.js';
