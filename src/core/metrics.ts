@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { NewUsageEventRow as NewUsageEvent } from './usage/table.js';
+import type { NewUsageEventRow } from './usage/table.js';
 import type { PlatformStatusBoard } from './platforms.js';
 
 /**
@@ -69,7 +69,7 @@ export class Metrics {
   }
 
   /** One batch from the ledger: every provider call of one turn (or one title/summary call). */
-  observeUsage(rows: readonly NewUsageEvent[]): void {
+  observeUsage(rows: readonly NewUsageEventRow[]): void {
     for (const row of rows) {
       // keys in sorted order, so the exposition lists labels as it always has
       const call = { model: row.model, platform: row.platform ?? 'none', provider: row.provider };

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { adminContext } from '../../src/admin/context.js';
 import { configSchema } from '../../src/core/config.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
+import type { NewUsageEventRow } from '../../src/core/usage/table.js';
 import { recordUsage } from '../../src/core/usage/ledger.js';
 import { ADMIN_PASSWORD, cookieFrom, formBody, postLogin } from '../support/admin.js';
 import { inbound, RecordingReply } from '../support/reply.js';
@@ -73,7 +73,7 @@ afterEach(async () => {
 });
 
 /** Spending through the real ledger, so the running totals see it as they would a turn's. */
-async function spend(platform: string, userId: string, tokens: number, usd = 0, row: Partial<NewUsageEvent> = {}): Promise<void> {
+async function spend(platform: string, userId: string, tokens: number, usd = 0, row: Partial<NewUsageEventRow> = {}): Promise<void> {
   await recordUsage(rt.database.db, [
     { platform, user_id: userId, provider: 'openai', model: 'openai/gpt-4o-mini', purpose: 'chat', tokens_in: tokens, tokens_out: 0, estimated: 0, cost_usd: usd, status: 'ok', created_at: NOW.toISOString(), ...row },
   ]);

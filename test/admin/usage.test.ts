@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
+import type { NewUsageEventRow } from '../../src/core/usage/table.js';
 import { csvField, usageCsv } from '../../src/core/usage/csv.js';
 import { usageReport, type UsageReport } from '../../src/core/usage/report.js';
 import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
@@ -12,7 +12,7 @@ import { createTestDatabase, TestContext } from '../support/db.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
-function event(createdAt: string, fields: Partial<NewUsageEvent> = {}): NewUsageEvent {
+function event(createdAt: string, fields: Partial<NewUsageEventRow> = {}): NewUsageEventRow {
   return {
     created_at: createdAt,
     platform: 'discord',

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { BudgetService } from '../../src/core/budgets/service.js';
 import { configSchema } from '../../src/core/config.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
+import type { NewUsageEventRow } from '../../src/core/usage/table.js';
 import { silentLogger } from '../../src/core/log.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { promptTokenEstimate, recordUsage } from '../../src/core/usage/ledger.js';
@@ -55,7 +55,7 @@ async function general() {
 }
 
 /** Spending recorded earlier through the real ledger, as a provider call would be. */
-async function spent(tokens: number, usd = 0, row: Partial<NewUsageEvent> = {}): Promise<void> {
+async function spent(tokens: number, usd = 0, row: Partial<NewUsageEventRow> = {}): Promise<void> {
   await recordUsage(current().deps.db, [
     {
       platform: 'test',
@@ -110,7 +110,7 @@ async function ledger(user = 'ada') {
 
 describe(BudgetService.name, () => {
   describe('refusals', () => {
-    const levels: Array<[string, BudgetsInput, Partial<NewUsageEvent>, string]> = [
+    const levels: Array<[string, BudgetsInput, Partial<NewUsageEventRow>, string]> = [
       ['a user', { users: { 'test:ada': { daily: { tokens: 1000 } } } }, {}, 'Your daily budget'],
       ['the platform', { platforms: { test: { daily: { tokens: 1000 } } } }, { user_id: 'bo' }, "The test platform's daily budget"],
       ['an Experience', { experiences: { general: { daily: { tokens: 1000 } } } }, { user_id: 'bo' }, "The general Experience's daily budget"],

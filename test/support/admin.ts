@@ -4,7 +4,7 @@ import { BackupService, type BackupServiceOptions } from '../../src/core/backups
 import { silentLogger } from '../../src/core/log.js';
 import { adminContext, type AdminContext } from '../../src/admin/context.js';
 import type { Config } from '../../src/core/config.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../../src/core/usage/table.js';
+import type { NewUsageEventRow } from '../../src/core/usage/table.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -31,7 +31,7 @@ export interface AdminSession {
 }
 
 /** A usage_events row: an ok chat call to openai/gpt-4o-mini, zero tokens, unless overridden. */
-export function usageEvent(overrides: Partial<NewUsageEvent> = {}): NewUsageEvent {
+export function usageEvent(overrides: Partial<NewUsageEventRow> = {}): NewUsageEventRow {
   return { provider: 'openai', model: 'openai/gpt-4o-mini', purpose: 'chat', status: 'ok', tokens_in: 0, tokens_out: 0, estimated: 0, cost_usd: 0, ...overrides };
 }
 

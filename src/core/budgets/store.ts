@@ -3,6 +3,7 @@ import type { BudgetGrantRow } from './table.js';
 import type { PeriodWindow, BudgetPeriod } from './periods.js';
 import { runtimeKey, type BudgetUnit, type LimitScope, type RuntimeLimits } from './rules.js';
 import { userKey } from '../identity.js';
+import { usersByIds } from '../users/repository.js';
 
 /** Budget state in the database: run-time limits, extra allowances, warnings given. */
 
@@ -68,14 +69,8 @@ export async function markWarned(db: Db, budget: string, period: string, at: Dat
 
 /** Roles recorded in `users`, by identity `platform:userId`. */
 export async function rolesOf(db: Db, identities: ReadonlyArray<{ platform: string; userId: string }>): Promise<Map<string, string>> {
-  if (!identities.length) return new Map();
-  const rows = await db
-    .selectFrom('users')
-    .select(['platform', 'platform_user_id', 'role'])
-    .where('platform_user_id', 'in', [...new Set(identities.map((i) => i.userId))])
-    .execute();
   const roles = new Map<string, string>();
-  for (const row of rows) roles.set(userKey(row.platform, row.platform_user_id), row.role);
+  for (const user of await usersByIds(db, identities.map((i) => i.userId))) roles.set(userKey(user.platform, user.userId), user.role);
   return roles;
 }
 

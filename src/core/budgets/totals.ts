@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/open.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../usage/table.js';
+import type { NewUsageEventRow } from '../usage/table.js';
 import { observeUsage } from '../usage/ledger.js';
 import { BUDGET_PERIODS, windowOf, type PeriodWindow } from './periods.js';
 
@@ -39,7 +39,7 @@ function add(map: Map<string, Spend>, key: string, spend: Spend): void {
   map.set(key, entry);
 }
 
-function scopesOf(row: NewUsageEvent): BudgetScope[] {
+function scopesOf(row: NewUsageEventRow): BudgetScope[] {
   const scopes: BudgetScope[] = [{ kind: 'global' }];
   if (row.platform) scopes.push({ kind: 'platform', platform: row.platform });
   if (row.experience_id != null) scopes.push({ kind: 'experience', experienceId: row.experience_id });
@@ -145,7 +145,7 @@ export class RunningTotals {
     return [...this.observed.keys()].filter((k) => k.startsWith('user:') && k.endsWith(suffix)).map((k) => k.slice('user:'.length, -suffix.length));
   }
 
-  private observe(rows: readonly NewUsageEvent[]): void {
+  private observe(rows: readonly NewUsageEventRow[]): void {
     for (const row of rows) {
       // chat rows carry the engine's clock; others are stamped by the database as they arrive: now
       const at = row.created_at ? new Date(row.created_at) : this.now();

@@ -1,5 +1,5 @@
 import type { MessageRow, MessageStatus } from '../conversations/table.js';
-import type { NewUsageEventRow as NewUsageEvent } from '../usage/table.js';
+import type { NewUsageEventRow } from '../usage/table.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import type { ProviderCall, StreamOutcome } from '../providers/router.js';
 import type { ChatMessage, GenerationParams } from '../providers/types.js';
@@ -39,7 +39,7 @@ export interface StreamedAnswer {
  */
 export async function streamAnswer(deps: EngineDeps, request: AnswerStreamRequest): Promise<StreamedAnswer> {
   const answer = await deps.conversations.append(request.conversationId, { role: 'assistant', content: '', status: 'streaming', model: request.choice.modelId }, request.parentId);
-  const rows: NewUsageEvent[] = [];
+  const rows: NewUsageEventRow[] = [];
   const progress = new StreamingSave((text) => deps.conversations.saveStreamingText(answer.id, text), deps.log);
   const outcome = await deps.router.stream({
     candidates: request.choice.candidates,
@@ -71,7 +71,7 @@ export async function streamAnswer(deps: EngineDeps, request: AnswerStreamReques
 }
 
 /** One provider call's usage row; a call that answered after an earlier one failed is a fallback. */
-function callRow(deps: EngineDeps, call: ProviderCall, earlier: readonly NewUsageEvent[], usage: Omit<UsageContext, 'purpose'>, estimate: number): NewUsageEvent {
+function callRow(deps: EngineDeps, call: ProviderCall, earlier: readonly NewUsageEventRow[], usage: Omit<UsageContext, 'purpose'>, estimate: number): NewUsageEventRow {
   const status = call.status === 'ok' && earlier.some((r) => r.status === 'error') ? 'fallback' : call.status;
   const row = withStoredError(usageRow(call, { ...usage, purpose: 'chat' }, deps.prices, estimate, status), deps.config);
   // stamped with the engine's clock, which budget periods and `usage` also go by

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { NewUsageEventRow as NewUsageEvent, UsagePurpose, UsageStatus } from './table.js';
+import type { NewUsageEventRow, UsagePurpose, UsageStatus } from './table.js';
 import { estimateTokens } from '../context/tokens.js';
 import type { ChatMessage } from '../providers/types.js';
 import type { PriceTable } from '../providers/pricing.js';
@@ -29,7 +29,7 @@ export function usageRow(
   prices: PriceTable,
   promptEstimate: number,
   status: UsageStatus = call.status,
-): NewUsageEvent {
+): NewUsageEventRow {
   // a call that failed before any text was read is not charged: most never reached a model
   const nothingServed = call.usage === null && call.status === 'error' && call.outputText === '';
   const estimated = call.usage === null && !nothingServed;
@@ -55,7 +55,7 @@ export function usageRow(
 }
 
 /** Told each batch once it is written (e.g. the /metrics counters). Must not throw. */
-export type UsageObserver = (rows: readonly NewUsageEvent[]) => void;
+export type UsageObserver = (rows: readonly NewUsageEventRow[]) => void;
 
 const observers = new WeakMap<Db, Set<UsageObserver>>();
 
@@ -67,7 +67,7 @@ export function observeUsage(db: Db, observer: UsageObserver): () => void {
   return () => set.delete(observer);
 }
 
-export async function recordUsage(db: Db, rows: NewUsageEvent[]): Promise<void> {
+export async function recordUsage(db: Db, rows: NewUsageEventRow[]): Promise<void> {
   if (!rows.length) return;
   await db.insertInto('usage_events').values(rows).execute();
   for (const observer of observers.get(db) ?? []) {
