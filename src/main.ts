@@ -5,6 +5,8 @@ import { adminContext, startAdmin, type RunningAdmin } from './admin/index.js';
 import { BackupService } from './core/backups/service.js';
 import { pruneProcessedEvents } from './core/turns/gate.js';
 import { lockDataDir } from './core/data-dir-lock.js';
+import { checkDefaultModel, readinessLine } from './core/providers/readiness.js';
+import { modelDefaults } from './core/settings.js';
 import { consoleLogger, createLogger, type Logger } from './core/log.js';
 import { startAdapter, startRuntime, stopAdapter, type Runtime } from './core/runtime.js';
 
@@ -137,7 +139,13 @@ async function main(): Promise<void> {
   }, 30_000);
 
   for (const line of platformLines(config)) log.info(line);
-  log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${config.defaultModel})`);
+  const { defaultModel } = await modelDefaults(db, config);
+  log.info(`threadloom ready in ${Math.round(performance.now() - started)} ms (data in ${config.dataDir}, default model ${defaultModel})`);
+  // after "ready", not before it: a provider that does not answer must not hold the start up
+  const readiness = await checkDefaultModel(runtime.deps.router, defaultModel);
+  runtime.readiness.set(readiness);
+  const line = readinessLine(readiness, admin?.url ?? null);
+  if (line) log.warn(line);
 }
 
 main().catch((err) => {

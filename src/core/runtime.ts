@@ -5,6 +5,7 @@ import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openDatabase, type Db, type OpenedDatabase } from './db/open.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Metrics } from './metrics.js';
+import { ReadinessBoard } from './providers/readiness.js';
 import { applyAccess, loadAccess, PlatformStatusBoard } from './platforms.js';
 import { observeUsage } from './usage/ledger.js';
 import { Engine } from './engine.js';
@@ -31,6 +32,8 @@ export interface Runtime {
   metrics: Metrics;
   /** spending limits: the turn checks them; the admin Usage page reads `budgetOverview` */
   budgets: BudgetService;
+  /** whether a model can answer: the dashboard's banner until one does */
+  readiness: ReadinessBoard;
   close(): Promise<void>;
 }
 
@@ -122,7 +125,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const engine = new Engine(deps);
     const platforms = new PlatformStatusBoard(deps.now);
     const metrics = new Metrics(platforms);
-    const stopObserving = observeUsage(database.db, (rows) => metrics.observeUsage(rows));
+    const readiness = new ReadinessBoard();
+    const stopObserving = observeUsage(database.db, (rows) => {
+      metrics.observeUsage(rows);
+      if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
+    });
     indexer.start();
     return {
       engine,
@@ -130,6 +137,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       database,
       platforms,
       metrics,
+      readiness,
       budgets,
       close: async () => {
         stopObserving();

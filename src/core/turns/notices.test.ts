@@ -29,7 +29,20 @@ describe('turn notices', () => {
     const error = new ProviderError('timeout', 'no first token within 3000 ms');
     expect(footerOf([outcomeNotice(outcome('partial', { text: 'half', error }), byExperience)])).toBe(`⚠ The answer was cut off (${error.userMessage}); what arrived is kept.`);
     expect(footerOf([outcomeNotice(outcome('aborted'), byExperience)])).toBe('⏹ Stopped.');
-    expect(footerOf([outcomeNotice(outcome('error', { error: overloaded, failures: failedFirst.failures }), byExperience)])).toBe(`⚠ No answer: ${overloaded.userMessage}. Tried openai/gpt-4o.`);
+    expect(footerOf([outcomeNotice(outcome('error', { error: overloaded, failures: failedFirst.failures }), byExperience)])).toBe(
+      `⚠ No answer: ${overloaded.userMessage}. Tried openai/gpt-4o. Try again in a moment.`,
+    );
+  });
+
+  it('should name the way out when no model answered', () => {
+    const failed = (modelId: string, error: ProviderError) => outcome('error', { error, failures: [{ modelId, error }] });
+    const down = new ProviderError('connection', 'fetch failed');
+    expect(footerOf([outcomeNotice(failed('ollama/llama3.2', down), byExperience)])).toBe(
+      '⚠ No answer: the model server could not be reached. Tried ollama/llama3.2. Ask whoever runs Threadloom to start Ollama (`ollama serve`), or pick another model with the `model` command.',
+    );
+    const missing = new ProviderError('unknown_model', 'model "qwen3" not found, try pulling it first');
+    expect(footerOf([outcomeNotice(failed('ollama/qwen3', missing), byExperience)])).toContain('fetch it (`ollama pull qwen3`)');
+    expect(footerOf([outcomeNotice(failed('openai/gpt-4o', new ProviderError('auth', '401')), byExperience)])).toContain("check the provider's API key");
   });
 
   it('should put one line per notice under the answer, in the order given', () => {

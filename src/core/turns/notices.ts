@@ -11,7 +11,7 @@ export type TurnNotice =
   | { kind: 'fallback'; picked: string | null; answeredBy: string; failed: string[]; reason: string }
   | { kind: 'cut-off'; reason: string }
   | { kind: 'stopped' }
-  | { kind: 'no-answer'; reason: string; tried: string[] }
+  | { kind: 'no-answer'; reason: string; tried: string[]; fix: string | null }
   | { kind: 'restarting' }
   /** worded by budgets/lines.ts, which says everything a user reads about budgets */
   | { kind: 'budget'; line: string };
@@ -39,7 +39,7 @@ export function noticeText(notice: TurnNotice): string {
     case 'stopped':
       return '⏹ Stopped.';
     case 'no-answer':
-      return `⚠ No answer: ${notice.reason}.${notice.tried.length ? ` Tried ${notice.tried.join(', ')}.` : ''}`;
+      return `⚠ No answer: ${notice.reason}.${notice.tried.length ? ` Tried ${notice.tried.join(', ')}.` : ''}${notice.fix ? ` ${notice.fix}` : ''}`;
     case 'restarting':
       return '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
     case 'budget':
@@ -73,7 +73,32 @@ export function outcomeNotice(outcome: StreamOutcome, choice: ModelChoice): Turn
     case 'aborted':
       return { kind: 'stopped' };
     case 'error':
-      return { kind: 'no-answer', reason, tried: outcome.failures.map((f) => f.modelId) };
+      return { kind: 'no-answer', reason, tried: outcome.failures.map((f) => f.modelId), fix: remedy(outcome.failures.at(-1)) };
+  }
+}
+
+/** What a chat user (often not the operator) can do about a failed answer, in one sentence. */
+function remedy(last: StreamOutcome['failures'][number] | undefined): string | null {
+  if (!last) return null;
+  const ollama = last.modelId.startsWith('ollama/');
+  switch (last.error.failure) {
+    case 'connection':
+      return ollama
+        ? 'Ask whoever runs Threadloom to start Ollama (`ollama serve`), or pick another model with the `model` command.'
+        : 'Ask whoever runs Threadloom to check that the model server is up, or pick another model with the `model` command.';
+    case 'unknown_model':
+      return ollama
+        ? `Ask whoever runs Threadloom to fetch it (\`ollama pull ${last.modelId.slice('ollama/'.length)}\`), or pick another model with the \`model\` command.`
+        : 'Pick another model with the `model` command (`models` lists them).';
+    case 'auth':
+      return "Ask whoever runs Threadloom to check the provider's API key.";
+    case 'timeout':
+    case 'server':
+    case 'rate_limited':
+    case 'malformed':
+      return 'Try again in a moment.';
+    default:
+      return null;
   }
 }
 
