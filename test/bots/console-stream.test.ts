@@ -30,3 +30,47 @@ describe('console adapter › streaming', () => {
     expect(screen).toContain(CODE_ANSWER);
   });
 });
+
+/** A terminal's output as a stream: `isTTY` decides colour and rendering, as on process.stdout. */
+function screenOf(tty: boolean) {
+  const input = new PassThrough();
+  const output = Object.assign(new PassThrough(), tty ? { isTTY: true, columns: 80, rows: 40 } : {});
+  let screen = '';
+  output.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+  return { input, output, screen: () => screen };
+}
+
+const MARKDOWN_ANSWER = 'Use **ssh** on port `22`:\n\n| service | port |\n|---|---|\n| ssh | 22 |';
+
+describe('console adapter › who speaks and how answers look', () => {
+  it('should mark the answer as Threadloom\'s, in plain text with no escape codes when piped', async () => {
+    rt.openai.script({ answer: MARKDOWN_ANSWER, chunkSize: 5, delayMs: 2 });
+    const io = screenOf(false);
+    const adapter = createConsoleAdapter({ engine: rt.engine, experienceSlug: 'general', input: io.input, output: io.output });
+    await adapter.start();
+    io.input.end('which port?\n');
+    await adapter.done;
+    expect(io.screen()).toContain(`threadloom › ${MARKDOWN_ANSWER}`);
+    expect(io.screen()).not.toContain('\x1b');
+  });
+
+  it('should replace the streamed Markdown by the rendered answer on a TTY', async () => {
+    rt.openai.script({ answer: MARKDOWN_ANSWER, chunkSize: 5, delayMs: 2 });
+    const io = screenOf(true);
+    const adapter = createConsoleAdapter({ engine: rt.engine, experienceSlug: 'general', input: io.input, output: io.output });
+    await adapter.start();
+    io.input.end('which port?\n');
+    await adapter.done;
+    const screen = io.screen();
+    // streamed raw first, then the cursor goes back up over it and the screen below is cleared
+    const erase = screen.lastIndexOf('\x1b[J');
+    // up over exactly the five rows streamed: the marker's line, the blank line and the table's three
+    expect(screen.slice(erase - 5, erase)).toBe('\r\x1b[5A');
+    expect(screen.slice(0, erase)).toContain('| ssh | 22 |');
+    const rendered = screen.slice(erase).replace(/\x1b\[[0-9;]*m/g, '');
+    expect(rendered).toContain('threadloom ›');
+    expect(rendered).toMatch(/│\s*ssh\s*│\s*22\s*│/);
+    expect(rendered).not.toContain('**');
+    expect(rendered).not.toContain('|---|');
+  });
+});

@@ -1,24 +1,29 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { parseCommandText } from '../../core/commands/run.js';
 import type { ChatEngine, Inbound } from '../../core/inbound.js';
 import { OPEN_DIRECTORY } from '../../core/search/directory.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
-import { ConsoleReply } from './reply.js';
+import { paint } from './render.js';
+import { ConsoleReply, type ConsoleOutput } from './reply.js';
 
 export interface ConsoleAdapterOptions {
   engine: ChatEngine;
   experienceSlug: string;
   input?: Readable;
-  output?: Writable;
+  /** a TTY gets a prompt, colour and rendered Markdown; anything else plain text */
+  output?: ConsoleOutput;
   userName?: string;
   /** where `export` writes its files */
   exportDir?: string;
 }
 
 export const CONSOLE_PLATFORM = 'console';
+/** who speaks for Threadloom in the terminal; the person's lines follow the `you ›` prompt */
+const BOT_SPEAKER = 'threadloom';
+const PROMPT = 'you › ';
 
 /**
  * A terminal chat on the same engine: type to talk, `/command` for commands, Ctrl-C stops an
@@ -38,6 +43,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   let rl: readline.Interface | null = null;
   let counter = 0;
   let busy = false;
+  let closed = false;
   let queue: Promise<void> = Promise.resolve();
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -67,11 +73,12 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     if (!text) return;
     const inbound = inboundOf(text, parseCommandText(text, '/'));
     busy = true;
+    reply.beginTurn(BOT_SPEAKER);
     try {
       await engine.handle(inbound, reply);
     } finally {
       busy = false;
-      reply.endLine();
+      reply.endTurn();
     }
   }
 
@@ -96,15 +103,23 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
       // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
       const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
-      rl = readline.createInterface({ input, output, terminal });
+      rl = readline.createInterface({ input, output, terminal, prompt: terminal ? paint.you(PROMPT) : PROMPT });
+      const prompt = () => {
+        if (terminal && !closed) rl?.prompt();
+      };
       rl.on('line', (line) => {
-        queue = queue.then(() => handleLine(line)).catch((err) => {
-          output.write(`error: ${String(err)}\n`);
-        });
+        queue = queue
+          .then(() => handleLine(line))
+          .catch((err) => {
+            output.write(`error: ${String(err)}\n`);
+          })
+          .then(prompt);
       });
+      prompt();
       rl.on('SIGINT', interrupt);
       if (!terminal && input === process.stdin) process.on('SIGINT', interrupt);
       rl.on('close', () => {
+        closed = true;
         process.off('SIGINT', interrupt);
         void queue.then(resolveDone);
       });
