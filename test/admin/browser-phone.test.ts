@@ -93,6 +93,13 @@ describeInBrowser('admin web on a phone and in dark mode', () => {
     await Promise.all([page.waitForURL((url) => url.pathname === '/usage'), usage.click()]);
   });
 
+  it('should give the dashboard\'s Budgets card one link to the budgets, not the same one twice', async () => {
+    const page = await phone();
+    await page.goto('/');
+    const links = await page.locator('#dashboard-budgets a').evaluateAll((as) => as.map((a) => `${a.textContent} → ${a.getAttribute('href')}`));
+    expect(links).toEqual(['Set one on the Usage page → /usage#budgets']);
+  });
+
   it('should show the nav links without a menu on a wide screen', async () => {
     const page = await phone();
     await page.setViewportSize({ width: 1280, height: 800 });
