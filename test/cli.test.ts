@@ -135,3 +135,65 @@ describe('threadloom export', () => {
     }
   });
 });
+
+/** `threadloom chat` in a pseudo-terminal (util-linux `script`): what a person at a terminal sees. */
+function chatInTerminal(args: string[], env: Record<string, string>) {
+  const quote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '--import', TSX, path.join(ROOT, 'src/cli.ts'), 'chat', ...args].map(quote).join(' ');
+  const child = spawn('script', ['-q', '-c', command, '/dev/null'], {
+    cwd: mkdtempSync(path.join(tmpdir(), 'threadloom-cwd-')),
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', TERM: 'xterm-256color', ...env },
+  });
+  let screen = '';
+  const waiters = new Set<() => void>();
+  child.stdout.on('data', (d: Buffer) => {
+    screen += d;
+    for (const check of waiters) check();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    screen: () => screen,
+    type: (keys: string) => child.stdin.write(keys),
+    exited,
+    /** resolves once the screen, from `from` on, matches */
+    waitFor: (pattern: RegExp, from = 0) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(screen.slice(from))) return;
+          waiters.delete(check);
+          resolve();
+        };
+        waiters.add(check);
+        check();
+        void exited.then(() => {
+          if (waiters.delete(check)) reject(new Error(`exited before ${pattern}: ${screen}`));
+        });
+      }),
+  };
+}
+
+const stripColour = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
+describe('threadloom chat', () => {
+  let ollama: FakeProviderServer;
+  beforeAll(async () => {
+    ollama = await startFakeOllama();
+  });
+  afterAll(async () => {
+    await ollama.close();
+  });
+
+  it('should prompt, mark who speaks and show the answer rendered, in colour, in a terminal', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-chat-'));
+    const chat = chatInTerminal([], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url });
+    await chat.waitFor(/you › /);
+    chat.type('say **loud** words\r');
+    // the fake echoes the Markdown; once done, the streamed text is cleared and shown rendered
+    await chat.waitFor(/\x1b\[J[^]*you › /);
+    const rendered = chat.screen().slice(chat.screen().lastIndexOf('\x1b[J'));
+    expect(rendered).toContain('\x1b[1mloud');
+    expect(stripColour(rendered)).toMatch(/threadloom › Echo: say loud words\s/);
+    chat.type('\x04');
+    expect(await chat.exited).toBe(0);
+  });
+});
