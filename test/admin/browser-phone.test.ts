@@ -100,6 +100,15 @@ describeInBrowser('admin web on a phone and in dark mode', () => {
     expect(links).toEqual(['Set one on the Usage page → /usage#budgets']);
   });
 
+  it('should put each Settings checkbox on the line of its label', async () => {
+    const page = await phone();
+    await page.goto('/settings');
+    const box = await page.getByLabel('Answer direct messages').first().boundingBox();
+    const label = await page.locator('label[for="f-discord-allowDMs"]').boundingBox();
+    expect(label!.x).toBeGreaterThan(box!.x + box!.width);
+    expect(Math.abs(label!.y + label!.height / 2 - (box!.y + box!.height / 2))).toBeLessThan(label!.height / 2);
+  });
+
   it('should show the nav links without a menu on a wide screen', async () => {
     const page = await phone();
     await page.setViewportSize({ width: 1280, height: 800 });

@@ -13,7 +13,7 @@ afterEach(async () => {
 function formOf(page: string): Record<string, string> {
   const values: Record<string, string> = {};
   for (const m of page.matchAll(/<input id="f-[^"]*" name="([^"]+)" value="([^"]*)"/g)) values[m[1]!] = m[2]!;
-  for (const m of page.matchAll(/<input id="f-[^"]*" name="([^"]+)" type="checkbox"( checked)?>/g)) if (m[2]) values[m[1]!] = 'on';
+  for (const m of page.matchAll(/<input id="f-[^"]*" name="([^"]+)" type="checkbox"( checked)?[ >]/g)) if (m[2]) values[m[1]!] = 'on';
   for (const m of page.matchAll(/<textarea id="f-[^"]*" name="([^"]+)"[^>]*>([\s\S]*?)<\/textarea>/g)) values[m[1]!] = m[2]!;
   return values;
 }
@@ -75,6 +75,18 @@ describe('Settings page', () => {
     } finally {
       await restarted.close();
     }
+  });
+
+  it('should label every list, with its help under it tied to the field, and put each checkbox before its label', async () => {
+    admin = await startTestAdmin();
+    const page = (await (await admin.login()).get('/settings')).body;
+    const lists = [...page.matchAll(/<textarea id="(f-[^"]+)" name="([^"]+)"[^>]*aria-describedby="([^"]+)"/g)];
+    expect(lists.map((m) => m[2])).toHaveLength(14);
+    for (const [, id, name, described] of lists) {
+      expect(page, name).toMatch(new RegExp(`<label for="${id}">[^<]+</label>\\s*<textarea id="${id}"`));
+      expect(page, name).toMatch(new RegExp(`<small id="${described}">[^<]{10,}</small>`));
+    }
+    expect(page).toMatch(/<input id="f-slack-allowDMs" name="slack.allowDMs" type="checkbox"[^>]*>\s*<label for="f-slack-allowDMs">Answer direct messages<\/label>/);
   });
 
   it('should show what is wrong beside the field and change nothing', async () => {

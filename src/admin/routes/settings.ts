@@ -10,21 +10,21 @@ import type { FieldErrors } from '../experience-form.js';
  * limit after a restart) and win over the config file from then on.
  */
 
-/** Form field → where it lives in AccessSettings. Lists are one id per line. */
-const LIST_FIELDS: ReadonlyArray<readonly [platform: 'discord' | 'slack' | 'matrix', key: string, label: string]> = [
-  ['discord', 'guilds', 'Allowed servers (guild ids)'],
-  ['discord', 'channels', 'Allowed channels'],
-  ['discord', 'roles', 'Allowed roles'],
-  ['discord', 'users', 'Allowed users'],
-  ['discord', 'adminUsers', 'Admin users'],
-  ['discord', 'adminRoles', 'Admin roles'],
-  ['slack', 'channels', 'Allowed channels'],
-  ['slack', 'users', 'Allowed users'],
-  ['slack', 'adminUsers', 'Admin users'],
-  ['matrix', 'users', 'Allowed users'],
-  ['matrix', 'servers', 'Allowed homeservers'],
-  ['matrix', 'rooms', 'Allowed rooms'],
-  ['matrix', 'adminUsers', 'Admin users'],
+/** Form field → where it lives in AccessSettings, its label and the help shown under it. Lists are one id per line. */
+const LIST_FIELDS: ReadonlyArray<readonly [platform: 'discord' | 'slack' | 'matrix', key: string, label: string, help: string]> = [
+  ['discord', 'guilds', 'Allowed servers (guild ids)', 'Server ids, e.g. 123456789012345678 (Developer Mode → Copy Server ID). Empty: any server.'],
+  ['discord', 'channels', 'Allowed channels', 'Channel ids. Empty: any channel the bot can read.'],
+  ['discord', 'roles', 'Allowed roles', 'Role ids; a member with one of them may talk to the bot. Empty: no role needed.'],
+  ['discord', 'users', 'Allowed users', 'User ids. Empty: anyone who passes the lists above.'],
+  ['discord', 'adminUsers', 'Admin users', 'User ids that may run the admin commands in chat.'],
+  ['discord', 'adminRoles', 'Admin roles', 'Role ids whose members may run the admin commands in chat.'],
+  ['slack', 'channels', 'Allowed channels', 'Channel ids, e.g. C0123456789. Empty: any channel the bot is in.'],
+  ['slack', 'users', 'Allowed users', 'Member ids, e.g. U0123456789. Empty: everyone in the workspace.'],
+  ['slack', 'adminUsers', 'Admin users', 'Member ids that may run the admin commands in chat.'],
+  ['matrix', 'users', 'Allowed users', 'Full user ids, e.g. @ada:example.org. Empty: anyone who passes the other lists.'],
+  ['matrix', 'servers', 'Allowed homeservers', 'Server names, e.g. example.org: everyone on them may talk to the bot. Empty: any homeserver.'],
+  ['matrix', 'rooms', 'Allowed rooms', 'Room ids, e.g. !abc123:example.org. Empty: any room the bot has joined.'],
+  ['matrix', 'adminUsers', 'Admin users', 'Full user ids that may run the admin commands in chat.'],
 ];
 const PLATFORMS = ['discord', 'slack', 'matrix'] as const;
 
