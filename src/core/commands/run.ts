@@ -2,7 +2,7 @@ import { ThreadloomError } from '../errors.js';
 import type { Inbound, Reply } from '../inbound.js';
 import type { EngineDeps } from '../turns/deps.js';
 import { findConversationFor } from '../turns/places.js';
-import { COMMANDS, findCommand } from './table.js';
+import { commandsAsTyped, findCommand } from './table.js';
 import { UsageError, type CommandContext, type CommandHost } from './types.js';
 
 /** `prefix name args` → { name, args }, or null when the text is not a command. */
@@ -19,7 +19,8 @@ export async function runCommand(host: CommandHost, deps: EngineDeps, inbound: I
   const rest = inbound.command?.args ?? '';
   const spec = findCommand(name);
   if (!spec) {
-    await reply.post(`Unknown command "${name}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Try \`help\`.`, { private: true });
+    const { typed, commands } = commandsAsTyped(inbound.platform);
+    await reply.post(`Unknown command "${name}". Commands: ${commands.map((c) => typed(c.name)).join(', ')}. Try \`${typed('help')}\`.`, { private: true });
     return;
   }
   const isAdmin = host.isAdmin(inbound);
@@ -45,7 +46,7 @@ export async function runCommand(host: CommandHost, deps: EngineDeps, inbound: I
     await spec.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      await reply.post(`${err.message ? `${err.message}\n` : ''}Usage: ${spec.usage}`, { private: true });
+      await reply.post(`${err.message ? `${err.message}\n` : ''}Usage: ${commandsAsTyped(inbound.platform).typed(spec.usage)}`, { private: true });
       return;
     }
     if (err instanceof ThreadloomError) throw err;

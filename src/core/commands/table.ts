@@ -3,7 +3,25 @@ import { BRANCH, FORK, NEW, REGEN, STOP, SUMMARY, EXPORT } from './conversation.
 import { SEARCH } from './search.js';
 import { BIND, EXPERIENCE, MODEL, MODELS, PERSONA } from './settings.js';
 import { USAGE } from './usage.js';
+import type { Platform } from '../inbound.js';
 import type { CommandSpec } from './types.js';
+
+/**
+ * How help lists commands where people type them with a prefix and where some make no sense
+ * (a terminal has one place, no channel to bind); elsewhere the bare names, all of them.
+ */
+const TYPED_COMMANDS: Partial<Record<Platform, { prefix: string; hidden: readonly string[] }>> = {
+  console: { prefix: '/', hidden: ['bind'] },
+};
+
+/** The commands as the platform's people type them: `/model`, or `model` where no prefix applies. */
+export function commandsAsTyped(platform: Platform): { typed(usage: string): string; commands: CommandSpec[] } {
+  const style = TYPED_COMMANDS[platform];
+  return {
+    typed: (usage) => `${style?.prefix ?? ''}${usage}`,
+    commands: COMMANDS.filter((c) => !style?.hidden.includes(c.name)),
+  };
+}
 
 const HELP: CommandSpec = {
   name: 'help',
@@ -11,12 +29,13 @@ const HELP: CommandSpec = {
   summary: 'list the commands, or explain one',
   private: true,
   async run(ctx) {
-    const wanted = ctx.args[0] ? findCommand(ctx.args[0]) : undefined;
+    const { typed, commands } = commandsAsTyped(ctx.inbound.platform);
+    const wanted = ctx.args[0] ? findCommand(ctx.args[0].replace(/^\//, '')) : undefined;
     if (wanted) {
-      await ctx.say(`\`${wanted.usage}\` — ${wanted.summary}${wanted.admin ? ' (admins only)' : ''}`);
+      await ctx.say(`\`${typed(wanted.usage)}\` — ${wanted.summary}${wanted.admin ? ' (admins only)' : ''}`);
       return;
     }
-    const lines = COMMANDS.map((c) => `\`${c.usage}\` — ${c.summary}${c.admin ? ' (admins)' : ''}`);
+    const lines = commands.map((c) => `\`${typed(c.usage)}\` — ${c.summary}${c.admin ? ' (admins)' : ''}`);
     await ctx.say(['Threadloom commands:', ...lines].join('\n'));
   },
 };
