@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createConsoleAdapter } from './bots/console/index.js';
+import { CONSOLE_PLATFORM, consoleChannelId, createConsoleAdapter, type ResumedConversation } from './bots/console/index.js';
 import { parseBackupName } from './core/backups/names.js';
 import { BackupService } from './core/backups/service.js';
 import { loadConfig } from './core/config.js';
@@ -14,7 +14,10 @@ import { startAdapter, startRuntime } from './core/runtime.js';
 import type { Logger } from './core/log.js';
 
 const USAGE = `usage: threadloom <command>
-  chat [--experience <slug>]   chat in the terminal with an Experience (default: general)
+  chat [--experience <slug>] [--new] [--out <dir>]
+                               chat in the terminal with an Experience (default: general); --new
+                               starts a fresh conversation instead of resuming; /export writes
+                               into --out (default: <dataDir>/exports)
   doctor                       check config, database, migrations and providers
   migrate                      apply pending database migrations
   backup                       back up the database now (into <dataDir>/backups) and verify the copy
@@ -28,11 +31,52 @@ const quietLogger: Logger = {
   error: (m, f) => process.stderr.write(`error: ${m}${f ? ` ${JSON.stringify(f)}` : ''}\n`),
 };
 
-async function chat(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { experience: { type: 'string', short: 'e', default: 'general' } } });
-  const runtime = await startRuntime(loadConfig(), { log: quietLogger });
+const CHAT_USAGE = 'usage: threadloom chat [--experience <slug>] [--new] [--out <dir>]';
+
+function chatArgs(args: string[]): { experience: string; fresh: boolean; out: string | undefined } | null {
   try {
-    const adapter = createConsoleAdapter({ engine: runtime.engine, experienceSlug: values.experience! });
+    const { values } = parseArgs({
+      args,
+      options: { experience: { type: 'string', short: 'e', default: 'general' }, new: { type: 'boolean', default: false }, out: { type: 'string', short: 'o' } },
+    });
+    return { experience: values.experience!, fresh: values.new!, out: values.out };
+  } catch (err) {
+    // parseArgs explains in its first sentence ("Unknown option '--model'"); the rest is about positionals
+    const reason = err instanceof Error ? err.message.split('. ')[0]!.replace(/\.$/, '') : String(err);
+    console.error(`threadloom chat: ${reason}. ${CHAT_USAGE}`);
+    return null;
+  }
+}
+
+/** The conversation a chat in this place would continue; with `fresh`, it is archived (as `/new` does) instead. */
+async function resumable(runtime: Awaited<ReturnType<typeof startRuntime>>, experience: string, fresh: boolean): Promise<ResumedConversation | undefined> {
+  const { conversations } = runtime.deps;
+  const active = await conversations.findActive({ platform: CONSOLE_PLATFORM, channelId: consoleChannelId(experience), threadId: null });
+  if (!active) return undefined;
+  if (fresh) {
+    await conversations.archive(active.id);
+    return undefined;
+  }
+  return { title: active.title, messages: (await conversations.path(active)).length, modelOverride: active.model_override };
+}
+
+async function chat(args: string[]): Promise<number> {
+  const values = chatArgs(args);
+  if (!values) return 2;
+  const config = loadConfig();
+  const runtime = await startRuntime(config, { log: quietLogger });
+  try {
+    const slugs = await runtime.engine.suggestions('experience');
+    if (!slugs.includes(values.experience)) {
+      console.error(`threadloom chat: no Experience "${values.experience}"; choose one of: ${[...slugs].sort().join(', ')}`);
+      return 2;
+    }
+    const adapter = createConsoleAdapter({
+      engine: runtime.engine,
+      experienceSlug: values.experience,
+      exportDir: values.out ?? path.join(config.dataDir, 'exports'),
+      resumed: await resumable(runtime, values.experience, values.fresh),
+    });
     await startAdapter(runtime.engine, adapter);
     await adapter.done;
     runtime.engine.removeDirectory(adapter.platform);

@@ -9,6 +9,7 @@ import { startFakeDiscord } from './fakes/discord/index.js';
 import { startFakeOllama, type FakeProviderServer } from './fakes/providers.js';
 import { RecordingReply, inbound } from './support/reply.js';
 import { startTestRuntime } from './support/runtime.js';
+import { spawnThreadloom } from './support/process.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // by file URL, so the child resolves it from here and not from its own working directory
@@ -195,5 +196,56 @@ describe('threadloom chat', () => {
     expect(stripColour(rendered)).toMatch(/threadloom › Echo: say loud words\s/);
     chat.type('\x04');
     expect(await chat.exited).toBe(0);
+  });
+
+  /** each chat below starts Threadloom several times: a slow machine gets the time it needs */
+  const SEVERAL_PROCESSES = { timeout: 120_000 };
+
+  /** `threadloom chat` with its input piped in: what a script (or a test) reads */
+  async function chatPiped(args: string[], lines: string[], env: Record<string, string>): Promise<Run> {
+    const chat = spawnThreadloom('src/cli.ts', ['chat', ...args], env);
+    let stdout = '';
+    chat.child.stdout.on('data', (d: Buffer) => (stdout += d));
+    chat.child.stdin.end(lines.map((l) => `${l}\n`).join(''));
+    const code = await chat.exited;
+    return { code, stdout, stderr: chat.stderr() };
+  }
+
+  it('should say which conversation it resumes, and start a fresh one with --new', SEVERAL_PROCESSES, async () => {
+    const env = { THREADLOOM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'threadloom-chat-')), OLLAMA_HOST: ollama.url };
+    const first = await chatPiped([], ['hello there'], env);
+    expect(first.stdout).toContain('threadloom › Echo: hello there');
+    expect(first.stdout).not.toContain('Resuming');
+    const again = await chatPiped([], [], env);
+    expect(again.stdout).toMatch(/^Resuming “[^”]+” \(2 messages, the Experience's model\) — \/new for a fresh one\.$/m);
+    const fresh = await chatPiped(['--new'], ['a new topic'], env);
+    expect(fresh.stdout).not.toContain('Resuming');
+    const afterFresh = await chatPiped([], [], env);
+    expect(afterFresh.stdout).toMatch(/Resuming “[^”]+” \(2 messages,/);
+    expect(afterFresh.code).toBe(0);
+  });
+
+  it('should write /export under the data dir, or into --out, and print the path', SEVERAL_PROCESSES, async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-chat-'));
+    const env = { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url };
+    const inDataDir = await chatPiped([], ['hello there', '/export'], env);
+    const saved = /\(saved (.+)\)/.exec(inDataDir.stdout)?.[1];
+    expect(saved && path.dirname(saved)).toBe(path.join(dataDir, 'exports'));
+    expect(readFileSync(saved!, 'utf8')).toContain('hello there');
+    const out = mkdtempSync(path.join(tmpdir(), 'threadloom-out-'));
+    const inOut = await chatPiped(['--out', out], ['/export'], env);
+    expect(/\(saved (.+)\)/.exec(inOut.stdout)?.[1]).toMatch(new RegExp(`^${out}/`));
+    expect(readdirSync(out)).toHaveLength(1);
+  });
+
+  it('should refuse a bad argument in one line with the usage, and list the Experiences for an unknown one', SEVERAL_PROCESSES, async () => {
+    const env = { THREADLOOM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'threadloom-chat-')), OLLAMA_HOST: ollama.url };
+    const badOption = await chatPiped(['--model', 'x'], [], env);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toBe("threadloom chat: Unknown option '--model'. usage: threadloom chat [--experience <slug>] [--new] [--out <dir>]\n");
+    const unknown = await chatPiped(['--experience', 'nope'], [], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^threadloom chat: no Experience "nope"; choose one of: .*\bgeneral\b.*\bhomelab\b/);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

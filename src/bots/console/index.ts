@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -16,11 +16,30 @@ export interface ConsoleAdapterOptions {
   /** a TTY gets a prompt, colour and rendered Markdown; anything else plain text */
   output?: ConsoleOutput;
   userName?: string;
-  /** where `export` writes its files */
+  /** where `export` writes its files (created when missing); the working directory by default */
   exportDir?: string;
+  /** the conversation this chat continues, said at the start so nobody resumes one unawares */
+  resumed?: ResumedConversation;
+}
+
+export interface ResumedConversation {
+  title: string | null;
+  messages: number;
+  /** the conversation's own `/model` choice, when it has one */
+  modelOverride: string | null;
 }
 
 export const CONSOLE_PLATFORM = 'console';
+
+/** The place a terminal chat with an Experience talks in: one per Experience. */
+export function consoleChannelId(experienceSlug: string): string {
+  return `terminal-${experienceSlug}`;
+}
+
+function resumedLine(resumed: ResumedConversation): string {
+  const model = resumed.modelOverride ? `model ${resumed.modelOverride}` : "the Experience's model";
+  return `Resuming “${resumed.title ?? 'untitled'}” (${resumed.messages} messages, ${model}) — /new for a fresh one.`;
+}
 /** who speaks for Threadloom in the terminal; the person's lines follow the `you ›` prompt */
 const BOT_SPEAKER = 'threadloom';
 const PROMPT = 'you › ';
@@ -33,10 +52,12 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   const { engine } = options;
   const output = options.output ?? process.stdout;
   const input = options.input ?? process.stdin;
-  const channelId = `terminal-${options.experienceSlug}`;
+  const channelId = consoleChannelId(options.experienceSlug);
   const author = { id: process.env.USER ?? 'you', name: options.userName ?? process.env.USER ?? 'you', isBot: false };
   const reply = new ConsoleReply(output, (file) => {
-    const target = path.resolve(options.exportDir ?? '.', file.name);
+    const dir = path.resolve(options.exportDir ?? '.');
+    mkdirSync(dir, { recursive: true });
+    const target = path.join(dir, file.name);
     writeFileSync(target, file.content);
     return target;
   });
@@ -101,6 +122,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     async start() {
       const experience = await engine.useExperience(CONSOLE_PLATFORM, channelId, options.experienceSlug);
       output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
+      if (options.resumed) output.write(`${resumedLine(options.resumed)}\n`);
       // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
       const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
       rl = readline.createInterface({ input, output, terminal, prompt: terminal ? paint.you(PROMPT) : PROMPT });
