@@ -21,6 +21,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     session: Session | null;
   }
+  interface FastifyInstance {
+    /** the session store and the login limiter, for the Settings page's password change */
+    adminAuth: { sessions: SessionStore; limiter: LoginLimiter };
+  }
   interface FastifyContextConfig {
     /** reachable without logging in */
     public?: boolean;
@@ -58,6 +62,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
   const limiter = new LoginLimiter(clock);
 
   app.decorateRequest('session', null);
+  app.decorate('adminAuth', { sessions, limiter });
   // a flash set by a route, or shown by a page, is written back once the answer is out
   app.addHook('onResponse', async (request) => {
     if (request.session) await sessions.saveFlash(request.session).catch((err) => ctx.log.warn('admin: could not save the session flash', { error: String(err) }));

@@ -44,9 +44,23 @@ export function generatePassword(): string {
  * Makes sure a password hash is stored. Returns the generated password when one had to be made
  * (first start without THREADLOOM_ADMIN_PASSWORD); it is printed once and never stored in clear.
  */
+/** The password set from outside (THREADLOOM_ADMIN_PASSWORD or admin.password); it wins over a stored one. */
+export function passwordFromEnvironment(ctx: AdminContext): string | undefined {
+  return ctx.password ?? ctx.config.admin.password;
+}
+
+export const MIN_PASSWORD_LENGTH = 8;
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/** Stores a new password's hash (the Settings page; the caller has checked the current one). */
+export async function setAdminPassword(ctx: AdminContext, password: string): Promise<void> {
+  if (passwordFromEnvironment(ctx)) throw new Error('the admin password is set by THREADLOOM_ADMIN_PASSWORD; it cannot be changed here');
+  await setSetting(ctx.runtime.database.db, PASSWORD_HASH_KEY, await hashPassword(password));
+}
+
 export async function ensureAdminPassword(ctx: AdminContext): Promise<{ generated: string | null }> {
   const db = ctx.runtime.database.db;
-  const fromEnv = ctx.password ?? ctx.config.admin.password;
+  const fromEnv = passwordFromEnvironment(ctx);
   const stored = await getSetting(db, PASSWORD_HASH_KEY);
   if (fromEnv) {
     if (!stored || !(await verifyPassword(fromEnv, stored))) await setSetting(db, PASSWORD_HASH_KEY, await hashPassword(fromEnv));
@@ -60,5 +74,5 @@ export async function ensureAdminPassword(ctx: AdminContext): Promise<{ generate
 
 export async function checkAdminPassword(ctx: AdminContext, password: string): Promise<boolean> {
   const stored = await getSetting(ctx.runtime.database.db, PASSWORD_HASH_KEY);
-  return stored !== null && password.length > 0 && password.length <= 1024 && (await verifyPassword(password, stored));
+  return stored !== null && password.length > 0 && password.length <= MAX_PASSWORD_LENGTH && (await verifyPassword(password, stored));
 }

@@ -87,6 +87,12 @@ export class SessionStore {
     await this.db.deleteFrom('admin_sessions').where('id_hash', '=', hashOf(id)).execute();
   }
 
+  /** Ends every session but `keepId` (after a password change); returns how many ended. */
+  async destroyAllExcept(keepId: string): Promise<number> {
+    const result = await this.db.deleteFrom('admin_sessions').where('id_hash', '!=', hashOf(keepId)).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   private async sweep(now: number): Promise<void> {
     await this.db.deleteFrom('admin_sessions').where('last_seen_at', '<', iso(now - this.idleMs)).execute();
     // never grow without bound: drop the oldest when a script keeps logging in

@@ -3,11 +3,15 @@ import { accessFromConfig, accessSettingsSchema, loadAccess, saveAccess, type Ac
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import type { FieldErrors } from '../experience-form.js';
+import { MAX_FAILURES, LOCKOUT_MS } from '../lockout.js';
+import { checkAdminPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordFromEnvironment, setAdminPassword } from '../password.js';
 
 /**
  * Settings: who may talk to the bot on each platform (allowlists), who is an admin there, the
  * global admins and the per-user turn limit. Saved to the database; they apply at once (the
- * limit after a restart) and win over the config file from then on.
+ * limit after a restart) and win over the config file from then on. Also the admin password:
+ * changed here (the current one, then the new one twice) unless THREADLOOM_ADMIN_PASSWORD sets it;
+ * a change ends every other session, and a wrong current password counts toward the login lockout.
  */
 
 /** Form field → where it lives in AccessSettings, its label and the help shown under it. Lists are one id per line. */
@@ -69,16 +73,37 @@ function parseValues(values: FormValues): { access: AccessSettings | null; error
   return { access: null, errors };
 }
 
+/** The password form's three fields; never rendered back into the page. */
+const PASSWORD_FIELDS = ['currentPassword', 'newPassword', 'confirmPassword'] as const;
+
+function minutes(ms: number): number {
+  return Math.ceil(ms / 60_000);
+}
+
+/** What is wrong with the new password, field by field (the current one is checked after). */
+function newPasswordErrors(form: Record<string, string>): FieldErrors {
+  const errors: FieldErrors = {};
+  if (!form.currentPassword) errors.currentPassword = 'enter the password you signed in with';
+  if (form.newPassword!.length < MIN_PASSWORD_LENGTH) errors.newPassword = `at least ${MIN_PASSWORD_LENGTH} characters`;
+  else if (form.newPassword!.length > MAX_PASSWORD_LENGTH) errors.newPassword = `at most ${MAX_PASSWORD_LENGTH} characters`;
+  else if (form.newPassword === form.currentPassword) errors.newPassword = 'the same as the current password';
+  if (!errors.newPassword && form.confirmPassword !== form.newPassword) errors.confirmPassword = 'does not match the new password';
+  return errors;
+}
+
 export function registerSettingsRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const db = ctx.runtime.database.db;
+  const { sessions, limiter } = app.adminAuth;
 
-  async function page(reply: FastifyReply, values: FormValues, errors: FieldErrors) {
-    if (Object.keys(errors).length) reply.code(422);
+  async function page(reply: FastifyReply, values: FormValues, errors: FieldErrors, passwordErrors: FieldErrors = {}) {
+    if (Object.keys(errors).length || Object.keys(passwordErrors).length) reply.code(reply.statusCode === 200 ? 422 : reply.statusCode);
     const stored = (await loadAccess(db)) !== null;
-    return reply.page('settings', { title: 'Settings', values, errors, fields: LIST_FIELDS, platforms: PLATFORMS, stored });
+    const passwordFromEnv = Boolean(passwordFromEnvironment(ctx));
+    return reply.page('settings', { title: 'Settings', values, errors, fields: LIST_FIELDS, platforms: PLATFORMS, stored, passwordFromEnv, passwordErrors, minPasswordLength: MIN_PASSWORD_LENGTH });
   }
+  const currentValues = () => toValues(accessFromConfig(ctx.config));
 
-  app.get('/settings', async (_request, reply) => page(reply, toValues(accessFromConfig(ctx.config)), {}));
+  app.get('/settings', async (_request, reply) => page(reply, currentValues(), {}));
 
   app.post('/settings', async (request, reply) => {
     const values = readValues(request.body);
@@ -90,6 +115,41 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AdminContext):
     await audit(ctx, request, 'settings.update', changed.length ? `changed: ${changed.join(', ')}` : 'no changes');
     const limitNote = access.userTurnsPerMinute !== before.userTurnsPerMinute ? ' The new turn limit applies after a restart.' : '';
     request.session!.flash = `Settings saved.${limitNote}`;
+    return reply.redirect('/settings', 303);
+  });
+
+  app.post('/settings/password', async (request, reply) => {
+    if (passwordFromEnvironment(ctx)) {
+      reply.code(409);
+      return page(reply, currentValues(), {}, { currentPassword: 'THREADLOOM_ADMIN_PASSWORD sets the password: change it there and restart' });
+    }
+    const raw = (request.body ?? {}) as Record<string, unknown>;
+    const form = Object.fromEntries(PASSWORD_FIELDS.map((name) => [name, typeof raw[name] === 'string' ? (raw[name] as string) : '']));
+    const errors = newPasswordErrors(form);
+    if (Object.keys(errors).length) return page(reply, currentValues(), {}, errors);
+
+    // the current password is a guess like any sign-in: it counts toward the same lockout
+    const start = limiter.begin(request.ip);
+    if (!start.ok) {
+      reply.code(429).header('retry-after', String(Math.ceil(start.lockedForMs / 1000)));
+      return page(reply, currentValues(), {}, { currentPassword: `too many wrong passwords from this address: locked for ${minutes(start.lockedForMs)} more minute(s)` });
+    }
+    if (!(await checkAdminPassword(ctx, form.currentPassword!))) {
+      const lockedNow = start.attempt.fail();
+      await audit(ctx, request, 'password.change.failed', lockedNow ? `wrong current password; locked for ${minutes(LOCKOUT_MS)} minutes` : 'wrong current password');
+      if (lockedNow) {
+        ctx.log.warn(`admin: ${request.ip} locked out for ${minutes(lockedNow)} minutes after ${MAX_FAILURES} wrong passwords (password change)`);
+        reply.code(429).header('retry-after', String(Math.ceil(lockedNow / 1000)));
+        return page(reply, currentValues(), {}, { currentPassword: `wrong password; this address is now locked for ${minutes(lockedNow)} minutes` });
+      }
+      const left = limiter.remaining(request.ip);
+      return page(reply, currentValues(), {}, { currentPassword: `wrong password: ${left} more ${left === 1 ? 'try' : 'tries'} before a ${minutes(LOCKOUT_MS)}-minute lock` });
+    }
+    start.attempt.succeed();
+    await setAdminPassword(ctx, form.newPassword!);
+    const ended = await sessions.destroyAllExcept(request.session!.id);
+    await audit(ctx, request, 'password.change', `${ended} other session(s) ended`);
+    request.session!.flash = `Password changed. ${ended} other session(s) signed out.`;
     return reply.redirect('/settings', 303);
   });
 }
