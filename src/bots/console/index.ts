@@ -45,8 +45,9 @@ const BOT_SPEAKER = 'threadloom';
 const PROMPT = 'you › ';
 
 /**
- * A terminal chat on the same engine: type to talk, `/command` for commands, Ctrl-C stops an
- * answer being written (a second Ctrl-C at an empty prompt quits).
+ * A terminal chat on the same engine: type to talk after `you ›`, `/command` for commands, Ctrl-C
+ * stops an answer being written (a second Ctrl-C at an empty prompt quits). What Threadloom says
+ * follows `threadloom ›`; how it looks on a TTY and in a pipe is `ConsoleReply`'s business.
  */
 export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapter & { done: Promise<void>; interrupt(): void } {
   const { engine } = options;
