@@ -66,10 +66,32 @@ describe(PriceTable.name, () => {
       expect(table.cost('vllm/qwen2.5-72b', { inputTokens: 50_000, outputTokens: 10_000 })).toBe(0);
     });
 
+    it('should not price a model it does not know because its name starts like one it does', () => {
+      const table = new PriceTable();
+      expect(table.priceOf('openai/gpt-5-nonexistent')).toBeNull();
+      expect(table.priceOf('openai/gpt-4o-mini-tts')).toBeNull();
+      expect(table.priceOf('anthropic/claude-opus-4-9')).toBeNull();
+      // the provider's dated snapshots and Anthropic's -latest alias are the family
+      expect(table.priceOf('openai/gpt-5-2025-08-07')).toEqual({ input: 1.25, output: 10 });
+      expect(table.priceOf('anthropic/claude-3-5-haiku-latest')).toEqual({ input: 0.8, output: 4 });
+      expect(table.priceOf('anthropic/claude-sonnet-4-5-20250929')).toEqual({ input: 3, output: 15 });
+    });
+
+    it('should make a local server free whatever its model is called, unless config prices that exact model', () => {
+      const table = new PriceTable({ 'lmstudio/gpt-4o': { input: 0.5, output: 0.5 } }, new Set(['lmstudio', 'openai']));
+      // an OpenAI-compatible server on 127.0.0.1 serving gpt-4o-mini is not OpenAI's bill
+      expect(table.priceOf('openai/gpt-4o-mini')).toEqual({ input: 0, output: 0 });
+      expect(table.priceOf('openai/gpt-5-nonexistent')).toEqual({ input: 0, output: 0 });
+      expect(table.cost('openai/gpt-4o', { inputTokens: 1_000_000, outputTokens: 1_000_000 })).toBe(0);
+      expect(table.priceOf('lmstudio/gpt-4o')).toEqual({ input: 0.5, output: 0.5 });
+      expect(table.isPriced('lmstudio/anything')).toBe(true);
+    });
+
     it('should have no price, and cost nothing, for an unknown hosted model', () => {
       const table = new PriceTable({}, new Set(['ollama']));
       expect(table.priceOf('openai/gpt-imaginary')).toBeNull();
       expect(table.priceOf('openrouter/some-model')).toBeNull();
+      expect(table.isPriced('openrouter/some-model')).toBe(false);
       expect(table.cost('openrouter/some-model', { inputTokens: 1_000, outputTokens: 1_000 })).toBe(0);
     });
   });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import type { Logger } from '../../src/core/log.js';
+import { DEFAULT_PRICES } from '../../src/core/providers/pricing.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import type { FakeServerOptions } from '../fakes/providers/types.js';
@@ -40,7 +41,10 @@ export async function startTestRuntime(
     ANTHROPIC_BASE_URL: anthropic.url,
     OLLAMA_HOST: ollama.url,
   });
-  config = { ...config, routing: { ...config.routing, retryBaseDelayMs: 5, firstTokenTimeoutMs: 3_000, totalTimeoutMs: 10_000 } };
+  // the fake OpenAI and Anthropic servers listen on 127.0.0.1, which makes them local and free;
+  // they stand in for the hosted APIs, so they are priced by name as the providers list them
+  const hostedPrices = Object.fromEntries(Object.entries(DEFAULT_PRICES).filter(([id]) => !id.startsWith('ollama/')));
+  config = { ...config, prices: { ...hostedPrices, ...config.prices }, routing: { ...config.routing, retryBaseDelayMs: 5, firstTokenTimeoutMs: 3_000, totalTimeoutMs: 10_000 } };
   if (options.config) config = options.config(config);
   const logs: TestRuntime['logs'] = [];
   const log: Logger = {

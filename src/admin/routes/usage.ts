@@ -77,7 +77,10 @@ interface Row {
   cost: string;
 }
 
-function row(label: string, href: string | null, f: UsageFigures): Row {
+/** What the Cost column says for a model the price table does not know: not $0, which would claim it was free. */
+const UNPRICED = 'unpriced';
+
+function row(label: string, href: string | null, f: UsageFigures, unpriced = false): Row {
   return {
     label,
     href,
@@ -85,7 +88,7 @@ function row(label: string, href: string | null, f: UsageFigures): Row {
     chatTurns: formatCount(f.chatTurns),
     tokensIn: formatTokens(f.tokensIn),
     tokensOut: formatTokens(f.tokensOut),
-    cost: formatUsd(f.costUsd),
+    cost: unpriced ? UNPRICED : formatUsd(f.costUsd),
   };
 }
 
@@ -129,6 +132,10 @@ async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQ
   ]);
   const link = (changes: Partial<Record<keyof UsageQuery, string | null>>): string => `/usage?${usageQueryString(range, filter, changes)}`;
   const experienceName = (id: number | null, name: string | null): string => (id === null ? '(no Experience)' : (name ?? `Experience #${id} (deleted)`));
+  // cost is fixed when a row is written, and an unknown model's rows are written at 0: a model the
+  // price table still does not know, with nothing charged, is unpriced rather than free
+  const prices = ctx.runtime.deps.prices;
+  const unpriced = report.byModel.filter((m) => m.costUsd === 0 && !prices.isPriced(m.model));
   const userLabel = (u: UsageReport['byUser'][number]): string =>
     u.userId === null ? '(no user)' : `${u.name ? `${u.name} · ` : ''}${u.platform ?? '?'}:${u.userId}`;
   return reply.page('usage', {
@@ -143,8 +150,9 @@ async function renderUsage(ctx: AdminContext, reply: FastifyReply, query: UsageQ
     models: dimensions.models,
     experiences: experiences.map((e) => ({ id: e.id, name: e.name })),
     totals: row('Total', null, report.totals),
+    unpricedCalls: unpriced.length ? formatCount(unpriced.reduce((sum, m) => sum + m.events, 0)) : null,
     charts: charts(report),
-    byModel: report.byModel.map((m) => row(m.model, link({ model: m.model }), m)),
+    byModel: report.byModel.map((m) => row(m.model, link({ model: m.model }), m, unpriced.includes(m))),
     byExperience: report.byExperience.map((e) => row(experienceName(e.experienceId, e.name), link({ experience: String(e.experienceId ?? 0) }), e)),
     byPlatform: report.byPlatform.map((p) => row(p.platform ?? '(none)', link({ platform: p.platform ?? '(none)' }), p)),
     byUser: report.byUser.map((u) => row(userLabel(u), link({ platform: u.platform ?? '(none)', user: u.userId ?? '(none)' }), u)),

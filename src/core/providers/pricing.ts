@@ -7,8 +7,10 @@ export interface Price {
 }
 
 /**
- * List prices (USD per million tokens) as published by the providers in 2025–2026. Matched by
- * longest prefix, so dated snapshots (`claude-haiku-4-5-20251001`) find their family.
+ * List prices (USD per million tokens) as published by the providers in 2025–2026. A model is
+ * priced only when its id is listed or is a provider's dated snapshot of a listed id
+ * (`gpt-4o-mini-2024-07-18`, `claude-haiku-4-5-20251001`): an id merely starting like a listed
+ * one (`gpt-5-nonexistent`) is unknown, and unknown is unpriced, never guessed.
  * Overridden per model in config (`prices`); local servers are free.
  */
 export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
@@ -29,6 +31,7 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
   'openai/text-embedding-3-large': { input: 0.13, output: 0 },
   'anthropic/claude-haiku-4-5': { input: 1, output: 5 },
   'anthropic/claude-3-5-haiku': { input: 0.8, output: 4 },
+  'anthropic/claude-sonnet-4-5': { input: 3, output: 15 },
   'anthropic/claude-sonnet-4': { input: 3, output: 15 },
   'anthropic/claude-3-7-sonnet': { input: 3, output: 15 },
   'anthropic/claude-opus-4-6': { input: 5, output: 25 },
@@ -39,28 +42,47 @@ export const DEFAULT_PRICES: Readonly<Record<string, Price>> = {
 
 const FREE: Price = { input: 0, output: 0 };
 
+/**
+ * What a provider appends to a model id for one snapshot of it: a date, `-2024-07-18` (OpenAI)
+ * or `-20251001` (Anthropic), or Anthropic's `-latest` alias for the newest snapshot.
+ */
+const DATED_SNAPSHOT = /-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$/;
+
 export class PriceTable {
-  private readonly prices: Array<[string, Price]>;
+  private readonly prices: ReadonlyMap<string, Price>;
+  private readonly overrides: ReadonlyMap<string, Price>;
 
   /**
-   * @param overrides config `prices`, exact or prefix ids
-   * @param localProviders provider names that cost nothing (Ollama, local OpenAI-compatible servers)
+   * @param overrides config `prices`, by exact model id (a dated snapshot finds its undated entry)
+   * @param localProviders provider names whose endpoint is this machine or the LAN (localProviderNames)
    */
   constructor(overrides: Record<string, Price> = {}, private readonly localProviders: ReadonlySet<string> = new Set()) {
-    // longest first, so the most specific prefix wins; overrides beat defaults of equal length
-    this.prices = Object.entries({ ...DEFAULT_PRICES, ...overrides }).sort((a, b) => b[0].length - a[0].length);
+    this.overrides = new Map(Object.entries(overrides));
+    this.prices = new Map(Object.entries({ ...DEFAULT_PRICES, ...overrides }));
   }
 
-  /** The price for a model, or null when nothing is known (the cost is then recorded as 0). */
+  /**
+   * The price for a model; null when nothing is known about it (unpriced: its cost is recorded
+   * as 0 and the Usage page says "unpriced", not $0).
+   *
+   * A local provider costs nothing whatever its model is called — a server on 127.0.0.1 serving
+   * `gpt-4o-mini` is not OpenAI's bill — and that is decided before the list prices. Only a
+   * `prices` entry in config for that exact model beats it: an operator who wants their own
+   * hardware or a LAN proxy in front of a paid API accounted for says so by name.
+   */
   priceOf(modelId: string): Price | null {
-    for (const [prefix, price] of this.prices) {
-      if (modelId === prefix || modelId.startsWith(prefix)) return price;
-    }
-    const provider = modelId.slice(0, modelId.indexOf('/'));
-    return this.localProviders.has(provider) ? FREE : null;
+    const override = this.overrides.get(modelId);
+    if (override) return override;
+    if (this.localProviders.has(modelId.slice(0, modelId.indexOf('/')))) return FREE;
+    return this.prices.get(modelId) ?? this.prices.get(modelId.replace(DATED_SNAPSHOT, '')) ?? null;
   }
 
-  /** Cost in USD, rounded to a millionth of a cent so sums stay exact enough. */
+  /** Whether a model has a price (free counts): false means its costs are unknown, not zero. */
+  isPriced(modelId: string): boolean {
+    return this.priceOf(modelId) !== null;
+  }
+
+  /** Cost in USD, rounded to a millionth of a cent so sums stay exact enough; 0 when unpriced. */
   cost(modelId: string, usage: TokenUsage): number {
     const price = this.priceOf(modelId);
     if (!price) return 0;
