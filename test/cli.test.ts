@@ -198,6 +198,25 @@ describe('threadloom chat', () => {
     expect(await chat.exited).toBe(0);
   });
 
+  it('should leave an answer as it streamed when keys typed meanwhile were echoed among its lines', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-chat-'));
+    ollama.script({ answer: 'a **slow** answer that stalls', chunkSize: 4, stallAfterChunks: 3 });
+    const chat = chatInTerminal([], { THREADLOOM_DATA_DIR: dataDir, OLLAMA_HOST: ollama.url });
+    await chat.waitFor(/you › /);
+    chat.type('go\r');
+    await chat.waitFor(/threadloom ›.* a \*\*slow/);
+    chat.type('x');
+    await chat.waitFor(/\*\*slow[^]*x/);
+    chat.type('\x03'); // Ctrl-C stops the answer
+    const stopped = chat.screen().length;
+    await chat.waitFor(/Stopped\.[^]*you › /, stopped);
+    expect(chat.screen()).not.toContain('\x1b[J');
+    // the prompt comes back with the x and the cursor before it: Ctrl-D deletes it, a second one quits
+    chat.type('\x04');
+    chat.type('\x04');
+    expect(await chat.exited).toBe(0);
+  });
+
   /** each chat below starts Threadloom several times: a slow machine gets the time it needs */
   const SEVERAL_PROCESSES = { timeout: 120_000 };
 

@@ -43,6 +43,7 @@ function resumedLine(resumed: ResumedConversation): string {
 /** who speaks for Threadloom in the terminal; the person's lines follow the `you ›` prompt */
 const BOT_SPEAKER = 'threadloom';
 const PROMPT = 'you › ';
+const CTRL_C = '\x03';
 
 /**
  * A terminal chat on the same engine: type to talk after `you ›`, `/command` for commands, Ctrl-C
@@ -65,6 +66,8 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   let rl: readline.Interface | null = null;
   let counter = 0;
   let busy = false;
+  /** keys typed while an answer was written: the terminal echoed them among its lines */
+  let typedWhileBusy = false;
   let closed = false;
   let queue: Promise<void> = Promise.resolve();
   let resolveDone!: () => void;
@@ -95,12 +98,13 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     if (!text) return;
     const inbound = inboundOf(text, parseCommandText(text, '/'));
     busy = true;
+    typedWhileBusy = false;
     reply.beginTurn(BOT_SPEAKER);
     try {
       await engine.handle(inbound, reply);
     } finally {
       busy = false;
-      reply.endTurn();
+      reply.endTurn(!typedWhileBusy);
     }
   }
 
@@ -139,6 +143,10 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
           .then(prompt);
       });
       prompt();
+      input.on('data', (keys: Buffer | string) => {
+        // Ctrl-C (stop) is not echoed
+        if (busy && String(keys) !== CTRL_C) typedWhileBusy = true;
+      });
       rl.on('SIGINT', interrupt);
       if (!terminal && input === process.stdin) process.on('SIGINT', interrupt);
       rl.on('close', () => {

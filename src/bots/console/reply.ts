@@ -56,12 +56,15 @@ export class ConsoleReply implements Reply {
     this.turn = { speaker, written: '', messages: new Map() };
   }
 
-  /** The turn is done: ends its line and, on a TTY, shows it rendered. */
-  endTurn(): void {
+  /**
+   * The turn is done: ends its line and, on a TTY, shows it rendered — unless something else
+   * wrote to the screen meanwhile (keys typed while it streamed), so its rows are not known.
+   */
+  endTurn(screenUntouched = true): void {
     this.endLine();
     const turn = this.turn;
     this.turn = null;
-    if (!turn || !turn.written || !this.tty) return;
+    if (!turn || !turn.written || !this.tty || !screenUntouched) return;
     const columns = this.out.columns || DEFAULT_COLUMNS;
     const rows = terminalRows(turn.written, columns);
     // what scrolled off the top cannot be reached any more: then the raw text stays
