@@ -185,8 +185,14 @@ async function main(): Promise<number> {
       return restore(rest);
     case 'export':
       return exportAll(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      // asked for: the usage on stdout, and success
+      console.log(USAGE);
+      return 0;
     default:
-      console.error(USAGE);
+      console.error(command ? `threadloom: unknown command "${command}"\n${USAGE}` : USAGE);
       return command ? 2 : 0;
   }
 }

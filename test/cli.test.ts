@@ -60,6 +60,19 @@ describe('npm start', () => {
   });
 });
 
+describe('threadloom --help', () => {
+  it('should print the usage on stdout and succeed when asked, and fail naming an unknown command', async () => {
+    for (const flag of ['--help', '-h', 'help']) {
+      const asked = await run('src/cli.ts', [flag], {});
+      expect(asked.code, flag).toBe(0);
+      expect(asked.stdout).toContain('usage: threadloom <command>');
+    }
+    const wrong = await run('src/cli.ts', ['bakup'], {});
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('threadloom: unknown command "bakup"');
+  });
+});
+
 describe('threadloom doctor', () => {
   let ollama: FakeProviderServer;
   beforeAll(async () => {
