@@ -47,6 +47,12 @@ export const SEARCH: CommandSpec = {
   },
 };
 
+/** Why a hit is in the list, in the user's words: its keywords, its meaning, or both. */
+function whyMatched(matched: SearchHit['matched']): string {
+  if (matched.includes('keywords') && matched.includes('meaning')) return 'matched keywords and meaning';
+  return matched.includes('keywords') ? 'matched keywords' : 'matched by meaning';
+}
+
 async function describe(n: number, hit: SearchHit, directory: PlatformDirectory | undefined): Promise<string[]> {
   let link: string | null = null;
   try {
@@ -56,7 +62,7 @@ async function describe(n: number, hit: SearchHit, directory: PlatformDirectory 
   }
   const who = hit.role === 'assistant' ? 'answer' : (hit.authorName ?? 'someone');
   return [
-    `${n}. **${hit.title}** · ${hit.experienceName} · ${day(hit.createdAt)} · ${who}`,
+    `${n}. **${hit.title}** · ${hit.experienceName} · ${day(hit.createdAt)} · ${who} · ${whyMatched(hit.matched)}`,
     `> ${hit.snippet}`,
     ...(link ? [`  ${link}`] : []),
   ];

@@ -21,6 +21,15 @@ const POOL = 50;
  * (`npm run bench:search` prints both).
  */
 export const RESCORE_CANDIDATES = 256;
+/**
+ * How similar (cosine) a message must be to the query to count as found by meaning. Below it a
+ * vector neighbour is only the least unrelated text there is: "bridge" once came back with 20
+ * hits, 2 containing the word. Chosen from the shape of text embeddings that `bench/search.ts`
+ * copies: ≈ 0.75 within a subtopic (a paraphrase), 0.5 within a topic, 0 across; the floor keeps
+ * same-topic messages and drops the rest. In the fake concept embedder, a text sharing a concept
+ * with the query scores ≥ 0.9 and one sharing none ≈ 0 (hash-axis noise).
+ */
+export const MIN_MEANING_SIMILARITY = 0.5;
 
 export interface SearchHit {
   messageId: number;
@@ -37,7 +46,7 @@ export interface SearchHit {
   authorName: string | null;
   createdAt: string;
   snippet: string;
-  /** which methods found it */
+  /** why it matched: its words (FTS5), its meaning (similar at least MIN_MEANING_SIMILARITY), or both */
   matched: Array<'keywords' | 'meaning'>;
 }
 
@@ -82,7 +91,8 @@ function within(row: { experienceId: number; platform: string; channelId: string
 /**
  * Hybrid search over stored messages: FTS5 keywords and vector similarity, merged by reciprocal
  * rank fusion, so an exact term (an error code, a host name) and a paraphrase both find their
- * message. Filters (Experience, platform, channels, conversations) are applied inside both
+ * message. A vector neighbour counts only above MIN_MEANING_SIMILARITY, and results are best
+ * first, one per conversation unless asked otherwise. Filters (Experience, platform, channels, conversations) are applied inside both
  * searches, before anything is ranked: a hidden message can never push out nor fill a result.
  */
 export class SearchService {
@@ -131,7 +141,10 @@ export class SearchService {
       await this.record(query, request, outcome.usage, outcome.latencyMs, null);
       const vector = Float32Array.from(outcome.vectors[0] ?? []);
       if (vector.length !== index.dimension) throw new ProviderError('malformed', `the query's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
-      const ids = store.nearest(vector, request.filter, POOL, RESCORE_CANDIDATES).map((r) => r.messageId);
+      const ids = store
+        .nearest(vector, request.filter, POOL, RESCORE_CANDIDATES)
+        .filter((r) => 1 - r.score >= MIN_MEANING_SIMILARITY)
+        .map((r) => r.messageId);
       const { queued } = store.progress();
       return { ids, state: queued > 0 ? 'building' : 'on', detail: queued > 0 ? `${queued} messages are still waiting to be indexed` : null };
     } catch (err) {
