@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../../src/core/errors.js';
 import { PriceTable } from '../../src/core/providers/pricing.js';
+import { isLocalAddress } from '../../src/core/providers/registry.js';
 import type { ProviderCall } from '../../src/core/providers/router.js';
 import { promptTokenEstimate, usageRow, type UsageContext } from '../../src/core/usage/ledger.js';
 
@@ -175,5 +176,19 @@ describe(PriceTable.name, () => {
       expect(written.cost_usd).toBe(0.0000252);
       expect(written).toEqual(snapshot);
     });
+  });
+});
+
+describe(isLocalAddress.name, () => {
+  it('should call loopback and private addresses local, however they are written', () => {
+    for (const url of ['http://127.0.0.1:1234/v1', 'http://localhost:8080', 'http://2130706433:8000/v1', 'http://[::ffff:127.0.0.1]:80', 'http://[::1]:1234', 'http://192.168.1.20:1234/v1', 'http://10.0.0.5', 'http://172.20.0.2', 'http://[fd12:3456::1]:8000', 'http://169.254.0.9']) {
+      expect(isLocalAddress(url), url).toBe(true);
+    }
+  });
+
+  it('should call hosted APIs and look-alike names hosted', () => {
+    for (const url of ['https://api.openai.com/v1', 'https://openrouter.ai/api/v1', 'http://localhost.example.com', 'http://172.32.0.1', 'http://127.example.com', 'http://8.8.8.8', 'not a url']) {
+      expect(isLocalAddress(url), url).toBe(false);
+    }
   });
 });
