@@ -151,13 +151,16 @@ export class Engine implements CommandHost, ChatEngine {
   }
 
   private async createConversation(inbound: Inbound, reply: Reply | null, title = ''): Promise<ConversationRow> {
-    const threadId = reply && this.threadPerMessage(inbound, reply) ? await reply.startThread!(title) : inbound.threadId;
+    const newThread = reply !== null && this.threadPerMessage(inbound, reply);
+    const threadId = newThread ? await reply.startThread!(title) : inbound.threadId;
     const experience = await experienceForChannel(this.deps, inbound.platform, inbound.channelId);
-    return this.deps.conversations.create(
-      { platform: inbound.platform, channelId: inbound.channelId, threadId },
-      experience.id,
-      authorKey(inbound),
-    );
+    // `model` or `persona` given in the channel itself (outside any thread) is for the
+    // conversations started there next: each new thread takes them from the channel's own
+    const channel = newThread ? await this.deps.conversations.findActive({ platform: inbound.platform, channelId: inbound.channelId, threadId: null }) : undefined;
+    return this.deps.conversations.create({ platform: inbound.platform, channelId: inbound.channelId, threadId }, experience.id, authorKey(inbound), {
+      modelOverride: channel?.model_override ?? null,
+      personaOverride: channel?.persona_override ?? null,
+    });
   }
 
   private async message(inbound: Inbound, reply: Reply): Promise<void> {

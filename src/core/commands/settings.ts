@@ -2,9 +2,22 @@ import { modelIdSchema, slugSchema } from '../experiences/schema.js';
 import { ThreadloomError } from '../errors.js';
 import type { EngineDeps } from '../turns/deps.js';
 import { chooseModel } from '../providers/model-choice.js';
-import { UsageError, type CommandSpec } from './types.js';
+import { UsageError, type CommandContext, type CommandSpec } from './types.js';
 import { userKey } from '../identity.js';
 import { bindChannel } from '../bindings/repository.js';
+
+/**
+ * Given in a channel where every question opens a thread of its own, a setting lands on the
+ * channel's conversation, which nobody talks in: it is for the conversations started there next
+ * (each new thread takes model and persona from it), and the reply says exactly that.
+ */
+function forNewThreads(ctx: CommandContext): boolean {
+  // the reply of a slash command cannot open a thread itself, so ask the platform, not the reply
+  return !ctx.inbound.isDirect && ctx.inbound.threadId === null && THREAD_PER_QUESTION.has(ctx.inbound.platform);
+}
+
+/** Platforms whose channels answer every question in a thread of its own (engine.threadPerMessage). */
+const THREAD_PER_QUESTION = new Set(['discord', 'slack', 'matrix']);
 
 export const MODEL: CommandSpec = {
   name: 'model',
@@ -24,7 +37,7 @@ export const MODEL: CommandSpec = {
     }
     if (wanted === 'reset') {
       await deps.conversations.update(conversation.id, { model_override: null });
-      await ctx.say('Model override removed; this conversation uses its Experience again.');
+      await ctx.say(forNewThreads(ctx) ? "New conversations in this channel use their Experience's model again." : 'Model override removed; this conversation uses its Experience again.');
       return;
     }
     const modelId = wanted.includes('/') ? wanted : await qualify(ctx.deps, wanted);
@@ -34,7 +47,11 @@ export const MODEL: CommandSpec = {
       throw new ThreadloomError('invalid', `unknown provider ${provider}`, { userMessage: `No provider "${provider}" is configured. Configured: ${deps.router.providerNames.join(', ')}.` });
     }
     await deps.conversations.update(conversation.id, { model_override: modelId });
-    await ctx.say(`This conversation now uses ${modelId}.`);
+    await ctx.say(
+      forNewThreads(ctx)
+        ? `New conversations started in this channel will use ${modelId}; one already running keeps its model (use \`model\` inside its thread).`
+        : `This conversation now uses ${modelId}.`,
+    );
   },
 };
 
@@ -76,13 +93,15 @@ export const PERSONA: CommandSpec = {
     }
     if (ctx.rest === 'reset') {
       await deps.conversations.update(conversation.id, { persona_override: null });
-      await ctx.say('Persona reset to the Experience default.');
+      await ctx.say(forNewThreads(ctx) ? 'New conversations in this channel use the Experience persona again.' : 'Persona reset to the Experience default.');
       return;
     }
     const asSlug = slugSchema.safeParse(ctx.rest).success ? await deps.experiences.get(ctx.rest) : null;
     const persona = asSlug ? `You are ${asSlug.personaName}.\n\n${asSlug.systemPrompt}` : ctx.rest;
     await deps.conversations.update(conversation.id, { persona_override: persona });
-    await ctx.say(asSlug ? `Persona switched to ${asSlug.personaName} (from ${asSlug.slug}).` : 'Custom persona set for this conversation.');
+    const what = asSlug ? `${asSlug.personaName} (from ${asSlug.slug})` : 'this custom persona';
+    if (forNewThreads(ctx)) await ctx.say(`New conversations started in this channel will use ${what}; one already running keeps its persona.`);
+    else await ctx.say(asSlug ? `Persona switched to ${what}.` : 'Custom persona set for this conversation.');
   },
 };
 
@@ -108,6 +127,11 @@ export const EXPERIENCE: CommandSpec = {
     if (sub === 'use' && slug) {
       const e = await deps.experiences.require(slug);
       if (e.archivedAt) throw new UsageError(`"${slug}" is archived.`);
+      if (forNewThreads(ctx)) {
+        // new threads take the channel's binding: only that changes the Experience for what comes next here
+        await ctx.say(`Switch inside a conversation's thread to change its Experience. For every new conversation in this channel, an admin can bind it: \`bind ${e.slug}\`.`);
+        return;
+      }
       await deps.conversations.update(conversation.id, { experience_id: e.id, persona_override: null });
       await ctx.say(`This conversation now uses the ${e.name} Experience.`);
       return;

@@ -68,7 +68,12 @@ export class ConversationService {
     return findActiveConversation(this.db, place);
   }
 
-  async create(place: ConversationPlace, experienceId: number, createdBy: string | null): Promise<ConversationRow> {
+  async create(
+    place: ConversationPlace,
+    experienceId: number,
+    createdBy: string | null,
+    settings: { modelOverride?: string | null; personaOverride?: string | null } = {},
+  ): Promise<ConversationRow> {
     return insertConversation(this.db, {
       platform: place.platform,
       channel_id: place.channelId,
@@ -76,8 +81,8 @@ export class ConversationService {
       experience_id: experienceId,
       title: null,
       active_leaf_id: null,
-      model_override: null,
-      persona_override: null,
+      model_override: settings.modelOverride ?? null,
+      persona_override: settings.personaOverride ?? null,
       created_by: createdBy,
       archived_at: null,
     });
