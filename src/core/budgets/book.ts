@@ -144,7 +144,7 @@ export class BudgetBook {
   /**
    * Money budgets leave local models alone when they are exempt; token budgets always apply. A
    * model is local when its provider is (Ollama, a LAN server) and it costs nothing: a LAN proxy
-   * in front of a paid API has a price and stays counted.
+   * in front of a paid API stays counted only when config `prices` gives its model a price.
    */
   relevant(budgets: readonly Budget[], modelId: string): Budget[] {
     const price = this.options.prices.priceOf(modelId);
