@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from './audit.js';
 import type { AdminContext } from './context.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
-import { LoginLimiter, LOCKOUT_MS, MAX_FAILURES } from './lockout.js';
+import { LoginLimiter, LOCKOUT_MS, MAX_FAILURES, minutes } from './lockout.js';
 import { checkAdminPassword } from './password.js';
 import { sameToken, SESSION_COOKIE, SessionStore, type Session } from './sessions.js';
 
@@ -50,10 +50,6 @@ function csrfFrom(request: FastifyRequest): string | undefined {
  */
 function safeNext(value: unknown): string {
   return typeof value === 'string' && /^\/(?![/\\])/.test(value) && !/[\u0000-\u001f\u007f]/.test(value) ? value : '/';
-}
-
-function minutes(ms: number): number {
-  return Math.ceil(ms / 60_000);
 }
 
 export function registerAuth(app: FastifyInstance, ctx: AdminContext): { sessions: SessionStore; limiter: LoginLimiter } {

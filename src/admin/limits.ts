@@ -55,28 +55,19 @@ function timeoutError(message: string): Error & { statusCode: number; code: stri
   return Object.assign(new Error(message), { statusCode: 408, code: 'THREADLOOM_BODY_TIMEOUT' });
 }
 
-/** A pass-through body stream that fails with 408 when the body takes too long or stalls. */
+/** A pass-through body stream that fails with 408 when the whole body takes longer than `bodyMs`. */
 class DeadlineStream extends Transform {
   receivedEncodedLength = 0;
-  private timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly limits: ConnectionLimits, private readonly upload: boolean) {
+  constructor(bodyMs: number) {
     super();
-    this.timer = this.arm();
-  }
-
-  private arm(): NodeJS.Timeout {
-    const ms = this.upload ? this.limits.uploadIdleMs : this.limits.bodyMs;
-    const why = this.upload ? `no data for ${ms / 1000} s during the upload` : `the request body took longer than ${ms / 1000} s`;
-    return setTimeout(() => this.destroy(timeoutError(`${why}; the connection was closed`)), ms).unref();
+    const why = `the request body took longer than ${bodyMs / 1000} s; the connection was closed`;
+    this.timer = setTimeout(() => this.destroy(timeoutError(why)), bodyMs).unref();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.receivedEncodedLength += chunk.length;
-    if (this.upload) {
-      clearTimeout(this.timer);
-      this.timer = this.arm();
-    }
     done(null, chunk);
   }
 
@@ -107,7 +98,7 @@ export function registerBodyDeadlines(app: FastifyInstance, limits: ConnectionLi
       reply.raw.once('finish', () => socket?.setTimeout?.(0));
       return payload;
     }
-    const deadline = new DeadlineStream(limits, false);
+    const deadline = new DeadlineStream(limits.bodyMs);
     deadline.once('error', () => {
       reply.header('connection', 'close');
       // whatever the client still sends is not read: the socket goes once the 408 is out

@@ -9,6 +9,11 @@
 
 export const MAX_FAILURES = 5;
 export const LOCKOUT_MS = 15 * 60 * 1000;
+
+/** A lock's length as people read it, rounded up: "locked for 15 minutes". */
+export function minutes(ms: number): number {
+  return Math.ceil(ms / 60_000);
+}
 /** failures older than this are forgotten, so a typo a day never adds up to a lock */
 const FAILURE_WINDOW_MS = 15 * 60 * 1000;
 const MAX_TRACKED = 10_000;

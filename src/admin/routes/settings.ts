@@ -3,7 +3,7 @@ import { accessFromConfig, accessSettingsSchema, loadAccess, saveAccess, type Ac
 import { audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import type { FieldErrors } from '../experience-form.js';
-import { MAX_FAILURES, LOCKOUT_MS } from '../lockout.js';
+import { MAX_FAILURES, LOCKOUT_MS, minutes } from '../lockout.js';
 import { checkAdminPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, passwordFromEnvironment, setAdminPassword } from '../password.js';
 
 /**
@@ -75,10 +75,6 @@ function parseValues(values: FormValues): { access: AccessSettings | null; error
 
 /** The password form's three fields; never rendered back into the page. */
 const PASSWORD_FIELDS = ['currentPassword', 'newPassword', 'confirmPassword'] as const;
-
-function minutes(ms: number): number {
-  return Math.ceil(ms / 60_000);
-}
 
 /** What is wrong with the new password, field by field (the current one is checked after). */
 function newPasswordErrors(form: Record<string, string>): FieldErrors {
