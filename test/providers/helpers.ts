@@ -23,7 +23,7 @@ export async function collect(stream: AsyncIterable<ChatChunk>, onText?: (text: 
         expect(out.done, 'text after done').toBeNull();
         out.texts.push(chunk.text);
         onText?.(chunk.text, out.texts.length - 1);
-      } else {
+      } else if (chunk.type === 'done') {
         out.done = chunk;
         out.doneCount++;
       }

@@ -52,9 +52,11 @@ export function toAnthropicMessages(messages: ChatMessage[]): { system: string |
     // empty text blocks are refused by the API
     if (m.content.trim()) blocks.push({ type: 'text', text: m.content });
     if (blocks.length === 0) continue;
+    // tool results travel in the user's turn (until tool calling lands here, as text)
+    const role = m.role === 'tool' ? 'user' : m.role;
     const last = turns[turns.length - 1];
-    if (last && last.role === m.role) last.blocks.push(...blocks);
-    else turns.push({ role: m.role, blocks });
+    if (last && last.role === role) last.blocks.push(...blocks);
+    else turns.push({ role, blocks });
   }
   if (turns[0]?.role !== 'user') {
     turns.unshift({ role: 'user', blocks: [{ type: 'text', text: LEADING_USER_PLACEHOLDER }] });

@@ -1,6 +1,6 @@
 import { ProviderError } from '../errors.js';
 import { ProviderGate, type ProviderLimits } from './limits.js';
-import type { ChatMessage, EmbedResult, GenerationParams, Provider, TokenUsage } from './types.js';
+import type { ChatMessage, EmbedResult, GenerationParams, Provider, TokenUsage, ToolCall, ToolSpec } from './types.js';
 
 export type { ProviderLimits };
 
@@ -33,6 +33,8 @@ export interface StreamRequest {
   candidates: string[];
   messages: ChatMessage[];
   params: GenerationParams;
+  /** tools the model may call; the candidates should be models that can */
+  tools?: ToolSpec[];
   signal?: AbortSignal;
   onText?: (delta: string) => void;
   /** called before the first byte from each model tried */
@@ -44,6 +46,8 @@ export interface StreamOutcome {
   /** the model that produced the text (or the last one tried) */
   modelId: string | null;
   text: string;
+  /** the tools the model asked to call, whole; only from an answer that finished */
+  toolCalls: ToolCall[];
   usage: TokenUsage | null;
   stopReason: string | null;
   status: 'ok' | 'partial' | 'error' | 'aborted';
@@ -80,7 +84,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 type AttemptResult =
-  | { kind: 'ok'; text: string; usage: TokenUsage | null; stopReason: string | null; ttftMs: number | null }
+  | { kind: 'ok'; text: string; toolCalls: ToolCall[]; usage: TokenUsage | null; stopReason: string | null; ttftMs: number | null }
   | { kind: 'failed'; text: string; error: ProviderError; ttftMs: number | null; notSent?: true };
 
 /**
@@ -92,12 +96,33 @@ export class ProviderRouter {
   private readonly gates = new Map<string, ProviderGate>();
   private stopped = false;
   private readonly random: () => number;
+  private readonly providers: Map<string, Provider>;
+  private readonly limits: Record<string, ProviderLimits>;
 
   constructor(
-    private readonly providers: ReadonlyMap<string, Provider>,
+    providers: ReadonlyMap<string, Provider>,
     private readonly options: RouterOptions,
   ) {
     this.random = options.random ?? Math.random;
+    this.providers = new Map(providers);
+    this.limits = { ...options.limits };
+  }
+
+  /**
+   * Adds or replaces a provider at run time (a connection made in the admin), with its limits.
+   * Calls already running on a replaced provider finish on it; new calls take the new one.
+   */
+  putProvider(name: string, provider: Provider, limits: ProviderLimits): void {
+    this.providers.set(name, provider);
+    this.limits[name] = limits;
+    this.gates.delete(name);
+  }
+
+  /** Withdraws a provider: answers in flight on it may finish; later turns on it fail as unknown. */
+  removeProvider(name: string): boolean {
+    delete this.limits[name];
+    this.gates.delete(name);
+    return this.providers.delete(name);
   }
 
   provider(name: string): Provider | undefined {
@@ -111,7 +136,7 @@ export class ProviderRouter {
   private gate(provider: string): ProviderGate {
     let gate = this.gates.get(provider);
     if (!gate) {
-      gate = new ProviderGate(this.options.limits?.[provider] ?? { maxConcurrent: 4, requestsPerMinute: null });
+      gate = new ProviderGate(this.limits[provider] ?? { maxConcurrent: 4, requestsPerMinute: null });
       if (this.stopped) gate.stop();
       this.gates.set(provider, gate);
     }
@@ -149,7 +174,7 @@ export class ProviderRouter {
         if (result.kind === 'ok') {
           request.onCall?.({ modelId, provider: providerName, model, usage: result.usage, outputText: result.text, latencyMs, ttftMs: result.ttftMs, status: 'ok', error: null });
           return {
-            modelId, text: result.text, usage: result.usage, stopReason: result.stopReason, status: 'ok', error: null,
+            modelId, text: result.text, toolCalls: result.toolCalls, usage: result.usage, stopReason: result.stopReason, status: 'ok', error: null,
             failures, ttftMs: result.ttftMs, latencyMs: Math.round(performance.now() - started),
           };
         }
@@ -160,7 +185,7 @@ export class ProviderRouter {
         if (result.error.failure === 'aborted') return this.aborted(modelId, result.text, result.ttftMs, failures, started);
         if (partial) {
           return {
-            modelId, text: result.text, usage: null, stopReason: null, status: 'partial', error: result.error,
+            modelId, text: result.text, toolCalls: [], usage: null, stopReason: null, status: 'partial', error: result.error,
             failures, ttftMs: result.ttftMs, latencyMs: Math.round(performance.now() - started),
           };
         }
@@ -174,7 +199,7 @@ export class ProviderRouter {
       }
     }
     return {
-      modelId: lastModel, text: '', usage: null, stopReason: null, status: 'error',
+      modelId: lastModel, text: '', toolCalls: [], usage: null, stopReason: null, status: 'error',
       error: lastError ?? new ProviderError('unknown_model', 'no model to try'), failures, ttftMs: null,
       latencyMs: Math.round(performance.now() - started),
     };
@@ -191,7 +216,7 @@ export class ProviderRouter {
 
   private aborted(modelId: string, text: string, ttftMs: number | null, failures: StreamOutcome['failures'], started: number): StreamOutcome {
     return {
-      modelId, text, usage: null, stopReason: 'aborted', status: 'aborted',
+      modelId, text, toolCalls: [], usage: null, stopReason: 'aborted', status: 'aborted',
       error: new ProviderError('aborted', 'stopped by the user'), failures, ttftMs,
       latencyMs: Math.round(performance.now() - started),
     };
@@ -244,18 +269,26 @@ export class ProviderRouter {
     const start = performance.now();
     let ttftMs: number | null = null;
     let text = '';
+    const toolCalls: ToolCall[] = [];
+    const firstOutput = (): void => {
+      if (ttftMs !== null) return;
+      ttftMs = Math.round(performance.now() - start);
+      clearTimeout(firstTokenTimer);
+    };
+    const tools = request.tools?.length ? { tools: request.tools } : {};
     try {
-      for await (const chunk of provider.streamChat({ model, messages: request.messages, params: request.params, signal: controller.signal })) {
+      for await (const chunk of provider.streamChat({ model, messages: request.messages, params: request.params, ...tools, signal: controller.signal })) {
         if (chunk.type === 'text') {
           if (!chunk.text) continue;
-          if (ttftMs === null) {
-            ttftMs = Math.round(performance.now() - start);
-            clearTimeout(firstTokenTimer);
-          }
+          firstOutput();
           text += chunk.text;
           request.onText?.(chunk.text);
+        } else if (chunk.type === 'tool_call') {
+          // a call is output too: the model answered, it did not stall
+          firstOutput();
+          toolCalls.push(chunk.call);
         } else {
-          return { kind: 'ok', text, usage: chunk.usage, stopReason: chunk.stopReason, ttftMs };
+          return { kind: 'ok', text, toolCalls, usage: chunk.usage, stopReason: chunk.stopReason, ttftMs };
         }
       }
       // a stream that ends without its final event was cut short

@@ -8,9 +8,35 @@ export interface ImagePart {
 }
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
   images?: ImagePart[];
+  /** assistant: the tools it asked for, in the order it asked */
+  toolCalls?: ToolCall[];
+  /** tool: the call this message is the result of */
+  toolCallId?: string;
+  /** tool: the name of the tool that ran (Ollama wants it with the result) */
+  toolName?: string;
+  /** tool: the result is an error the model should know about */
+  isError?: boolean;
+}
+
+/** A tool the model may call, as every provider is told about it. */
+export interface ToolSpec {
+  /** `^[a-zA-Z0-9_-]{1,64}$`, the strictest rule among the providers */
+  name: string;
+  description: string;
+  /** a JSON Schema object (`type: 'object'`) */
+  inputSchema: Record<string, unknown>;
+}
+
+/** One call the model asked for, assembled from however many chunks it streamed in. */
+export interface ToolCall {
+  /** the provider's id, or one made up when the provider gives none (Ollama) */
+  id: string;
+  name: string;
+  /** the arguments as the model wrote them: JSON text, perhaps invalid */
+  arguments: string;
 }
 
 export interface GenerationParams {
@@ -28,6 +54,8 @@ export interface ChatRequest {
   model: string;
   messages: ChatMessage[];
   params: GenerationParams;
+  /** tools the model may call; absent or empty: a plain chat */
+  tools?: ToolSpec[];
   signal?: AbortSignal;
 }
 
@@ -38,6 +66,8 @@ export interface TokenUsage {
 
 export type ChatChunk =
   | { type: 'text'; text: string }
+  /** one whole tool call, after its last fragment arrived; several may come before `done` */
+  | { type: 'tool_call'; call: ToolCall }
   | { type: 'done'; usage: TokenUsage | null; stopReason: string | null };
 
 export interface ModelInfo {
@@ -70,7 +100,7 @@ export interface Provider {
   /** configured name, the part before the slash in `name/model` */
   readonly name: string;
   readonly kind: ProviderKind;
-  /** Text deltas, then exactly one `done`. Throws ProviderError. */
+  /** Text deltas and whole tool calls, then exactly one `done`. Throws ProviderError. */
   streamChat(request: ChatRequest): AsyncIterable<ChatChunk>;
   listModels(signal?: AbortSignal): Promise<ModelInfo[]>;
   embed(model: string, texts: string[], signal?: AbortSignal): Promise<EmbedResult>;

@@ -8,7 +8,7 @@ const byExperience: ModelChoice = { modelId: 'openai/gpt-4o', source: 'experienc
 const picked: ModelChoice = { ...byExperience, source: 'conversation' };
 
 function outcome(status: StreamOutcome['status'], changes: Partial<StreamOutcome> = {}): StreamOutcome {
-  return { modelId: 'openai/gpt-4o', text: '', usage: null, stopReason: null, status, error: null, failures: [], ttftMs: null, latencyMs: 10, ...changes };
+  return { modelId: 'openai/gpt-4o', text: '', toolCalls: [], usage: null, stopReason: null, status, error: null, failures: [], ttftMs: null, latencyMs: 10, ...changes };
 }
 
 const overloaded = new ProviderError('server', 'HTTP 529');
