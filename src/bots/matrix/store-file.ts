@@ -1,8 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { deserialize, serialize } from 'node:v8';
+import { writeFileAtomic } from '../../core/atomic-file.js';
 import { ThreadloomError } from '../../core/errors.js';
+
+export { writeFileAtomic };
 
 /**
  * The Matrix SDK keeps its crypto state (identity keys, Olm/Megolm sessions) and its sync
@@ -183,20 +185,6 @@ export const encryptSnapshot = (shapes: DatabaseShape[], key: Buffer): Buffer =>
 export const decryptSnapshot = (sealed: Buffer, key: Buffer): DatabaseShape[] => deserialize(open_(sealed, key)) as DatabaseShape[];
 export const encryptJson = (value: unknown, key: Buffer): Buffer => seal(Buffer.from(JSON.stringify(value)), key);
 export const decryptJson = (sealed: Buffer, key: Buffer): unknown => JSON.parse(open_(sealed, key).toString('utf8'));
-
-/** Written beside, synced, then renamed over: a crash leaves the old file or the new one. */
-export function writeFileAtomic(file: string, content: Buffer): void {
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, file);
-}
 
 /**
  * Keeps an IndexedDB factory's content in an encrypted file: `restore()` before the SDK opens

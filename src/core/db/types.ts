@@ -4,6 +4,7 @@ import type { ApiTokenTable } from '../api-tokens.table.js';
 import type { AuditLogTable } from '../audit.table.js';
 import type { BindingTable } from '../bindings/table.js';
 import type { BudgetGrantTable, BudgetLimitTable, BudgetWarningTable } from '../budgets/table.js';
+import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
 import type { ModelTable } from '../providers/table.js';
@@ -52,6 +53,7 @@ export interface Database {
   audit_log: AuditLogTable;
   api_tokens: ApiTokenTable;
   admin_sessions: AdminSessionTable;
+  provider_connections: ProviderConnectionTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */

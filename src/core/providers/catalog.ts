@@ -16,6 +16,9 @@ export interface ModelEntry extends ModelInfo {
 }
 
 const CAPABILITY_TTL_MS = 10 * 60_000;
+/** how long a provider's model list serves the pickers before it is asked again */
+const LISTING_TTL_MS = 60_000;
+const LISTING_TIMEOUT_MS = 5_000;
 
 /**
  * What each model can do (context length, images), asked of its provider once and cached for a
@@ -23,6 +26,9 @@ const CAPABILITY_TTL_MS = 10 * 60_000;
  */
 export class ModelCatalog {
   private readonly cache = new Map<string, { info: ModelEntry; at: number }>();
+  /** model ids per provider for the pickers, and the listing under way */
+  private readonly listed = new Map<string, { ids: string[]; at: number }>();
+  private readonly listing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly router: ProviderRouter,
@@ -72,5 +78,50 @@ export class ModelCatalog {
     );
     models.sort((a, b) => a.id.localeCompare(b.id));
     return { models, unreachable };
+  }
+
+  /**
+   * Model ids (`provider/model`) for the pickers: each provider's last listing while fresh, else a
+   * new one; waits at most `waitMs`, so a slow provider adds what it had (or nothing) rather than
+   * stalling the page. Its listing goes on and serves the next page.
+   */
+  async knownIds(waitMs = 1_500): Promise<string[]> {
+    const names = this.router.providerNames;
+    const pending = names.flatMap((name) => {
+      const cached = this.listed.get(name);
+      if (cached && this.now() - cached.at < LISTING_TTL_MS) return [];
+      return [this.refreshListing(name)];
+    });
+    if (pending.length) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(pending), new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+    }
+    return names.flatMap((name) => this.listed.get(name)?.ids ?? []).sort((a, b) => a.localeCompare(b));
+  }
+
+  private refreshListing(name: string): Promise<void> {
+    const running = this.listing.get(name);
+    if (running) return running;
+    const provider = this.router.provider(name);
+    const job = (async () => {
+      try {
+        const models = provider ? await provider.listModels(AbortSignal.timeout(LISTING_TIMEOUT_MS)) : [];
+        if (this.router.provider(name) === provider) this.listed.set(name, { ids: models.map((m) => `${name}/${m.name}`), at: this.now() });
+      } catch {
+        // unreachable: keep what it listed last; the Models page and the dashboard say why
+      } finally {
+        this.listing.delete(name);
+      }
+    })();
+    this.listing.set(name, job);
+    return job;
+  }
+
+  /** Forgets what a provider said (its connection was added, changed or removed). */
+  forget(provider: string): void {
+    this.listed.delete(provider);
+    this.listing.delete(provider);
+    for (const id of this.cache.keys()) if (splitModelId(id).provider === provider) this.cache.delete(id);
   }
 }

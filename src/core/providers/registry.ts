@@ -4,30 +4,37 @@ import type { Provider } from './types.js';
 
 type Env = Record<string, string | undefined>;
 
-/**
- * One Provider per configured entry, by name (`openai`, `lmstudio`, `ollama`, ...). Each SDK is
- * loaded only when a provider of its kind is configured: the Anthropic SDK alone holds ~24 MB.
- */
+/** What one provider is built from: a config entry with its key resolved, or a stored connection. */
+export type ProviderSpec =
+  | { kind: 'openai' | 'anthropic'; apiKey?: string | undefined; baseURL?: string | undefined }
+  | { kind: 'ollama'; host: string; keepAlive?: string | number | undefined };
+
+/** Builds one provider. Each SDK is loaded only when a provider of its kind is made: the Anthropic SDK alone holds ~24 MB. */
+export async function createProvider(name: string, spec: ProviderSpec): Promise<Provider> {
+  switch (spec.kind) {
+    case 'openai': {
+      const { createOpenAIProvider } = await import('./openai.js');
+      return createOpenAIProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL });
+    }
+    case 'anthropic': {
+      const { createAnthropicProvider } = await import('./anthropic.js');
+      return createAnthropicProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL });
+    }
+    case 'ollama': {
+      const { createOllamaProvider } = await import('./ollama.js');
+      return createOllamaProvider({ name, host: spec.host, keepAlive: spec.keepAlive });
+    }
+  }
+}
+
+/** One Provider per configured entry, by name (`openai`, `lmstudio`, `ollama`, ...). */
 export async function createProviders(config: Config, env: Env = process.env): Promise<Map<string, Provider>> {
   const providers = new Map<string, Provider>();
   for (const [name, entry] of Object.entries(config.providers)) {
-    switch (entry.kind) {
-      case 'openai': {
-        const { createOpenAIProvider } = await import('./openai.js');
-        providers.set(name, createOpenAIProvider({ name, apiKey: apiKeyFor(entry, env), baseURL: entry.baseURL }));
-        break;
-      }
-      case 'anthropic': {
-        const { createAnthropicProvider } = await import('./anthropic.js');
-        providers.set(name, createAnthropicProvider({ name, apiKey: apiKeyFor(entry, env), baseURL: entry.baseURL }));
-        break;
-      }
-      case 'ollama': {
-        const { createOllamaProvider } = await import('./ollama.js');
-        providers.set(name, createOllamaProvider({ name, host: entry.host, keepAlive: entry.keepAlive }));
-        break;
-      }
-    }
+    const spec: ProviderSpec = entry.kind === 'ollama'
+      ? { kind: 'ollama', host: entry.host, keepAlive: entry.keepAlive }
+      : { kind: entry.kind, apiKey: apiKeyFor(entry, env), baseURL: entry.baseURL };
+    providers.set(name, await createProvider(name, spec));
   }
   return providers;
 }
@@ -63,12 +70,12 @@ export function isLocalAddress(url: string): boolean {
   return /^(f[cd][0-9a-f]{2}|fe80):/.test(host);
 }
 
-/** Providers whose calls cost nothing: Ollama, and OpenAI-compatible servers on this machine or LAN. */
+/** Whether a provider's calls cost nothing: Ollama, or an OpenAI-compatible server on this machine or LAN. */
+export function isLocalProvider(spec: { kind: string; baseURL?: string | undefined }): boolean {
+  return spec.kind === 'ollama' || (spec.baseURL !== undefined && isLocalAddress(spec.baseURL));
+}
+
+/** The configured providers whose calls cost nothing (isLocalProvider). */
 export function localProviderNames(config: Config): Set<string> {
-  const local = new Set<string>();
-  for (const [name, p] of Object.entries(config.providers)) {
-    if (p.kind === 'ollama') local.add(name);
-    else if (p.baseURL && isLocalAddress(p.baseURL)) local.add(name);
-  }
-  return local;
+  return new Set(Object.entries(config.providers).filter(([, p]) => isLocalProvider(p)).map(([name]) => name));
 }
