@@ -14,6 +14,10 @@ import { formatIssues } from './validation.js';
  * the env variable that holds them (`apiKeyEnv`), never from the database.
  */
 
+/** A provider's name, the `provider` in `provider/model`: the same rule for config and admin connections. */
+export const PROVIDER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+export const PROVIDER_NAME_RULE = 'provider names are lowercase';
+
 const providerLimits = {
   maxConcurrent: z.number().int().positive().default(4),
   requestsPerMinute: z.number().int().positive().nullable().default(null),
@@ -96,9 +100,11 @@ export const configSchema = z.strictObject({
   /** on SIGTERM/SIGINT, answers being written get this long to finish; the rest are cut and marked */
   shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
   defaultModel: modelIdSchema.default('ollama/llama3.2'),
+  /** tried in order when the chosen model fails before its first token; fallbacks saved on the admin's Models page win */
+  fallbackModels: z.array(modelIdSchema).max(10, 'at most 10 fallbacks').default([]),
   /** cheap model for conversation titles and summaries; null = the turn's own model */
   utilityModel: modelIdSchema.nullable().default(null),
-  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'provider names are lowercase'), providerSchema).default({}),
+  providers: z.record(z.string().regex(PROVIDER_NAME, PROVIDER_NAME_RULE), providerSchema).default({}),
   prices: z.record(modelIdSchema, priceSchema).default({}),
   routing: z
     .strictObject({
@@ -275,6 +281,21 @@ const BUILT_IN_PROVIDERS: ReadonlyArray<{ name: string; kind: ProviderConfig['ki
   { name: 'anthropic', kind: 'anthropic', keyEnv: 'ANTHROPIC_API_KEY', urlEnv: 'ANTHROPIC_BASE_URL' },
   { name: 'ollama', kind: 'ollama', urlEnv: 'OLLAMA_HOST' },
 ];
+
+/**
+ * Where a configured provider comes from, for the admin's Connections page:
+ * "environment: OPENAI_API_KEY, OPENAI_BASE_URL", "config file: providers.lmstudio", or the
+ * built-in Ollama on this machine.
+ */
+export function providerOrigin(name: string, provider: ProviderConfig, env: Env = process.env): string {
+  const builtIn = BUILT_IN_PROVIDERS.find((b) => b.name === name && b.kind === provider.kind);
+  if (builtIn) {
+    const set = [builtIn.keyEnv, builtIn.urlEnv].filter((v): v is string => v !== undefined && Boolean(env[v]));
+    if (set.length) return `environment: ${set.join(', ')}`;
+    if (provider.kind === 'ollama' && provider.host === 'http://127.0.0.1:11434') return 'built in: Ollama on this machine';
+  }
+  return `config file: providers.${name}`;
+}
 
 export function configPath(env: Env): string {
   if (env.THREADLOOM_CONFIG) return env.THREADLOOM_CONFIG;

@@ -1,5 +1,6 @@
 import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
+import { ConnectionService } from './connections/service.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openDatabase, type Db, type OpenedDatabase } from './db/open.js';
@@ -16,6 +17,7 @@ import { PriceTable } from './providers/pricing.js';
 import { createProviders, localProviderNames, providerLimits } from './providers/registry.js';
 import { ProviderRouter } from './providers/router.js';
 import type { Provider } from './providers/types.js';
+import { loadSecretBox, type SecretBox } from './secrets.js';
 import { SearchIndexer } from './search/indexer.js';
 import { SearchService } from './search/service.js';
 import { SearchStore } from './search/store.js';
@@ -34,6 +36,8 @@ export interface Runtime {
   budgets: BudgetService;
   /** whether a model can answer: the dashboard's banner until one does */
   readiness: ReadinessBoard;
+  /** provider connections made in the admin, live in the router */
+  connections: ConnectionService;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export interface RuntimeOptions {
   providers?: Map<string, Provider>;
   now?: () => Date;
   databaseFile?: string;
+  /** where THREADLOOM_SECRET_KEY is read (default process.env) */
+  env?: Record<string, string | undefined>;
 }
 
 /**
@@ -101,18 +107,27 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       ...config.routing,
       limits: providerLimits(config),
     });
+    // one set, shared: a connection added in the admin is free for pricing and budgets at once
+    const localProviders = localProviderNames(config);
     const deps: EngineDeps = {
       db: database.db,
       config,
       router,
       catalog: new ModelCatalog(router, config.context.defaultContextLength),
-      prices: new PriceTable(config.prices, localProviderNames(config)),
+      prices: new PriceTable(config.prices, localProviders),
       experiences,
       conversations: new ConversationService(database.db),
       log,
       now: options.now ?? (() => new Date()),
     };
-    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders: localProviderNames(config), now: deps.now, log });
+    let secrets: SecretBox | null = null;
+    const connections = new ConnectionService({
+      db: database.db, router, catalog: deps.catalog, localProviders, log, now: deps.now,
+      configured: router.providerNames,
+      secrets: () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)),
+    });
+    await connections.loadAll();
+    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log });
     await budgets.start();
     deps.budgets = budgets;
     const store = new SearchStore(database.sqlite);
@@ -139,6 +154,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       metrics,
       readiness,
       budgets,
+      connections,
       close: async () => {
         stopObserving();
         budgets.stop();

@@ -33,6 +33,8 @@ export interface ModelDefaults {
   fallbacks: string[];
   /** where `defaultModel` came from */
   source: 'settings' | 'config';
+  /** where `fallbacks` came from: saved in the admin, else the config file's `fallbackModels` */
+  fallbacksSource: 'settings' | 'config';
 }
 
 const modelDefaultsSchema = z.strictObject({
@@ -40,21 +42,23 @@ const modelDefaultsSchema = z.strictObject({
   fallbacks: z.array(modelIdSchema).max(10, 'at most 10 fallbacks'),
 });
 
-/** The global default model and fallbacks: the stored ones, else config's `defaultModel`. */
-export async function modelDefaults(db: Db, config: { defaultModel: string }): Promise<ModelDefaults> {
+/** The global default model and fallbacks: the stored ones, else config's `defaultModel` and `fallbackModels`. */
+export async function modelDefaults(db: Db, config: { defaultModel: string; fallbackModels?: string[] }): Promise<ModelDefaults> {
   const rows = await db.selectFrom('settings').select(['key', 'value']).where('key', 'in', [MODEL_DEFAULT_KEY, MODEL_FALLBACKS_KEY]).execute();
   const stored = new Map(rows.map((r) => [r.key, r.value]));
   const defaultModel = stored.get(MODEL_DEFAULT_KEY);
-  let fallbacks: string[] = [];
+  const storedFallbacks = stored.get(MODEL_FALLBACKS_KEY);
+  let fallbacks: string[] = storedFallbacks === undefined ? (config.fallbackModels ?? []) : [];
   try {
-    const parsed: unknown = JSON.parse(stored.get(MODEL_FALLBACKS_KEY) ?? '[]');
+    const parsed: unknown = JSON.parse(storedFallbacks ?? 'null');
     if (Array.isArray(parsed)) fallbacks = parsed.filter((m): m is string => typeof m === 'string');
   } catch {
     // a hand-edited value that is not JSON: no fallbacks rather than no answers
   }
+  const fallbacksSource = storedFallbacks === undefined ? 'config' : 'settings';
   return defaultModel
-    ? { defaultModel, fallbacks, source: 'settings' }
-    : { defaultModel: config.defaultModel, fallbacks, source: 'config' };
+    ? { defaultModel, fallbacks, source: 'settings', fallbacksSource }
+    : { defaultModel: config.defaultModel, fallbacks, source: 'config', fallbacksSource };
 }
 
 /** Stores the global default and fallbacks; the default never appears among its own fallbacks. */
@@ -67,5 +71,5 @@ export async function setModelDefaults(db: Db, input: { defaultModel: string; fa
     await setSetting(trx, MODEL_DEFAULT_KEY, defaultModel);
     await setSetting(trx, MODEL_FALLBACKS_KEY, JSON.stringify(fallbacks));
   });
-  return { defaultModel, fallbacks, source: 'settings' };
+  return { defaultModel, fallbacks, source: 'settings', fallbacksSource: 'settings' };
 }
