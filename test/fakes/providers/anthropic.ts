@@ -4,9 +4,11 @@
  */
 import {
   FakeServerCore,
+  argumentsText,
   defaultUsage,
   playPlainBehaviour,
   retryHeaders,
+  splitChunks,
   streamAnswer,
   type FakeBehaviour,
   type FakeCall,
@@ -63,8 +65,16 @@ function event(name: string, data: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-function wire(model: string, inputTokens: number | null): WireFormat {
+/** `withText`: the answer opens with a text block at index 0 (an answer of only tool calls has none). */
+function wire(model: string, inputTokens: number | null, withText: boolean): WireFormat {
   const id = `msg_fake${++sequence}`;
+  let textOpen = withText;
+  let calling = false;
+  const closeText = (): string => {
+    if (!textOpen) return '';
+    textOpen = false;
+    return event('content_block_stop', { type: 'content_block_stop', index: 0 });
+  };
   return {
     contentType: 'text/event-stream; charset=utf-8',
     start: () =>
@@ -90,17 +100,36 @@ function wire(model: string, inputTokens: number | null): WireFormat {
               }),
         },
       }) +
-      event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }) +
+      (withText
+        ? event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
+        : '') +
       event('ping', { type: 'ping' }),
     text: (chunk) =>
       event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: chunk } }),
     malformed: () => 'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "delta": {\n\n',
     error: (message) => event('error', { type: 'error', error: { type: 'overloaded_error', message } }),
+    toolCalls: (calls, size) => {
+      calling = true;
+      const first = withText ? 1 : 0;
+      const frames = calls.flatMap((call, k) => {
+        const index = first + k;
+        const block = { type: 'tool_use', id: call.id ?? `toolu_fake${++sequence}`, name: call.name, input: {} };
+        return [
+          event('content_block_start', { type: 'content_block_start', index, content_block: block }),
+          ...splitChunks(argumentsText(call), size).map((piece) =>
+            event('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }),
+          ),
+          event('content_block_stop', { type: 'content_block_stop', index }),
+        ];
+      });
+      frames[0] = closeText() + frames[0];
+      return frames;
+    },
     end: (stopReason, usage) =>
-      event('content_block_stop', { type: 'content_block_stop', index: 0 }) +
+      closeText() +
       event('message_delta', {
         type: 'message_delta',
-        delta: { stop_reason: stopReason ?? 'end_turn', stop_sequence: null },
+        delta: { stop_reason: stopReason ?? (calling ? 'tool_use' : 'end_turn'), stop_sequence: null },
         ...(usage ? { usage: { output_tokens: usage.output } } : {}),
       }) +
       event('message_stop', { type: 'message_stop' }),
@@ -117,7 +146,8 @@ const messages: RouteHandler = async (call, core) => {
   const answer = core.answerFor(call.record, behaviour, lastUserText(body));
   const usage = behaviour.usage === undefined ? defaultUsage(call.record, answer) : behaviour.usage;
   if (body.stream) {
-    return streamAnswer(call, wire(body.model, usage ? usage.input : null), behaviour, answer, usage, core.chunkSize);
+    const withText = answer !== '' || !behaviour.toolCalls?.length;
+    return streamAnswer(call, wire(body.model, usage ? usage.input : null, withText), behaviour, answer, usage, core.chunkSize);
   }
   if (await playPlainBehaviour(call, behaviour)) return;
   call.json(200, {

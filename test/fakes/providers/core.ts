@@ -7,8 +7,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { fakeEmbedding } from './play.js';
 import type { FakeBehaviour, FakeProviderServer, FakeRoute, FakeServerOptions, RecordedRequest } from './types.js';
 
-export type { FakeBehaviour, FakeProviderServer, FakeRoute, FakeServerOptions, FakeUsage, RecordedRequest } from './types.js';
-export { defaultUsage, fakeEmbedding, playPlainBehaviour, retryHeaders, splitChunks, streamAnswer, toBase64Float32, type WireFormat } from './play.js';
+export type { FakeBehaviour, FakeProviderServer, FakeRoute, FakeServerOptions, FakeToolCall, FakeUsage, RecordedRequest } from './types.js';
+export { argumentsText, defaultUsage, fakeEmbedding, playPlainBehaviour, retryHeaders, splitChunks, streamAnswer, toBase64Float32, type WireFormat } from './play.js';
 
 /** One request in flight, with helpers that stop early once the client has gone. */
 export class FakeCall {
@@ -112,6 +112,7 @@ export class FakeServerCore {
 
   answerFor(record: RecordedRequest, behaviour: FakeBehaviour, lastUserText: string): string {
     if (behaviour.answer !== undefined) return behaviour.answer;
+    if (behaviour.toolCalls?.length) return '';
     const d = this.defaultAnswer;
     if (typeof d === 'function') return d(record);
     if (typeof d === 'string') return d;

@@ -16,6 +16,7 @@ import {
   type FakeCall,
   type FakeProviderServer,
   type FakeServerOptions,
+  type FakeToolCall,
   type RouteHandler,
   type WireFormat,
 } from './core.js';
@@ -85,6 +86,16 @@ function lastUserText(body: { messages?: Array<{ role: string; content?: string 
 
 const NS_PER_MS = 1_000_000;
 
+/** A scripted string that is not JSON is sent as-is, as a broken server might. */
+function argumentsObject(call: FakeToolCall): unknown {
+  if (typeof call.arguments !== 'string') return call.arguments;
+  try {
+    return JSON.parse(call.arguments);
+  } catch {
+    return call.arguments;
+  }
+}
+
 function wire(model: string): WireFormat {
   const line = (value: unknown): string => `${JSON.stringify(value)}\n`;
   const createdAt = (): string => new Date().toISOString();
@@ -93,6 +104,16 @@ function wire(model: string): WireFormat {
     start: () => '',
     text: (chunk) =>
       line({ model, created_at: createdAt(), message: { role: 'assistant', content: chunk }, done: false }),
+    // Ollama parses the calls itself and sends each whole, with arguments as an object and no id.
+    toolCalls: (calls) =>
+      calls.map((call) =>
+        line({
+          model,
+          created_at: createdAt(),
+          message: { role: 'assistant', content: '', tool_calls: [{ function: { name: call.name, arguments: argumentsObject(call) } }] },
+          done: false,
+        }),
+      ),
     malformed: () => `{"model": "${model}", "message": {"role": "assistant", "content": \n`,
     error: (message) => line({ error: message }),
     end: (stopReason, usage) =>

@@ -4,15 +4,18 @@
  */
 import {
   FakeServerCore,
+  argumentsText,
   defaultUsage,
   playPlainBehaviour,
   retryHeaders,
+  splitChunks,
   streamAnswer,
   toBase64Float32,
   type FakeBehaviour,
   type FakeCall,
   type FakeProviderServer,
   type FakeServerOptions,
+  type FakeToolCall,
   type FakeUsage,
   type RouteHandler,
   type WireFormat,
@@ -77,6 +80,27 @@ function usageJson(usage: FakeUsage): unknown {
 
 let sequence = 0;
 
+/**
+ * `delta.tool_calls` fragments: each call's id and name first, then its arguments in pieces, the
+ * calls taking turns by index, as a server streaming parallel calls may.
+ */
+function interleavedToolCalls(calls: FakeToolCall[], size: number): unknown[] {
+  const heads = calls.map((call, index) => ({
+    index,
+    id: call.id ?? `call_fake${++sequence}`,
+    type: 'function',
+    function: { name: call.name, arguments: '' },
+  }));
+  const pieces = calls.map((call) => splitChunks(argumentsText(call), size));
+  const fragments: unknown[] = [...heads];
+  for (let round = 0; pieces.some((p) => round < p.length); round++) {
+    pieces.forEach((p, index) => {
+      if (round < p.length) fragments.push({ index, function: { arguments: p[round] } });
+    });
+  }
+  return fragments;
+}
+
 function wire(model: string, includeUsage: boolean): WireFormat {
   const base = {
     id: `chatcmpl-fake${++sequence}`,
@@ -91,14 +115,19 @@ function wire(model: string, includeUsage: boolean): WireFormat {
     ...base,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   });
+  let calling = false;
   return {
     contentType: 'text/event-stream; charset=utf-8',
     start: () => frame(choice({ role: 'assistant', content: '', refusal: null }, null)),
     text: (chunk) => frame(choice({ content: chunk }, null)),
+    toolCalls: (calls, size) => {
+      calling = true;
+      return interleavedToolCalls(calls, size).map((fragment) => frame(choice({ tool_calls: [fragment] }, null)));
+    },
     malformed: () => 'data: {"id": "chatcmpl-broken", "choices": [{"delta": {"content": "oops"\n\n',
     error: (message) => frame({ error: { message, type: 'server_error', param: null, code: null } }),
     end: (stopReason, usage) =>
-      frame(choice({}, stopReason ?? 'stop')) +
+      frame(choice({}, stopReason ?? (calling ? 'tool_calls' : 'stop'))) +
       (includeUsage && usage ? frame({ ...base, choices: [], usage: usageJson(usage) }) : '') +
       'data: [DONE]\n\n',
   };

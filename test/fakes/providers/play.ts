@@ -3,7 +3,7 @@
  * driven through a provider's wire format, plus small helpers the three fakes share.
  */
 import type { FakeCall } from './core.js';
-import type { FakeBehaviour, FakeUsage, RecordedRequest } from './types.js';
+import type { FakeBehaviour, FakeToolCall, FakeUsage, RecordedRequest } from './types.js';
 
 /** How one provider frames a streamed answer. */
 export interface WireFormat {
@@ -15,7 +15,9 @@ export interface WireFormat {
   malformed(): string;
   /** the provider's in-stream error frame */
   error(message: string): string;
-  /** frames after the last text chunk */
+  /** frames for the calls, after the text: each one a chunk of the stream */
+  toolCalls?(calls: FakeToolCall[], fragmentSize: number): string[];
+  /** frames after the last text chunk (and tool call) */
   end(stopReason: string | undefined, usage: FakeUsage | null): string;
 }
 
@@ -24,6 +26,11 @@ export function splitChunks(text: string, size: number): string[] {
   const step = Math.max(1, Math.floor(size));
   for (let i = 0; i < text.length; i += step) chunks.push(text.slice(i, i + step));
   return chunks;
+}
+
+/** The arguments of a scripted call as the JSON text the model would write. */
+export function argumentsText(call: FakeToolCall): string {
+  return typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
 }
 
 /** Usage used when a behaviour does not give one: about 4 characters per token. */
@@ -41,7 +48,9 @@ export async function streamAnswer(
   usage: FakeUsage | null,
   chunkSize: number,
 ): Promise<void> {
-  const chunks = splitChunks(answer, behaviour.chunkSize ?? chunkSize);
+  const size = behaviour.chunkSize ?? chunkSize;
+  const toolFrames = behaviour.toolCalls?.length && wire.toolCalls ? wire.toolCalls(behaviour.toolCalls, size) : [];
+  const frames = [...splitChunks(answer, size).map((chunk) => wire.text(chunk)), ...toolFrames];
   if (behaviour.stallBeforeHeadersMs !== undefined && !(await call.sleep(behaviour.stallBeforeHeadersMs))) return;
   call.startStream(wire.contentType);
   if (behaviour.stallBeforeFirstTokenMs !== undefined && !(await call.sleep(behaviour.stallBeforeFirstTokenMs))) return;
@@ -55,9 +64,9 @@ export async function streamAnswer(
       return;
     }
     if (behaviour.stallAfterChunks === i && !(await call.sleep(behaviour.stallMs ?? Infinity))) return;
-    if (i >= chunks.length) break;
+    if (i >= frames.length) break;
     if (i > 0 && behaviour.delayMs && !(await call.sleep(behaviour.delayMs))) return;
-    if (!(await call.write(wire.text(chunks[i]!)))) return;
+    if (!(await call.write(frames[i]!))) return;
   }
   if (await call.write(wire.end(behaviour.stopReason, usage))) call.res.end();
 }

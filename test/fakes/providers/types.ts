@@ -1,6 +1,15 @@
 /** Types shared by the fake model servers. */
 import type http from 'node:http';
 
+/** A tool call the fake streams in its provider's wire format. */
+export interface FakeToolCall {
+  /** default: made up in the provider's style (`call_…`, `toolu_…`); Ollama sends none */
+  id?: string;
+  name: string;
+  /** a string is sent as-is (so a test can send invalid JSON); anything else as its JSON */
+  arguments: unknown;
+}
+
 export interface FakeUsage {
   input: number;
   output: number;
@@ -19,8 +28,17 @@ export interface FakeBehaviour {
   usage?: FakeUsage | null;
   /** Pause between chunks, in ms. */
   delayMs?: number;
-  /** Stop reason in the provider's own vocabulary (default 'stop' / 'end_turn'). */
+  /**
+   * Stop reason in the provider's own vocabulary (default 'stop' / 'end_turn'; with `toolCalls`,
+   * 'tool_calls' / 'tool_use' / 'stop' as each server says it).
+   */
   stopReason?: string;
+  /**
+   * Tool calls to stream after the text, in the provider's wire format: arguments cut into
+   * `chunkSize` fragments (OpenAI: the calls interleaved by index). With calls and no `answer`,
+   * there is no text. Each fragment counts as a chunk for cuts, stalls and error frames.
+   */
+  toolCalls?: FakeToolCall[];
 
   /** Answer with this HTTP status and the provider's own error JSON. */
   status?: number;
