@@ -13,6 +13,7 @@ import { ensureAdminPassword } from './password.js';
 import { htmxDistDir, viewsDir } from './paths.js';
 import { registerRendering } from './render.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerConnectionsRoutes } from './routes/connections.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerExperienceRoutes } from './routes/experiences.js';
@@ -34,6 +35,7 @@ const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = 
   registerAuditRoutes,
   registerHealthRoutes,
   registerModelsRoutes,
+  registerConnectionsRoutes,
   registerUsageRoutes,
   registerBackupsRoutes,
   registerApiTokenRoutes,

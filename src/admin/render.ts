@@ -29,6 +29,7 @@ export const NAV: ReadonlyArray<{ key: string; href: string; label: string }> = 
   { key: 'experiences', href: '/experiences', label: 'Experiences' },
   { key: 'conversations', href: '/conversations', label: 'Conversations' },
   { key: 'models', href: '/models', label: 'Models' },
+  { key: 'connections', href: '/connections', label: 'Connections' },
   { key: 'usage', href: '/usage', label: 'Usage' },
   { key: 'backups', href: '/backups', label: 'Backups' },
   { key: 'settings', href: '/settings', label: 'Settings' },

@@ -282,19 +282,28 @@ const BUILT_IN_PROVIDERS: ReadonlyArray<{ name: string; kind: ProviderConfig['ki
   { name: 'ollama', kind: 'ollama', urlEnv: 'OLLAMA_HOST' },
 ];
 
+/** Where each provider of a loaded config came from, by its `providers` object (see providerOrigin). */
+const PROVIDER_ORIGINS = new WeakMap<object, Map<string, string>>();
+
+function recordProviderOrigins(providers: Config['providers'], declaredInFile: ReadonlySet<string>, env: Env): void {
+  const origins = new Map<string, string>();
+  for (const [name, provider] of Object.entries(providers)) {
+    const builtIn = BUILT_IN_PROVIDERS.find((b) => b.name === name && b.kind === provider.kind);
+    const vars = builtIn ? [builtIn.keyEnv, builtIn.urlEnv].filter((v): v is string => v !== undefined && Boolean(env[v])) : [];
+    if (declaredInFile.has(name)) origins.set(name, `config file: providers.${name}${vars.length ? ` (with ${vars.join(', ')})` : ''}`);
+    else if (vars.length) origins.set(name, `environment: ${vars.join(', ')}`);
+    else origins.set(name, 'built in: Ollama on this machine (set OLLAMA_HOST to move it)');
+  }
+  PROVIDER_ORIGINS.set(providers, origins);
+}
+
 /**
  * Where a configured provider comes from, for the admin's Connections page:
  * "environment: OPENAI_API_KEY, OPENAI_BASE_URL", "config file: providers.lmstudio", or the
  * built-in Ollama on this machine.
  */
-export function providerOrigin(name: string, provider: ProviderConfig, env: Env = process.env): string {
-  const builtIn = BUILT_IN_PROVIDERS.find((b) => b.name === name && b.kind === provider.kind);
-  if (builtIn) {
-    const set = [builtIn.keyEnv, builtIn.urlEnv].filter((v): v is string => v !== undefined && Boolean(env[v]));
-    if (set.length) return `environment: ${set.join(', ')}`;
-    if (provider.kind === 'ollama' && provider.host === 'http://127.0.0.1:11434') return 'built in: Ollama on this machine';
-  }
-  return `config file: providers.${name}`;
+export function providerOrigin(config: Pick<Config, 'providers'>, name: string): string {
+  return PROVIDER_ORIGINS.get(config.providers)?.get(name) ?? `config file: providers.${name}`;
 }
 
 export function configPath(env: Env): string {
@@ -419,6 +428,7 @@ export function loadConfig(env: Env = process.env): Config {
   const file = configPath(env);
   const fileContent = readConfigFile(file, Boolean(env.THREADLOOM_CONFIG));
   const raw = fileContent ?? {};
+  const declaredInFile = new Set(Object.keys(typeof raw.providers === 'object' && raw.providers !== null ? raw.providers : {}));
   const fromEnv = applyEnv(raw, env);
   const parsed = configSchema.safeParse(raw);
   const problems = nameEnvVariables(parsed.success ? checkConfig(parsed.data, env) : formatIssues(parsed.error), fromEnv);
@@ -426,6 +436,7 @@ export function loadConfig(env: Env = process.env): Config {
     const source = fileContent ? `${path.basename(file)} + environment` : 'environment only, no config file';
     throw new ThreadloomError('config', `invalid configuration (${source}):\n  ${problems.join('\n  ')}`);
   }
+  recordProviderOrigins(parsed.data!.providers, declaredInFile, env);
   return parsed.data!;
 }
 

@@ -33,8 +33,11 @@ export interface ConnectionInput {
   enabled: boolean;
 }
 
-const whole = (min: number, max: number, message: string) =>
-  z.string().trim().regex(/^\d+$/, message).transform(Number).pipe(z.number().int().min(min, message).max(max, message));
+/** a whole number in [min, max] typed in a field; '' is `empty` */
+const whole = <E>(min: number, max: number, message: string, empty: E) =>
+  z.string().trim()
+    .refine((v) => v === '' ? empty !== undefined : /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max, message)
+    .transform((v) => (v === '' ? empty : Number(v)));
 
 const inputSchema = z.object({
   name: z.string().trim().min(1, 'give the connection a name').max(40, 'at most 40 characters').regex(PROVIDER_NAME, `${PROVIDER_NAME_RULE}: letters, digits, - and _, e.g. lmstudio`),
@@ -42,8 +45,8 @@ const inputSchema = z.object({
   baseURL: z.string().trim(),
   apiKey: z.string().trim().max(4096, 'that is longer than any API key'),
   clearKey: z.string().transform((v) => v !== ''),
-  maxConcurrent: z.string().trim().transform((v) => v || '4').pipe(whole(1, 256, 'a whole number from 1 to 256')),
-  requestsPerMinute: z.union([z.string().trim().length(0).transform(() => null), whole(1, 100_000, 'empty, or a whole number from 1 to 100000')]),
+  maxConcurrent: whole(1, 256, 'a whole number from 1 to 256', 4),
+  requestsPerMinute: whole(1, 100_000, 'empty, or a whole number from 1 to 100000', null),
   enabled: z.string().transform((v) => v !== ''),
 });
 
