@@ -9,6 +9,7 @@ import {
   throwIfAborted,
   truncatedError,
 } from './classify.js';
+import { pairToolCalls, toolArgumentsObject } from './tool-history.js';
 import type { ChatChunk, ChatMessage, ChatRequest, EmbedResult, ModelInfo, Provider } from './types.js';
 
 export interface AnthropicProviderOptions {
@@ -25,8 +26,35 @@ const SDK_TIMEOUT_MS = 10 * 60_000;
 const LEADING_USER_PLACEHOLDER = '(conversation continues)';
 
 type MessageParam = Anthropic.MessageParam;
-type Block = Anthropic.TextBlockParam | Anthropic.ImageBlockParam;
+type Block = Anthropic.TextBlockParam | Anthropic.ImageBlockParam | Anthropic.ToolUseBlockParam | Anthropic.ToolResultBlockParam;
 type ImageMediaType = Anthropic.Base64ImageSource['media_type'];
+
+function blocksOf(m: ChatMessage): Block[] {
+  if (m.role === 'tool') {
+    const result: Anthropic.ToolResultBlockParam = { type: 'tool_result', tool_use_id: m.toolCallId ?? '' };
+    // empty text is refused here as anywhere: an empty result goes without content
+    if (m.content.trim()) result.content = m.content;
+    if (m.isError) result.is_error = true;
+    return [result];
+  }
+  const blocks: Block[] = [];
+  if (m.role === 'user') {
+    for (const image of m.images ?? []) {
+      blocks.push({
+        type: 'image',
+        source: { type: 'base64', media_type: image.mimeType as ImageMediaType, data: image.data },
+      });
+    }
+  }
+  // empty text blocks are refused by the API
+  if (m.content.trim()) blocks.push({ type: 'text', text: m.content });
+  if (m.role === 'assistant') {
+    for (const call of m.toolCalls ?? []) {
+      blocks.push({ type: 'tool_use', id: call.id, name: call.name, input: toolArgumentsObject(call.arguments) });
+    }
+  }
+  return blocks;
+}
 
 /**
  * Splits our messages into Anthropic's top-level `system` text and a user/assistant list that
@@ -35,28 +63,22 @@ type ImageMediaType = Anthropic.Base64ImageSource['media_type'];
 export function toAnthropicMessages(messages: ChatMessage[]): { system: string | undefined; messages: MessageParam[] } {
   const systemParts: string[] = [];
   const turns: Array<{ role: 'user' | 'assistant'; blocks: Block[] }> = [];
-  for (const m of messages) {
+  for (const m of pairToolCalls(messages)) {
     if (m.role === 'system') {
       if (m.content.trim()) systemParts.push(m.content);
       continue;
     }
-    const blocks: Block[] = [];
-    if (m.role === 'user') {
-      for (const image of m.images ?? []) {
-        blocks.push({
-          type: 'image',
-          source: { type: 'base64', media_type: image.mimeType as ImageMediaType, data: image.data },
-        });
-      }
-    }
-    // empty text blocks are refused by the API
-    if (m.content.trim()) blocks.push({ type: 'text', text: m.content });
+    const blocks = blocksOf(m);
     if (blocks.length === 0) continue;
-    // tool results travel in the user's turn (until tool calling lands here, as text)
+    // tool results travel in the user's turn, right after the call
     const role = m.role === 'tool' ? 'user' : m.role;
     const last = turns[turns.length - 1];
     if (last && last.role === role) last.blocks.push(...blocks);
     else turns.push({ role, blocks });
+  }
+  for (const turn of turns) {
+    // a user turn answering calls must open with the results; sort is stable, so each keeps its order
+    if (turn.role === 'user') turn.blocks.sort((a, b) => Number(b.type === 'tool_result') - Number(a.type === 'tool_result'));
   }
   if (turns[0]?.role !== 'user') {
     turns.unshift({ role: 'user', blocks: [{ type: 'text', text: LEADING_USER_PLACEHOLDER }] });
@@ -120,12 +142,21 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
       stream: true,
     };
     if (system !== undefined) body.system = system;
+    if (request.tools?.length) {
+      body.tools = request.tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        input_schema: tool.inputSchema as Anthropic.Tool.InputSchema,
+      }));
+    }
     // temperature and top_p are not sent: SDK 1.x no longer has them and current Claude models refuse them.
 
     let inputTokens: number | null = null;
     let outputTokens: number | null = null;
     let stopReason: string | null = null;
     let stopped = false;
+    /** tool_use blocks still arriving, by content block index */
+    const openCalls = new Map<number, { id: string; name: string; json: string; input: unknown }>();
     try {
       const stream = await client.messages.create(body, { signal });
       for await (const event of stream) {
@@ -141,9 +172,29 @@ export function createAnthropicProvider(options: AnthropicProviderOptions): Prov
             }
             break;
           }
+          case 'content_block_start':
+            if (event.content_block.type === 'tool_use') {
+              const { id, name, input } = event.content_block;
+              openCalls.set(event.index, { id, name, json: '', input });
+            }
+            break;
           case 'content_block_delta':
             if (event.delta.type === 'text_delta' && event.delta.text) yield { type: 'text', text: event.delta.text };
+            if (event.delta.type === 'input_json_delta') {
+              const call = openCalls.get(event.index);
+              if (call) call.json += event.delta.partial_json;
+            }
             break;
+          case 'content_block_stop': {
+            const call = openCalls.get(event.index);
+            if (call) {
+              openCalls.delete(event.index);
+              // a call with no arguments may stream no pieces: its input is the one it started with
+              const args = call.json || JSON.stringify(call.input ?? {});
+              yield { type: 'tool_call', call: { id: call.id, name: call.name, arguments: args } };
+            }
+            break;
+          }
           case 'message_delta':
             if (event.delta.stop_reason) stopReason = event.delta.stop_reason;
             if (event.usage) {

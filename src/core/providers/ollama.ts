@@ -7,6 +7,8 @@ import {
   type ChatResponse,
   type Message as OllamaMessage,
   type Options,
+  type Tool as OllamaTool,
+  type ToolCall as OllamaToolCall,
 } from 'ollama/browser';
 import { ProviderError } from '../errors.js';
 import {
@@ -18,7 +20,8 @@ import {
   throwIfAborted,
   truncatedError,
 } from './classify.js';
-import type { ChatChunk, ChatMessage, ChatRequest, ChatWindow, EmbedResult, ModelInfo, Provider } from './types.js';
+import { toolArgumentsObject, toolResultText } from './tool-history.js';
+import type { ChatChunk, ChatMessage, ChatRequest, ChatWindow, EmbedResult, ModelInfo, Provider, ToolCall, ToolSpec } from './types.js';
 
 export interface OllamaProviderOptions {
   name: string;
@@ -72,12 +75,40 @@ interface CallState {
   retryAfterMs: number | null;
 }
 
+/** Ollama pairs a result with its call by the tool's name, and takes arguments as an object. */
 export function toOllamaMessages(messages: ChatMessage[]): OllamaMessage[] {
   return messages.map((m) => {
+    if (m.role === 'tool') {
+      const out: OllamaMessage = { role: 'tool', content: toolResultText(m) };
+      if (m.toolName) out.tool_name = m.toolName;
+      return out;
+    }
     const out: OllamaMessage = { role: m.role, content: m.content };
     if (m.images && m.images.length > 0) out.images = m.images.map((i) => i.data);
+    if (m.role === 'assistant' && m.toolCalls?.length) {
+      out.tool_calls = m.toolCalls.map((call) => ({
+        function: { name: call.name, arguments: toolArgumentsObject(call.arguments) },
+      }));
+    }
     return out;
   });
+}
+
+function toOllamaTools(tools: ToolSpec[]): OllamaTool[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: tool.inputSchema as OllamaTool['function']['parameters'] },
+  }));
+}
+
+/** Ollama sends whole calls, arguments parsed, without ids: the n-th call of an answer is `call_<n>`. */
+function toolCallOf(raw: OllamaToolCall, n: number): ToolCall {
+  const args: unknown = raw.function?.arguments;
+  return {
+    id: `call_${n}`,
+    name: raw.function?.name ?? '',
+    arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
+  };
 }
 
 function contextLengthOf(modelInfo: unknown): number | null {
@@ -167,9 +198,11 @@ export function createOllamaProvider(options: OllamaProviderOptions): Provider {
       options: opts,
     };
     if (params.keepAlive !== undefined) body.keep_alive = params.keepAlive;
+    if (request.tools?.length) body.tools = toOllamaTools(request.tools);
 
     const onAbort = (): void => iterator?.abort();
     let iterator: AbortableAsyncIterator<ChatResponse> | undefined;
+    let calls = 0;
     try {
       signal?.addEventListener('abort', onAbort, { once: true });
       iterator = await clientFor(signal, state, true).chat(body);
@@ -177,6 +210,7 @@ export function createOllamaProvider(options: OllamaProviderOptions): Provider {
       for await (const part of iterator) {
         const text = part.message?.content;
         if (text) yield { type: 'text', text };
+        for (const raw of part.message?.tool_calls ?? []) yield { type: 'tool_call', call: toolCallOf(raw, ++calls) };
         if (part.done) {
           const hasUsage = typeof part.prompt_eval_count === 'number' || typeof part.eval_count === 'number';
           const usage = hasUsage

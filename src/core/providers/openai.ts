@@ -9,7 +9,8 @@ import {
   throwIfAborted,
   truncatedError,
 } from './classify.js';
-import type { ChatChunk, ChatMessage, ChatRequest, EmbedResult, ModelInfo, Provider, TokenUsage } from './types.js';
+import { pairToolCalls, toolResultText } from './tool-history.js';
+import type { ChatChunk, ChatMessage, ChatRequest, EmbedResult, ModelInfo, Provider, TokenUsage, ToolCall } from './types.js';
 
 export interface OpenAIProviderOptions {
   name: string;
@@ -53,11 +54,24 @@ export function knownOpenAIModel(model: string): Caps | null {
 
 type OpenAIMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type ContentPart = OpenAI.Chat.Completions.ChatCompletionContentPart;
+type ToolCallDelta = OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall;
 
 export function toOpenAIMessages(messages: ChatMessage[]): OpenAIMessage[] {
-  return messages.map((m): OpenAIMessage => {
+  return pairToolCalls(messages).map((m): OpenAIMessage => {
     if (m.role === 'system') return { role: 'system', content: m.content };
-    if (m.role === 'assistant') return { role: 'assistant', content: m.content };
+    if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: toolResultText(m) };
+    if (m.role === 'assistant') {
+      if (!m.toolCalls?.length) return { role: 'assistant', content: m.content };
+      return {
+        role: 'assistant',
+        content: m.content || null,
+        tool_calls: m.toolCalls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        })),
+      };
+    }
     if (!m.images || m.images.length === 0) return { role: 'user', content: m.content };
     const parts: ContentPart[] = [];
     if (m.content) parts.push({ type: 'text', text: m.content });
@@ -66,6 +80,38 @@ export function toOpenAIMessages(messages: ChatMessage[]): OpenAIMessage[] {
     }
     return { role: 'user', content: parts };
   });
+}
+
+/**
+ * Joins `delta.tool_calls` fragments into whole calls. A fragment names its call by `index`; a
+ * fragment bringing a new id at an index already in use starts another call (some compatible
+ * servers number every call 0).
+ */
+class ToolCallAssembler {
+  private readonly calls: ToolCall[] = [];
+  private readonly byIndex = new Map<number, ToolCall>();
+
+  add(fragment: ToolCallDelta): void {
+    const index = fragment.index ?? 0;
+    let call = this.byIndex.get(index);
+    if (!call || (fragment.id && call.id && fragment.id !== call.id)) {
+      call = { id: '', name: '', arguments: '' };
+      this.calls.push(call);
+      this.byIndex.set(index, call);
+    }
+    if (fragment.id) call.id = fragment.id;
+    if (fragment.function?.name && !call.name) call.name = fragment.function.name;
+    if (fragment.function?.arguments) call.arguments += fragment.function.arguments;
+  }
+
+  /** The calls in the order they began; a call without arguments has `{}`. */
+  whole(): ToolCall[] {
+    return this.calls.map((call, i) => ({
+      id: call.id || `call_${i + 1}`,
+      name: call.name,
+      arguments: call.arguments || '{}',
+    }));
+  }
 }
 
 /**
@@ -83,6 +129,12 @@ export function openAIChatBody(
     stream: true,
     stream_options: { include_usage: true },
   };
+  if (request.tools?.length) {
+    body.tools = request.tools.map((tool) => ({
+      type: 'function',
+      function: { name: tool.name, description: tool.description, parameters: tool.inputSchema },
+    }));
+  }
   if (params.temperature !== undefined) body.temperature = params.temperature;
   if (params.topP !== undefined) body.top_p = params.topP;
   if (params.maxTokens !== undefined) {
@@ -149,6 +201,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
 
     let usage: TokenUsage | null = null;
     let stopReason: string | null = null;
+    const toolCalls = new ToolCallAssembler();
     try {
       const stream = await client.chat.completions.create(body, { signal });
       for await (const chunk of stream) {
@@ -159,6 +212,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
           if (choice.index !== 0) continue;
           const text = choice.delta?.content;
           if (text) yield { type: 'text', text };
+          for (const fragment of choice.delta?.tool_calls ?? []) toolCalls.add(fragment);
           if (choice.finish_reason) stopReason = choice.finish_reason;
         }
       }
@@ -168,6 +222,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     // The SDK ends the iteration quietly when its request is aborted.
     throwIfAborted(name, signal);
     if (stopReason === null && usage === null) throw truncatedError(name);
+    // a call's last fragment is known only once the answer has finished
+    for (const call of toolCalls.whole()) yield { type: 'tool_call', call };
     yield { type: 'done', usage, stopReason };
   }
 
