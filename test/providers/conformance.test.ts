@@ -1,55 +1,17 @@
 /**
- * The same behaviour asked of all three providers, each through its real SDK against its fake.
+ * The same behaviour asked of all three providers, each through its real SDK against its fake
+ * (tool calling: tool-conformance.test.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAnthropicProvider } from '../../src/core/providers/anthropic.js';
-import { createOllamaProvider } from '../../src/core/providers/ollama.js';
-import { createOpenAIProvider } from '../../src/core/providers/openai.js';
 import type { Provider } from '../../src/core/providers/types.js';
-import {
-  startFakeAnthropic,
-  startFakeOllama,
-  startFakeOpenAI,
-  type FakeProviderServer,
-} from '../fakes/providers.js';
+import type { FakeProviderServer } from '../fakes/providers.js';
 import { until } from '../support/wait.js';
 import { chat, collect, expectFailure, rejection, settlesWithin } from './helpers.js';
+import { subjects } from './subjects.js';
 
 /** Bounds for what would otherwise hang (a stall is endless): not speed tests, so a loaded machine cannot miss them. */
 const HANGUP_MS = 10_000;
 const PROMPTLY_MS = 10_000;
-
-interface Subject {
-  label: string;
-  model: string;
-  stopReason: string;
-  start(): Promise<FakeProviderServer>;
-  create(url: string): Provider;
-}
-
-const subjects: Subject[] = [
-  {
-    label: 'openai',
-    model: 'gpt-4o-mini',
-    stopReason: 'stop',
-    start: () => startFakeOpenAI(),
-    create: (url) => createOpenAIProvider({ name: 'oa', baseURL: url }),
-  },
-  {
-    label: 'anthropic',
-    model: 'claude-sonnet-4-6',
-    stopReason: 'end_turn',
-    start: () => startFakeAnthropic(),
-    create: (url) => createAnthropicProvider({ name: 'an', baseURL: url, apiKey: 'sk-test' }),
-  },
-  {
-    label: 'ollama',
-    model: 'llama3.2',
-    stopReason: 'stop',
-    start: () => startFakeOllama(),
-    create: (url) => createOllamaProvider({ name: 'ol', host: url }),
-  },
-];
 
 describe.each(subjects)('$label provider against its fake', (subject) => {
   let fake: FakeProviderServer;

@@ -1,10 +1,14 @@
 import { expect } from 'vitest';
 import { ProviderError, type ProviderFailure } from '../../src/core/errors.js';
-import type { ChatChunk, ChatRequest, Provider } from '../../src/core/providers/types.js';
+import type { ChatChunk, ChatRequest, Provider, ToolCall } from '../../src/core/providers/types.js';
 
 export interface Collected {
   texts: string[];
   text: string;
+  /** whole tool calls, in the order they came */
+  calls: ToolCall[];
+  /** what came, in order: 't' a text chunk, 'c' a tool call (e.g. `ttc`) */
+  order: string;
   done: Extract<ChatChunk, { type: 'done' }> | null;
   /** number of `done` chunks seen (must be exactly 1 on success) */
   doneCount: number;
@@ -16,13 +20,18 @@ export interface Collected {
 /** Drains a chat stream, capturing text, the done chunk and any error. `onText` runs after each text chunk. */
 export async function collect(stream: AsyncIterable<ChatChunk>, onText?: (text: string, index: number) => void): Promise<Collected> {
   const started = Date.now();
-  const out: Collected = { texts: [], text: '', done: null, doneCount: 0, error: undefined, elapsedMs: 0 };
+  const out: Collected = { texts: [], text: '', calls: [], order: '', done: null, doneCount: 0, error: undefined, elapsedMs: 0 };
   try {
     for await (const chunk of stream) {
       if (chunk.type === 'text') {
         expect(out.done, 'text after done').toBeNull();
         out.texts.push(chunk.text);
+        out.order += 't';
         onText?.(chunk.text, out.texts.length - 1);
+      } else if (chunk.type === 'tool_call') {
+        expect(out.done, 'tool call after done').toBeNull();
+        out.calls.push(chunk.call);
+        out.order += 'c';
       } else if (chunk.type === 'done') {
         out.done = chunk;
         out.doneCount++;
