@@ -60,7 +60,7 @@ export class ChildProcessTransport implements Transport {
       this.child = child;
       child.once('error', (error: NodeJS.ErrnoException) => {
         const reason =
-          error.code === 'ENOENT' ? new Error(`the command "${command}" was not found on the PATH it is given${env.PATH ? '' : ' (PATH is not set)'})`) : error;
+          error.code === 'ENOENT' ? new Error(`the command "${command}" was not found on the PATH it is given${env.PATH ? '' : ' (PATH is not set)'}`) : error;
         reject(reason);
         this.onerror?.(reason);
       });

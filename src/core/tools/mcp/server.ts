@@ -160,7 +160,7 @@ export class McpServerConnection implements ToolSource {
   private callFailure(tool: ToolDefinition, error: unknown, signal: AbortSignal, client: Client): string {
     if (signal.aborted) return `the call to ${tool.title} was stopped before it finished`;
     if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      return `the tool ${tool.title} timed out after ${Math.round(this.config.timeoutMs / 1000)} s`;
+      return `the tool ${tool.title} timed out after ${this.config.timeoutMs / 1000} s`;
     }
     if ((error instanceof McpError && error.code === ErrorCode.ConnectionClosed) || this.client !== client) {
       return `the MCP server ${this.name} stopped during the call`;
