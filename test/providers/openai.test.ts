@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRetryAfter } from '../../src/core/providers/classify.js';
 import { createOpenAIProvider, knownOpenAIModel, openAIChatBody } from '../../src/core/providers/openai.js';
@@ -89,6 +91,31 @@ describe('OpenAI provider', () => {
     );
     expect(result.text).toBe('abc');
     expectFailure(result.error, 'connection');
+  });
+
+  it('keeps calls apart that a compatible server sends whole, each without an index', async () => {
+    // some OpenAI-compatible servers send each call in one fragment, with no index (or always 0)
+    const frames = [
+      { tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      { tool_calls: [{ id: 'call_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+    ].map((delta) => `data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const end = { id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] };
+      res.end(`${frames.join('')}data: ${JSON.stringify(end)}\n\ndata: [DONE]\n\n`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const compatible = createOpenAIProvider({ name: 'local', baseURL: `http://127.0.0.1:${port}/v1` });
+      const result = await collect(compatible.streamChat({ model: 'm', messages: [{ role: 'user', content: 'x' }], params: {} }));
+      expect(result.calls).toEqual([
+        { id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+        { id: 'call_2', name: 'get_weather', arguments: '{"city":"Rome"}' },
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('embeds through base64 and gets the full dimension', async () => {

@@ -48,6 +48,12 @@ export const TOOL_HISTORY: ChatMessage[] = [
   { role: 'tool', toolCallId: 'call_b', toolName: 'get_weather', content: 'station offline', isError: true },
 ];
 
+/** OpenAI and Ollama name tools alike. */
+const FUNCTION_TOOLS = TOOLS.map((t) => ({
+  type: 'function',
+  function: { name: t.name, description: t.description, parameters: t.inputSchema },
+}));
+
 const USER_ASKS = { role: 'user', content: 'Weather in Paris and Oslo?' };
 
 export const subjects: Subject[] = [
@@ -59,10 +65,7 @@ export const subjects: Subject[] = [
     create: (url) => createOpenAIProvider({ name: 'oa', baseURL: url }),
     toolStopReason: 'tool_calls',
     callId: (scripted) => scripted,
-    toolsWire: TOOLS.map((t) => ({
-      type: 'function',
-      function: { name: t.name, description: t.description, parameters: t.inputSchema },
-    })),
+    toolsWire: FUNCTION_TOOLS,
     toolHistoryWire: [
       USER_ASKS,
       {
@@ -115,10 +118,7 @@ export const subjects: Subject[] = [
     create: (url) => createOllamaProvider({ name: 'ol', host: url }),
     toolStopReason: 'stop',
     callId: (_scripted, n) => `call_${n}`,
-    toolsWire: TOOLS.map((t) => ({
-      type: 'function',
-      function: { name: t.name, description: t.description, parameters: t.inputSchema },
-    })),
+    toolsWire: FUNCTION_TOOLS,
     toolHistoryWire: [
       USER_ASKS,
       {
