@@ -23,7 +23,7 @@ const CHECK_TIMEOUT_MS = 3_000;
 
 function waysOut(problem: ReadinessProblem, modelId: string, providerKind: string | null): string {
   const { model } = splitModelId(modelId);
-  const elsewhere = 'set OPENAI_API_KEY (or ANTHROPIC_API_KEY) and THREADLOOM_DEFAULT_MODEL, e.g. openai/gpt-4o-mini';
+  const elsewhere = "add a connection on the admin's Connections page and pick its model as the default on Models, or set OPENAI_API_KEY (or ANTHROPIC_API_KEY) and THREADLOOM_DEFAULT_MODEL, e.g. openai/gpt-4o-mini";
   if (providerKind === 'ollama') {
     if (problem === 'missing-model') return `run \`ollama pull ${model}\`, or ${elsewhere}`;
     return `start Ollama (\`ollama serve\`, or set OLLAMA_HOST to where it runs) and \`ollama pull ${model}\`, or ${elsewhere}`;
