@@ -182,6 +182,24 @@ export function htmlToText(html: string, baseUrl: string): string {
   }).trim();
 }
 
+const NETWORK_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'the connection was refused',
+  ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ETIMEDOUT: 'the connection timed out',
+  EPROTO: 'the TLS handshake failed',
+};
+
+/** A socket or TLS failure in words the model can relay. */
+function networkProblem(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (NETWORK_WORDS[code]) return NETWORK_WORDS[code];
+  if (/CERT|TLS|SELF_SIGNED|SSL/.test(code)) return `the server's TLS certificate was not accepted (${code})`;
+  if (code.startsWith('HPE_')) return 'the server sent a malformed HTTP response';
+  return code || (err instanceof Error ? err.message : String(err));
+}
+
 /**
  * Fetches one page for the model: http(s) only, every hop's address checked and then used for
  * the connection, redirects followed by hand, time and size bounded, text only, HTML as text.
@@ -243,7 +261,6 @@ export async function fetchUrl(input: FetchUrlInput, deps: FetchUrlDeps, signal:
     if (err instanceof FetchRefused) return error(err.message);
     if (timeout.aborted) return error(`timed out after ${seconds(config.timeoutMs)}`);
     if (signal.aborted) return error('stopped before the page was fetched');
-    const code = (err as NodeJS.ErrnoException).code;
-    return error(`could not fetch ${url.href}: ${code ?? (err as Error).message}`);
+    return error(`could not fetch ${url.href}: ${networkProblem(err)}`);
   }
 }

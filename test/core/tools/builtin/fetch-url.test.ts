@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { classifyAddress } from '../../../../src/core/tools/builtin/address-policy.js';
@@ -121,6 +122,26 @@ describe('fetch_url', () => {
       expect(out.text).toContain('hello from the lab');
       expect(lookups).toBe(1);
       expect(seen.at(-1)).toMatchObject({ path: '/plain', host: `lab.test:${port}` });
+    });
+
+    it('should send the original name as SNI over https while connecting to the checked address', async () => {
+      let servername: string | undefined;
+      const tlsServer = tls.createServer({
+        SNICallback: (name, done) => {
+          servername = name;
+          done(new Error('no certificate in this test'));
+        },
+      });
+      await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+      try {
+        const tlsPort = (tlsServer.address() as AddressInfo).port;
+        const out = await fetchUrl({ url: `https://lab.test:${tlsPort}/` }, { config: config({ allowHosts: ['lab.test'] }), resolve: dns({ 'lab.test': ['127.0.0.1'] }) }, signal());
+        expect(servername).toBe('lab.test');
+        expect(out.isError).toBe(true);
+        expect(out.text.startsWith(`could not fetch https://lab.test:${tlsPort}/: `)).toBe(true);
+      } finally {
+        await new Promise((resolve) => tlsServer.close(resolve));
+      }
     });
 
     it('should allow a private range by CIDR', async () => {
