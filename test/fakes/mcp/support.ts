@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { McpLogger } from '../../../src/core/tools/mcp/server.js';
-import type { ToolCallContext } from '../../../src/core/tools/types.js';
+import type { ToolCallContext, ToolDefinition, ToolSource } from '../../../src/core/tools/types.js';
 
 // by file URL, so the child resolves it from here and not from its own working directory
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -55,4 +55,11 @@ export async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (!address || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** The source's tool by its name at the server; fails the test, naming what there is, when it is missing. */
+export function toolNamed(source: ToolSource, sourceName: string): ToolDefinition {
+  const found = source.tools().find((t) => t.sourceName === sourceName);
+  if (!found) throw new Error(`no tool ${sourceName} in ${source.tools().map((t) => t.sourceName).join(', ')}`);
+  return found;
 }

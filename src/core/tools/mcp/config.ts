@@ -139,3 +139,11 @@ export function serverDirectories(dataDir: string, name: string, cwd: string | u
   }
   return { home, cwd: resolved };
 }
+
+/** The values our environment gives the servers by name (tokens, header secrets), for the log's redaction. */
+export function mcpSecrets(servers: Record<string, McpServerConfig>, env: NodeJS.ProcessEnv): string[] {
+  const names = Object.values(servers).flatMap((server) =>
+    server.kind === 'stdio' ? server.envFrom : Object.values(server.headersFromEnv),
+  );
+  return [...new Set(names)].map((name) => env[name]).filter((value): value is string => Boolean(value));
+}

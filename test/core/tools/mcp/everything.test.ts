@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mcpServersSchema } from '../../../../src/core/tools/mcp/config.js';
 import { McpServers } from '../../../../src/core/tools/mcp/source.js';
 import type { ToolSource } from '../../../../src/core/tools/types.js';
-import { callContext, dataDir, EVERYTHING, freePort, recordingLogger } from '../../../fakes/mcp/support.js';
+import { callContext, dataDir, EVERYTHING, freePort, recordingLogger, toolNamed } from '../../../fakes/mcp/support.js';
 import { until } from '../../../support/wait.js';
 
 /** The reference server from the MCP project, as a real peer over each transport. */
@@ -45,20 +45,14 @@ async function everythingOverHttp(mode: 'streamableHttp' | 'sse'): Promise<numbe
   return port;
 }
 
-function tool(source: ToolSource, sourceName: string) {
-  const found = source.tools().find((t) => t.sourceName === sourceName);
-  if (!found) throw new Error(`no tool ${sourceName}`);
-  return found;
-}
-
 describe('MCP with server-everything', () => {
   it('should list its tools, echo, and pass on the progress of a long operation over stdio', async () => {
     const { source, servers } = await connect({ command: process.execPath, args: [EVERYTHING, 'stdio'] });
     expect(source.tools().map((t) => t.name)).toEqual(expect.arrayContaining(['everything__echo', 'everything__get-sum']));
-    expect(await source.call(tool(source, 'echo'), { message: 'hello' }, callContext())).toEqual({ text: 'Echo: hello', isError: false });
+    expect(await source.call(toolNamed(source, 'echo'), { message: 'hello' }, callContext())).toEqual({ text: 'Echo: hello', isError: false });
 
     const progress: string[] = [];
-    const long = tool(source, 'trigger-long-running-operation');
+    const long = toolNamed(source, 'trigger-long-running-operation');
     expect(long.readOnly).toBe(true);
     const done = await source.call(long, { duration: 0.6, steps: 3 }, callContext(undefined, (line) => progress.push(line)));
     expect(done.text).toMatch(/^Long running operation completed/);
@@ -74,13 +68,13 @@ describe('MCP with server-everything', () => {
     const port = await everythingOverHttp('streamableHttp');
     const { source, servers } = await connect({ url: `http://127.0.0.1:${port}/mcp` });
     expect(servers.status()[0]!.transport).toBe('streamable-http');
-    expect(await source.call(tool(source, 'echo'), { message: 'over http' }, callContext())).toEqual({ text: 'Echo: over http', isError: false });
+    expect(await source.call(toolNamed(source, 'echo'), { message: 'over http' }, callContext())).toEqual({ text: 'Echo: over http', isError: false });
   });
 
   it('should fall back to SSE when the server does not take the streamable POST', async () => {
     const port = await everythingOverHttp('sse');
     const { source, servers } = await connect({ url: `http://127.0.0.1:${port}/sse` });
     expect(servers.status()[0]!.transport).toBe('sse');
-    expect(await source.call(tool(source, 'echo'), { message: 'over sse' }, callContext())).toEqual({ text: 'Echo: over sse', isError: false });
+    expect(await source.call(toolNamed(source, 'echo'), { message: 'over sse' }, callContext())).toEqual({ text: 'Echo: over sse', isError: false });
   });
 });

@@ -4,8 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mcpServersSchema } from '../../../../src/core/tools/mcp/config.js';
 import type { McpBackoff } from '../../../../src/core/tools/mcp/server.js';
 import { McpServers } from '../../../../src/core/tools/mcp/source.js';
-import type { ToolSource } from '../../../../src/core/tools/types.js';
-import { callContext, dataDir, homelabServer, isAlive, recordingLogger } from '../../../fakes/mcp/support.js';
+import { callContext, dataDir, homelabServer, isAlive, recordingLogger, toolNamed } from '../../../fakes/mcp/support.js';
 import { until } from '../../../support/wait.js';
 
 const FAST: McpBackoff = { firstMs: 200, maxMs: 5_000, stableMs: 60_000 };
@@ -26,12 +25,6 @@ async function homelab(extra: Record<string, unknown> = {}, env: NodeJS.ProcessE
   return { servers, source, logger, dir, status: () => servers.status()[0]! };
 }
 
-function tool(source: ToolSource, sourceName: string) {
-  const found = source.tools().find((t) => t.sourceName === sourceName);
-  if (!found) throw new Error(`no tool ${sourceName} in ${source.tools().map((t) => t.sourceName).join(', ')}`);
-  return found;
-}
-
 describe(McpServers.name, () => {
   describe('tools', () => {
     // one server for the tests that only call it; a test that needs its own config starts its own
@@ -45,25 +38,25 @@ describe(McpServers.name, () => {
     it('should offer the server tools under model-safe names, read-only only when MCP says so', async () => {
       const { source, status } = shared;
       expect(status().state).toBe('connected');
-      const list = tool(source, 'list_machines');
+      const list = toolNamed(source, 'list_machines');
       expect(list).toMatchObject({ name: 'homelab__list_machines', title: 'homelab › list_machines', readOnly: true, source: 'homelab' });
       expect(list.description).toBe('Lists the machines in the homelab');
       expect(list.inputSchema.type).toBe('object');
-      const reboot = tool(source, 'reboot_machine');
+      const reboot = toolNamed(source, 'reboot_machine');
       expect(reboot.readOnly).toBe(false);
       expect(reboot.inputSchema).toMatchObject({ type: 'object', properties: { name: { type: 'string' } } });
     });
 
     it('should answer with the tool text, and mark a failed tool as an error', async () => {
       const { source } = shared;
-      const reboot = tool(source, 'reboot_machine');
+      const reboot = toolNamed(source, 'reboot_machine');
       expect(await source.call(reboot, { name: 'nas' }, callContext())).toEqual({ text: 'rebooting nas', isError: false });
       expect(await source.call(reboot, { name: 'toaster' }, callContext())).toEqual({ text: 'no machine named toaster', isError: true });
     });
 
     it('should describe an image in one line and give structured content as JSON', async () => {
       const { source } = shared;
-      const output = await source.call(tool(source, 'picture'), {}, callContext());
+      const output = await source.call(toolNamed(source, 'picture'), {}, callContext());
       expect(output.text).toBe('{"machines":3}\n[image image/png, 3 KB, not shown]');
     });
 
@@ -71,7 +64,7 @@ describe(McpServers.name, () => {
       const { servers, source } = shared;
       let changes = 0;
       servers.onChanged(() => changes++);
-      await source.call(tool(source, 'add_tool'), { name: 'wake_on_lan' }, callContext());
+      await source.call(toolNamed(source, 'add_tool'), { name: 'wake_on_lan' }, callContext());
       const added = await until(() => source.tools().find((t) => t.name === 'homelab__wake_on_lan'));
       expect(changes).toBeGreaterThan(0);
       expect(await source.call(added, {}, callContext())).toEqual({ text: 'wake_on_lan', isError: false });
@@ -82,7 +75,7 @@ describe(McpServers.name, () => {
     it('should see only PATH, HOME and the variables listed, never the rest of ours', async () => {
       const env = { PATH: process.env.PATH, HOME: '/home/threadloom', LAB_TOKEN: 'passed', ADMIN_PASSWORD: 'hunter2' };
       const { source } = await homelab({ env: { GREETING: 'hi' }, envFrom: ['LAB_TOKEN'] }, env);
-      const read = async (name: string) => (await source.call(tool(source, 'read_env'), { name }, callContext())).text;
+      const read = async (name: string) => (await source.call(toolNamed(source, 'read_env'), { name }, callContext())).text;
       expect(await read('LAB_TOKEN')).toBe('passed');
       expect(await read('GREETING')).toBe('hi');
       expect(await read('HOME')).toBe('/home/threadloom');
@@ -92,7 +85,7 @@ describe(McpServers.name, () => {
 
     it('should run in its own folder under the data dir', async () => {
       const { source, dir } = await homelab({ cwd: 'work' });
-      const where = await source.call(tool(source, 'where'), {}, callContext());
+      const where = await source.call(toolNamed(source, 'where'), {}, callContext());
       expect(where.text).toBe(path.join(realpathSync(dir), 'mcp', 'homelab', 'work'));
     });
 
@@ -132,7 +125,7 @@ describe(McpServers.name, () => {
   describe('calls that do not end well', () => {
     it('should resolve a call that never answers as timed out', async () => {
       const { source } = await homelab({ timeoutMs: 300 });
-      expect(await source.call(tool(source, 'hang'), {}, callContext())).toEqual({
+      expect(await source.call(toolNamed(source, 'hang'), {}, callContext())).toEqual({
         text: 'the tool homelab › hang timed out after 0.3 s',
         isError: true,
       });
@@ -142,7 +135,7 @@ describe(McpServers.name, () => {
       const { source } = await homelab();
       const stop = new AbortController();
       setTimeout(() => stop.abort(), 200);
-      expect(await source.call(tool(source, 'hang'), {}, callContext(stop.signal))).toEqual({
+      expect(await source.call(toolNamed(source, 'hang'), {}, callContext(stop.signal))).toEqual({
         text: 'the call to homelab › hang was stopped before it finished',
         isError: true,
       });
@@ -151,13 +144,13 @@ describe(McpServers.name, () => {
     it('should resolve a call as an error when the server dies during it, and start the server again', async () => {
       const { source, status } = await homelab();
       const firstPid = status().pid;
-      const crash = tool(source, 'crash');
+      const crash = toolNamed(source, 'crash');
       expect(await source.call(crash, {}, callContext())).toEqual({ text: 'the MCP server homelab stopped during the call', isError: true });
       expect(status()).toMatchObject({ state: 'failed', error: 'the server process exited (exit code 3)', tools: 0 });
       expect(status().stderrTail).toContain('crashing on purpose');
       await until(() => status().state === 'connected');
       expect(status().pid).not.toBe(firstPid);
-      expect(await source.call(tool(source, 'list_machines'), {}, callContext())).toMatchObject({ isError: false });
+      expect(await source.call(toolNamed(source, 'list_machines'), {}, callContext())).toMatchObject({ isError: false });
     });
 
     it('should wait twice as long before each restart while the server keeps dying', async () => {
