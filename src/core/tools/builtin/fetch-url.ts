@@ -3,7 +3,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import { convert } from 'html-to-text';
 import type { ToolOutput } from '../types.js';
 import { AllowList, refusal } from './address-policy.js';
@@ -118,18 +118,24 @@ function request(url: URL, target: ResolvedAddress, signal: AbortSignal): Promis
   });
 }
 
-function decoded(res: IncomingMessage): Readable {
-  switch ((res.headers['content-encoding'] ?? '').toLowerCase()) {
+function decoder(encoding: string): Transform | null {
+  switch (encoding.toLowerCase()) {
     case 'gzip':
     case 'x-gzip':
-      return res.pipe(createGunzip());
+      return createGunzip();
     case 'deflate':
-      return res.pipe(createInflate());
+      return createInflate();
     case 'br':
-      return res.pipe(createBrotliDecompress());
+      return createBrotliDecompress();
     default:
-      return res;
+      return null;
   }
+}
+
+/** The body, decompressed; a timeout or a reset of the response ends the decompressor too. */
+function decoded(res: IncomingMessage): Readable {
+  const transform = decoder(res.headers['content-encoding'] ?? '');
+  return transform ? pipeline(res, transform, () => {}) : res;
 }
 
 /** The body up to `maxBytes` (after decompression, so a small zip bomb is cut like a big page). */

@@ -48,6 +48,12 @@ beforeAll(async () => {
       res.write('the start, and then nothing');
       return;
     }
+    if (path === '/stall-gzip') {
+      stalled.add(res);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.write(gzipSync('a whole page').subarray(0, 12));
+      return;
+    }
     res.writeHead(500).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -224,8 +230,8 @@ describe('fetch_url', () => {
       expect(out.text.split('\n\n')[1]!.length).toBe(100);
     });
 
-    it('should time out on a server that never answers, and on one that stalls mid-body', async () => {
-      for (const path of ['/stall', '/stall-body']) {
+    it('should time out on a server that never answers, and on one that stalls mid-body (compressed or not)', async () => {
+      for (const path of ['/stall', '/stall-body', '/stall-gzip']) {
         const started = Date.now();
         const out = await fetchUrl({ url: `${base}${path}` }, { config: config({ allowHosts: ['127.0.0.1'], timeoutMs: 300 }) }, signal());
         expect(out, path).toEqual({ isError: true, text: 'timed out after 0.3 s' });
