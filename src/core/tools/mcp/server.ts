@@ -80,6 +80,7 @@ export class McpServerConnection implements ToolSource {
   private generation = 0;
   private readonly listeners = new Set<() => void>();
   private readonly backoff: McpBackoff;
+  private started = false;
 
   constructor(
     readonly name: string,
@@ -97,11 +98,14 @@ export class McpServerConnection implements ToolSource {
       this.state = 'disabled';
       return;
     }
+    if (this.started) return;
+    this.started = true;
     await this.attempt();
   }
 
   /** Closes the connection and ends the child (and its group); no retry after this. */
   async stop(): Promise<void> {
+    this.started = false;
     this.generation++;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
