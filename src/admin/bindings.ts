@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { BindingRow } from '../core/bindings/table.js';
 import { modelIdSchema } from '../core/experiences/schema.js';
 import { audit } from './audit.js';
+import { providerProblem } from './model-ids.js';
 import type { AdminContext } from './context.js';
 import type { FieldErrors } from './experience-form.js';
 import { bindChannel, bindingsOfExperience, unbind } from '../core/bindings/repository.js';
@@ -30,7 +31,7 @@ export function registerBindingRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   async function section(slug: string, bindingErrors: FieldErrors, bindingValues: Record<string, string> = {}) {
     const experience = await experiences.require(slug);
-    return { experience, bindings: await listBindings(ctx, experience.id), bindingErrors, bindingValues };
+    return { experience, bindings: await listBindings(ctx, experience.id), bindingErrors, bindingValues, modelIds: await ctx.runtime.deps.catalog.knownIds() };
   }
 
   app.post<SlugParams>('/experiences/:slug/bindings', async (request, reply) => {
@@ -38,9 +39,11 @@ export function registerBindingRoutes(app: FastifyInstance, ctx: AdminContext): 
     const body = (request.body ?? {}) as Record<string, unknown>;
     const raw = { platform: String(body.platform ?? ''), channelId: String(body.channelId ?? ''), modelOverride: String(body.modelOverride ?? '').trim() };
     const parsed = bindingSchema.safeParse(raw);
-    if (!parsed.success) {
+    const unknownModel = raw.modelOverride ? providerProblem(raw.modelOverride, ctx.runtime.deps.router.providerNames) : null;
+    if (!parsed.success || unknownModel) {
       const errors: FieldErrors = {};
-      for (const issue of parsed.error.issues) errors[String(issue.path[0])] ??= issue.message;
+      for (const issue of parsed.error?.issues ?? []) errors[String(issue.path[0])] ??= issue.message;
+      if (unknownModel) errors.modelOverride ??= unknownModel;
       reply.code(422);
       const data = await section(experience.slug, errors, raw);
       return request.isHtmx ? reply.partial('experience-bindings', data) : reply.page('experience-bindings-alone', { title: `Bindings of ${experience.name}`, ...data });

@@ -49,7 +49,8 @@ export function readForm(body: unknown): ExperienceFormValues {
   const values: ExperienceFormValues = {};
   for (const field of [...TEXT_FIELDS, ...NUMBER_FIELDS, 'contextPolicy.summarize']) {
     const value = raw[field];
-    values[field] = typeof value === 'string' ? value : '';
+    // a picker per fallback sends the field once per row
+    values[field] = typeof value === 'string' ? value : Array.isArray(value) ? value.filter((v) => typeof v === 'string').join('\n') : '';
   }
   return values;
 }

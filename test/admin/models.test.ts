@@ -165,7 +165,7 @@ describe('default model and fallbacks', () => {
     const response = await session.post('/models/defaults', { defaultModel: 'ollama/llama3.2', fallbacks: 'openai/gpt-4o-mini\nanthropic/claude-haiku-4-5\nollama/llama3.2' }, { htmx: true });
     expect(response.statusCode).toBe(200);
     expect(response.body).toContain('Saved.');
-    expect(await modelDefaults(db(), admin.rt.deps.config)).toEqual({ defaultModel: 'ollama/llama3.2', fallbacks: ['openai/gpt-4o-mini', 'anthropic/claude-haiku-4-5'], source: 'settings' });
+    expect(await modelDefaults(db(), admin.rt.deps.config)).toEqual({ defaultModel: 'ollama/llama3.2', fallbacks: ['openai/gpt-4o-mini', 'anthropic/claude-haiku-4-5'], source: 'settings', fallbacksSource: 'settings' });
     expect(await audited('models.default')).toContainEqual({ target: 'ollama/llama3.2', detail: 'default ollama/llama3.2; fallbacks openai/gpt-4o-mini, anthropic/claude-haiku-4-5' });
     expect((await session.get('/models')).body).toContain('value="ollama/llama3.2"');
   });

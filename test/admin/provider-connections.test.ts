@@ -85,3 +85,28 @@ describe('Connections page', () => {
     expect(JSON.stringify(await listAudit(admin.rt.database.db))).not.toContain(KEY);
   });
 });
+
+describe('model pickers', () => {
+  it('should offer the models of every provider, connections included, as datalists that still take a typed id', async () => {
+    await session.post('/connections', form({ name: 'picker' }));
+    const models = await session.get('/models');
+    expect(models.body).toContain('<input id="default-model" name="defaultModel" list="model-ids"');
+    expect(models.body).toMatch(/<datalist id="model-ids">[\s\S]*<option value="picker\/lab-model">[\s\S]*<\/datalist>/);
+    expect(models.body).toContain('<option value="openai/gpt-4o-mini">');
+    const saved = await session.post('/models/defaults', { defaultModel: 'picker/lab-model', fallbacks: 'openai/gpt-4o-mini' }, { htmx: true });
+    expect(saved.body).toContain('Saved.');
+    const experience = await session.get('/experiences/general');
+    expect(experience.body).toMatch(/name="model" value="" placeholder="[^"]*" list="model-ids"/);
+    expect(experience.body).toContain('name="fallbackModels" list="model-ids"');
+    expect(experience.body).toContain('list="binding-model-ids"');
+    expect(experience.body).toContain('<option value="picker/lab-small">');
+  });
+
+  it('should refuse a binding whose model names no provider, beside the field', async () => {
+    const response = await session.post('/experiences/general/bindings', { platform: 'discord', channelId: '42', modelOverride: 'nowhere/x' }, { htmx: true });
+    expect(response.statusCode).toBe(422);
+    expect(response.body).toContain('no provider named &quot;nowhere&quot; is configured or connected');
+    const ok = await session.post('/experiences/general/bindings', { platform: 'discord', channelId: '42', modelOverride: 'picker/lab-model' }, { htmx: true });
+    expect(ok.statusCode).toBe(200);
+  });
+});

@@ -64,6 +64,7 @@ export function registerExperienceRoutes(app: FastifyInstance, ctx: AdminContext
       bindingErrors: {},
       providers: providers(),
       defaultModel: ctx.config.defaultModel,
+      modelIds: await ctx.runtime.deps.catalog.knownIds(),
     });
   }
 

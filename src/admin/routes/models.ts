@@ -3,10 +3,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { estimateTokens } from '../../core/context/tokens.js';
 import { errorMessage, ThreadloomError } from '../../core/errors.js';
 import { ollamaServers, PullJobs, type OllamaModels, type PullJob } from '../../core/providers/ollama-models.js';
-import { splitModelId } from '../../core/providers/router.js';
 import { modelDefaults, setModelDefaults } from '../../core/settings.js';
 import { promptTokenEstimate, recordUsage, usageRow } from '../../core/usage/ledger.js';
 import { audit } from '../audit.js';
+import { modelList, providerProblem } from '../model-ids.js';
 import type { AdminContext } from '../context.js';
 import { startSse, type SseStream } from '../sse.js';
 
@@ -134,6 +134,7 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
     return reply.page('models', {
       title: 'Models',
       defaults: { ...defaults, fallbacksText: defaults.fallbacks.join('\n'), configDefault: ctx.config.defaultModel },
+      modelIds: await catalog.knownIds(),
       ollama: [...servers.keys()],
       pulls: pulls.list().filter((job) => !job.finished).map(pullView),
       providers: router.providerNames,
@@ -160,17 +161,16 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
 
   app.post('/models/defaults', async (request, reply) => {
     const defaultModel = field(request.body, 'defaultModel');
-    const fallbacks = field(request.body, 'fallbacks').split(/[\s,]+/).filter(Boolean);
+    const fallbacks = modelList((request.body as Body | undefined)?.fallbacks);
     for (const id of [defaultModel, ...fallbacks]) {
-      const { provider } = splitModelId(id);
-      if (provider && !router.provider(provider)) {
-        throw new ThreadloomError('invalid', `${id}: no provider named "${provider}" is configured (configured: ${router.providerNames.join(', ')})`);
-      }
+      const problem = providerProblem(id, router.providerNames);
+      if (problem) throw new ThreadloomError('invalid', problem);
     }
     const saved = await setModelDefaults(db, { defaultModel, fallbacks });
     await audit(ctx, request, 'models.default', `default ${saved.defaultModel}; fallbacks ${saved.fallbacks.join(', ') || 'none'}`, saved.defaultModel);
     return reply.partial('models-defaults', {
       defaults: { ...saved, fallbacksText: saved.fallbacks.join('\n'), configDefault: ctx.config.defaultModel },
+      modelIds: await catalog.knownIds(),
       message: 'Saved.',
     });
   });
