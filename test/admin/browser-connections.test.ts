@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
+import { databaseFile } from '../../src/core/db/open.js';
+import { modelDefaults } from '../../src/core/settings.js';
+import { startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
+import { ADMIN_PASSWORD } from '../support/admin.js';
+import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
+import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+
+/** A newcomer's connection in Chromium: add it against a fake OpenAI server, test, save, pick its model. */
+
+const KEY = 'sk-browser-connection-secret-5150';
+
+describeInBrowser('connections in Chromium', () => {
+  let rt: TestRuntime;
+  let lab: FakeProviderServer;
+  let admin: RunningAdmin;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+
+  beforeAll(async () => {
+    lab = await startFakeOpenAI({ models: ['lab-model', 'lab-coder'] });
+    rt = await startTestRuntime();
+    admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await admin?.close();
+    await rt?.shutdown();
+    await lab?.close();
+  });
+
+  beforeEach(async () => {
+    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD, /status of 422/));
+  });
+  afterEach(async () => {
+    await context.close();
+    expect(problems, 'console errors (CSP violations?)').toEqual([]);
+  });
+
+  it('should test, save and offer a new connection without ever showing its key again', async () => {
+    await page.goto('/connections');
+    await page.getByLabel('Name').fill('lab');
+    await page.getByLabel('Kind').selectOption('openai');
+    await page.getByLabel('Base URL (the host, for Ollama)').fill(lab.url);
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Test' }).click();
+    const result = page.locator('#connection-test');
+    await result.getByText('2 models offered').waitFor();
+    expect(await result.locator('code').allTextContents()).toEqual(['lab-coder', 'lab-model']);
+    expect(lab.requests.at(-1)!.headers.authorization).toBe(`Bearer ${KEY}`);
+
+    await Promise.all([page.waitForURL('**/connections'), page.getByRole('button', { name: 'Add the connection' }).click()]);
+    await page.getByText('Added the connection “lab”').waitFor();
+    await page.reload();
+    const row = page.locator('#connections-table tr', { hasText: 'lab' });
+    await row.waitFor();
+    expect(await row.textContent()).toContain('saved');
+    expect(await page.content()).not.toContain(KEY);
+
+    await row.getByRole('link', { name: 'Edit' }).click();
+    await page.getByText('A key is saved — leave empty to keep it.').waitFor();
+    expect(await page.getByLabel('API key').inputValue()).toBe('');
+    expect(await page.content()).not.toContain(KEY);
+
+    // the Models page offers its models; picking one saves it as the default
+    await page.goto('/models');
+    const options = await page.locator('datalist#model-ids option').evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
+    expect(options).toEqual(expect.arrayContaining(['lab/lab-model', 'lab/lab-coder', 'openai/gpt-4o-mini']));
+    expect(await page.locator('#default-model').getAttribute('list')).toBe('model-ids');
+    await page.locator('#default-model').fill('lab/lab-model');
+    await page.locator('#default-fallbacks-1').fill('openai/gpt-4o-mini');
+    await page.locator('#models-defaults').getByRole('button', { name: 'Save' }).click();
+    await page.locator('#models-defaults').getByText('Saved.').waitFor();
+    expect(await modelDefaults(rt.database.db, rt.deps.config)).toMatchObject({ defaultModel: 'lab/lab-model', fallbacks: ['openai/gpt-4o-mini'] });
+
+    // the key is nowhere in plain text: not the log, not the SQLite file
+    expect(JSON.stringify(rt.logs)).not.toContain(KEY);
+    rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    expect(readFileSync(databaseFile(rt.dir)).includes(Buffer.from(KEY))).toBe(false);
+  });
+
+  it('should fit a phone at 390 px', async () => {
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto('/connections');
+    await page.getByRole('heading', { name: 'Add a connection' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  });
+});
