@@ -149,6 +149,7 @@ export class McpServerConnection implements ToolSource {
       return { isError: true, text: `the MCP server ${this.name} is not connected${this.error ? `: ${this.error}` : ''}` };
     }
     const { timeoutMs } = this.config;
+    const generation = this.generation;
     try {
       const result = await client.callTool({ name: tool.sourceName, arguments: args }, undefined, {
         signal: context.signal,
@@ -157,6 +158,11 @@ export class McpServerConnection implements ToolSource {
       });
       return toolOutput(result);
     } catch (error) {
+      if (this.config.kind === 'http' && this.client === client && unreachable(error)) {
+        const why = `the server could not be reached: ${plainReason(error)}`;
+        void this.dropped(generation, why);
+        return { isError: true, text: `the MCP server ${this.name} ${why.slice('the server '.length)}` };
+      }
       return { isError: true, text: this.callFailure(tool, error, context.signal, client) };
     }
   }
@@ -287,13 +293,18 @@ export class McpServerConnection implements ToolSource {
     }
   }
 
-  /** The connection closed without our asking: the child died, or the peer went away. */
-  private async dropped(generation: number): Promise<void> {
+  /**
+   * The connection closed without our asking: the child died, or the peer went away (an HTTP
+   * server tells us only by failing a request, `reason`).
+   */
+  private async dropped(generation: number, reason?: string): Promise<void> {
     if (generation !== this.generation || this.state !== 'connected') return;
     const exit = this.transport instanceof ChildProcessTransport ? this.transport.exit : undefined;
-    const why = exit
-      ? `the server process exited (${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`})`
-      : 'the connection to the server closed';
+    const why =
+      reason ??
+      (exit
+        ? `the server process exited (${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`})`
+        : 'the connection to the server closed');
     this.options.logger.warn('MCP server stopped', { mcpServer: this.name, why, stderrTail: this.stderr.slice(-10) });
     if (this.connectedAt && Date.now() - this.connectedAt.getTime() >= this.backoff.stableMs) this.failures = 0;
     this.client = undefined;
@@ -361,6 +372,15 @@ export function httpHeaders(config: McpHttpConfig, env: NodeJS.ProcessEnv): Reco
     if (value !== undefined) headers[header] = value;
   }
   return headers;
+}
+
+/**
+ * An HTTP server that is gone (the request never got an answer), a gateway in front of it that
+ * says so, or a server that forgot our session after a restart: connect again.
+ */
+function unreachable(error: unknown): boolean {
+  if (error instanceof StreamableHTTPError) return error.code === 404 || error.code === 502 || error.code === 503 || error.code === 504;
+  return error instanceof TypeError && /fetch failed/i.test(error.message);
 }
 
 function messageOf(error: unknown): string {

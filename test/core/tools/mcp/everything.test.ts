@@ -19,6 +19,7 @@ async function connect(config: Record<string, unknown>): Promise<{ servers: McpS
     dataDir: dataDir(),
     env: { PATH: process.env.PATH },
     logger: recordingLogger(),
+    backoff: { firstMs: 200, maxMs: 1_000, stableMs: 60_000 },
   });
   cleanup.push(() => servers.stop());
   await servers.start();
@@ -27,22 +28,23 @@ async function connect(config: Record<string, unknown>): Promise<{ servers: McpS
 }
 
 /** server-everything over HTTP on a free port, until the test ends. */
-async function everythingOverHttp(mode: 'streamableHttp' | 'sse'): Promise<number> {
-  const port = await freePort();
+async function everythingOverHttp(mode: 'streamableHttp' | 'sse', port?: number): Promise<{ port: number; stop: () => Promise<unknown> }> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(process.execPath, [EVERYTHING, mode], {
     env: { PATH: process.env.PATH, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  cleanup.push(() => {
+  const stop = () => {
     child.kill('SIGKILL');
     return exited;
-  });
+  };
+  cleanup.push(stop);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk));
   await until(() => /port \d+/.test(stderr) || child.exitCode !== null);
   if (child.exitCode !== null) throw new Error(`server-everything did not start: ${stderr}`);
-  return port;
+  return { port, stop };
 }
 
 describe('MCP with server-everything', () => {
@@ -65,16 +67,30 @@ describe('MCP with server-everything', () => {
   });
 
   it('should connect over streamable HTTP', async () => {
-    const port = await everythingOverHttp('streamableHttp');
+    const { port } = await everythingOverHttp('streamableHttp');
     const { source, servers } = await connect({ url: `http://127.0.0.1:${port}/mcp` });
     expect(servers.status()[0]!.transport).toBe('streamable-http');
     expect(await source.call(toolNamed(source, 'echo'), { message: 'over http' }, callContext())).toEqual({ text: 'Echo: over http', isError: false });
   });
 
   it('should fall back to SSE when the server does not take the streamable POST', async () => {
-    const port = await everythingOverHttp('sse');
+    const { port } = await everythingOverHttp('sse');
     const { source, servers } = await connect({ url: `http://127.0.0.1:${port}/sse` });
     expect(servers.status()[0]!.transport).toBe('sse');
     expect(await source.call(toolNamed(source, 'echo'), { message: 'over sse' }, callContext())).toEqual({ text: 'Echo: over sse', isError: false });
+  });
+
+  it('should notice an HTTP server that went away, and connect again once it is back', async () => {
+    const first = await everythingOverHttp('streamableHttp');
+    const { source, servers } = await connect({ url: `http://127.0.0.1:${first.port}/mcp` });
+    await first.stop();
+    const lost = await source.call(toolNamed(source, 'echo'), { message: 'anyone?' }, callContext());
+    expect(lost.isError).toBe(true);
+    expect(lost.text).toMatch(/^the MCP server everything could not be reached: /);
+    expect(servers.status()[0]).toMatchObject({ state: 'failed', tools: 0 });
+
+    await everythingOverHttp('streamableHttp', first.port);
+    await until(() => servers.status()[0]!.state === 'connected');
+    expect(await source.call(toolNamed(source, 'echo'), { message: 'back' }, callContext())).toEqual({ text: 'Echo: back', isError: false });
   });
 });
