@@ -6,12 +6,14 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../log.js';
 import type { ToolCallContext, ToolDefinition, ToolOutput, ToolSource } from '../types.js';
-import { ChildProcessTransport } from './child-transport.js';
+import { ChildProcessTransport, type ChildExit } from './child-transport.js';
 import { serverDirectories, type McpHttpConfig, type McpHttpTransport, type McpServerConfig, type McpStdioConfig } from './config.js';
 import { progressLine, toolDefinitions, toolOutput } from './output.js';
 
 /** lines of a server's stderr kept for its status */
 export const STDERR_TAIL_LINES = 50;
+/** characters of one stderr line kept for the status (the log gets it whole) */
+export const STDERR_LINE_MAX = 1_000;
 /** variables every child gets besides the ones listed: PATH so `npx`/`uvx` resolve, HOME for their caches */
 export const BASE_CHILD_ENV = ['PATH', 'HOME'] as const;
 
@@ -187,7 +189,7 @@ export class McpServerConnection implements ToolSource {
       opened = await this.open();
     } catch (error) {
       if (generation !== this.generation) return;
-      this.failed(error instanceof Deadline ? error.message : plainReason(error));
+      this.failed(this.startFailure(error));
       return;
     }
     if (generation !== this.generation) {
@@ -273,8 +275,18 @@ export class McpServerConnection implements ToolSource {
     return transport;
   }
 
+  /** Why an attempt failed: the child's exit says more than the closed connection it caused. */
+  private startFailure(error: unknown): string {
+    if (error instanceof Deadline) return error.message;
+    const exit = this.transport instanceof ChildProcessTransport ? this.transport.exit : undefined;
+    if (exit && error instanceof McpError && error.code === ErrorCode.ConnectionClosed) {
+      return `the server process exited (${exitWords(exit)}) before it answered`;
+    }
+    return plainReason(error);
+  }
+
   private stderrLine(line: string): void {
-    this.stderr.push(line);
+    this.stderr.push(line.length > STDERR_LINE_MAX ? `${line.slice(0, STDERR_LINE_MAX)}…` : line);
     if (this.stderr.length > STDERR_TAIL_LINES) this.stderr.shift();
     const { logger } = this.options;
     (logger.debug ?? logger.info).call(logger, line, { mcpServer: this.name, stream: 'stderr' });
@@ -302,9 +314,7 @@ export class McpServerConnection implements ToolSource {
     const exit = this.transport instanceof ChildProcessTransport ? this.transport.exit : undefined;
     const why =
       reason ??
-      (exit
-        ? `the server process exited (${exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`})`
-        : 'the connection to the server closed');
+      (exit ? `the server process exited (${exitWords(exit)})` : 'the connection to the server closed');
     this.options.logger.warn('MCP server stopped', { mcpServer: this.name, why, stderrTail: this.stderr.slice(-10) });
     if (this.connectedAt && Date.now() - this.connectedAt.getTime() >= this.backoff.stableMs) this.failures = 0;
     this.client = undefined;
@@ -381,6 +391,10 @@ export function httpHeaders(config: McpHttpConfig, env: NodeJS.ProcessEnv): Reco
 function unreachable(error: unknown): boolean {
   if (error instanceof StreamableHTTPError) return error.code === 404 || error.code === 502 || error.code === 503 || error.code === 504;
   return error instanceof TypeError && /fetch failed/i.test(error.message);
+}
+
+function exitWords(exit: ChildExit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
 function messageOf(error: unknown): string {

@@ -122,6 +122,31 @@ describe(McpServers.name, () => {
     });
   });
 
+  describe('a server that does not start', () => {
+    async function start(config: Record<string, unknown>) {
+      const servers = new McpServers(mcpServersSchema.parse({ broken: config }), {
+        dataDir: dataDir(),
+        env: { PATH: process.env.PATH },
+        logger: recordingLogger(),
+        backoff: { ...FAST, firstMs: 60_000 },
+      });
+      running.push(servers);
+      await servers.start();
+      return servers.status()[0]!;
+    }
+
+    it('should say how it exited and keep what it wrote to stderr', async () => {
+      const status = await start({ command: process.execPath, args: ['-e', 'console.error("LAB_TOKEN is not set"); process.exit(2)'] });
+      expect(status).toMatchObject({ state: 'failed', error: 'the server process exited (exit code 2) before it answered', pid: null });
+      expect(status.stderrTail).toEqual(['LAB_TOKEN is not set']);
+    });
+
+    it('should give up on one that never answers after its startup time, and end it', async () => {
+      const status = await start({ command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], startupTimeoutMs: 500 });
+      expect(status).toMatchObject({ state: 'failed', error: 'the server did not answer within 0.5 s of starting', pid: null });
+    });
+  });
+
   describe('calls that do not end well', () => {
     it('should resolve a call that never answers as timed out', async () => {
       const { source } = await homelab({ timeoutMs: 300 });
