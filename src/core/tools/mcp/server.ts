@@ -83,6 +83,8 @@ export class McpServerConnection implements ToolSource {
   private readonly listeners = new Set<() => void>();
   private readonly backoff: McpBackoff;
   private started = false;
+  /** the client being opened, and whether it said its tools changed before it was ours */
+  private opening: { client: Client; changed: boolean } | undefined;
 
   constructor(
     readonly name: string,
@@ -197,6 +199,9 @@ export class McpServerConnection implements ToolSource {
       return;
     }
     const { client, transport, tools } = opened;
+    // a server may add tools as soon as it is initialized, while we were still listing them
+    const changedWhileOpening = this.opening?.client === client && this.opening.changed;
+    this.opening = undefined;
     this.client = client;
     this.transport = transport;
     client.onclose = () => void this.dropped(generation);
@@ -206,6 +211,7 @@ export class McpServerConnection implements ToolSource {
     this.connectedAt = new Date();
     this.options.logger.info('MCP server connected', { mcpServer: this.name, transport: this.transportName, tools: tools.length });
     this.notify();
+    if (changedWhileOpening) void this.refresh(client);
   }
 
   /** Starts the transport, initializes, lists the tools, within `startupTimeoutMs`. */
@@ -230,6 +236,7 @@ export class McpServerConnection implements ToolSource {
   private async openWith(transport: Transport): Promise<{ client: Client; transport: Transport; tools: Tool[] }> {
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh(client));
+    this.opening = { client, changed: false };
     const { startupTimeoutMs } = this.config;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -293,6 +300,7 @@ export class McpServerConnection implements ToolSource {
   }
 
   private async refresh(client: Client): Promise<void> {
+    if (this.opening?.client === client) this.opening.changed = true;
     if (client !== this.client) return;
     try {
       const tools = await listAllTools(client, this.config.timeoutMs);
