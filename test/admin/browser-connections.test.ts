@@ -55,7 +55,7 @@ describeInBrowser('connections in Chromium', () => {
     expect(await result.locator('code').allTextContents()).toEqual(['lab-coder', 'lab-model']);
     expect(lab.requests.at(-1)!.headers.authorization).toBe(`Bearer ${KEY}`);
 
-    await Promise.all([page.waitForURL('**/connections'), page.getByRole('button', { name: 'Add the connection' }).click()]);
+    await Promise.all([page.waitForURL('**/connections?fresh=1'), page.getByRole('button', { name: 'Add the connection' }).click()]);
     await page.getByText('Added the connection “lab”').waitFor();
     await page.reload();
     const row = page.locator('#connections-table tr', { hasText: 'lab' });
@@ -89,6 +89,6 @@ describeInBrowser('connections in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto('/connections');
     await page.getByRole('heading', { name: 'Add a connection' }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
   });
 });

@@ -52,8 +52,8 @@ export function registerConnectionsRoutes(app: FastifyInstance, ctx: AdminContex
   const probe = new ProviderProbe(ctx.runtime.deps.router, ctx.now);
   const formData = { kinds: CONNECTION_KINDS.map((k) => ({ value: k, label: KIND_LABELS[k], defaultURL: DEFAULT_BASE_URL[k] })) };
 
-  async function listPage(reply: FastifyReply, data: { values: ConnectionForm; errors: ConnectionErrors; test?: TestResult }) {
-    const statuses = new Map((await probe.statuses()).map((s) => [s.name, s]));
+  async function listPage(reply: FastifyReply, data: { values: ConnectionForm; errors: ConnectionErrors; test?: TestResult; fresh?: boolean }) {
+    const statuses = new Map((await probe.statuses({ fresh: data.fresh === true })).map((s) => [s.name, s]));
     const configured = Object.entries(ctx.config.providers).map(([name, p]) => ({
       name,
       kind: KIND_LABELS[p.kind],
@@ -87,7 +87,7 @@ export function registerConnectionsRoutes(app: FastifyInstance, ctx: AdminContex
     return clash ? { input: null, errors: { ...parsed.errors, name: clash } } : parsed;
   }
 
-  app.get('/connections', async (_request, reply) => listPage(reply, { values: EMPTY_FORM, errors: {} }));
+  app.get<{ Querystring: { fresh?: string } }>('/connections', async (request, reply) => listPage(reply, { values: EMPTY_FORM, errors: {}, fresh: request.query.fresh === '1' }));
 
   app.post('/connections', async (request, reply) => {
     const values = readConnectionForm(request.body);
@@ -97,7 +97,7 @@ export function registerConnectionsRoutes(app: FastifyInstance, ctx: AdminContex
     if (!added.view) return listPage(reply, { values, errors: added.errors });
     await audit(ctx, request, 'connection.add', `${input.kind} at ${input.baseURL}${input.apiKey ? ', with a key' : ''}`, input.name);
     request.session!.flash = added.view.problem ? `Saved “${input.name}”, but it is off: ${added.view.problem}` : `Added the connection “${input.name}”: its models can be picked now.`;
-    return reply.redirect('/connections', 303);
+    return reply.redirect('/connections?fresh=1', 303);
   });
 
   // "Test" sends the form as it is; htmx swaps the result in, a browser without scripts gets the page again
@@ -130,13 +130,13 @@ export function registerConnectionsRoutes(app: FastifyInstance, ctx: AdminContex
     if (!saved.view) return editPage(reply, before, { values, errors: saved.errors });
     await audit(ctx, request, 'connection.edit', changes(before, input), input.name);
     request.session!.flash = saved.view.problem ? `Saved “${input.name}”, but it is off: ${saved.view.problem}` : `Saved the connection “${input.name}”.`;
-    return reply.redirect('/connections', 303);
+    return reply.redirect('/connections?fresh=1', 303);
   });
 
   app.post('/connections/:id/remove', async (request, reply) => {
     const removed = await connections.remove(idParam(request));
     await audit(ctx, request, 'connection.remove', `${removed.kind} at ${removed.baseURL}`, removed.name);
     request.session!.flash = `Removed the connection “${removed.name}”: turns that use its models now fail until they are changed.`;
-    return reply.redirect('/connections', 303);
+    return reply.redirect('/connections?fresh=1', 303);
   });
 }
