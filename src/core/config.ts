@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { DEFAULT_BACKUP_SCHEDULE, isValidSchedule } from './backups/schedule.js';
 import { ThreadloomError } from './errors.js';
 import { modelIdSchema, slugSchema } from './experiences/schema.js';
+import { builtinToolsSchema } from './tools/builtin/config.js';
+import { checkMcpConfig, mcpConfigSchema, mcpSecrets } from './tools/mcp/config.js';
 import { formatIssues } from './validation.js';
 
 /**
@@ -163,6 +165,10 @@ export const configSchema = z.strictObject({
       intervalMs: z.number().int().min(50).default(2_000),
     })
     .prefault({}),
+  /** settings of the built-in tools (fetch_url's allowed LAN hosts, limits) */
+  tools: builtinToolsSchema,
+  /** MCP servers whose tools Experiences may offer: `mcp.servers.<name>` = a command or a URL */
+  mcp: mcpConfigSchema,
   /** user ids (platform:id) allowed to run admin commands such as `bind` */
   admins: z.array(z.string()).default([]),
   discord: z
@@ -420,6 +426,7 @@ function checkConfig(config: Config, env: Env): string[] {
       problems.push(`${key}: no provider named "${provider}" is configured; ${fix}`);
     }
   }
+  problems.push(...checkMcpConfig(config.mcp.servers, env));
   return problems;
 }
 
@@ -452,6 +459,7 @@ export function configSecrets(config: Config, env: Env = process.env): string[] 
     config.matrix.password,
     config.matrix.storeKey,
     config.admin.password,
+    ...mcpSecrets(config.mcp.servers, env),
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }

@@ -17,7 +17,9 @@ import { authorKey } from './identity.js';
 import { admit, isAdmin, mayAct } from './turns/admission.js';
 import * as queries from './turns/platform-queries.js';
 
-const isStop = (inbound: Inbound): boolean => inbound.command?.name === 'stop' || inbound.action?.name === 'stop';
+const ANSWERS_NOW = new Set(['stop', 'approve', 'deny']);
+/** Stop and the answers to a tool's approval request act at once, not after the turn they concern. */
+const isStop = (inbound: Inbound): boolean => ANSWERS_NOW.has(inbound.command?.name ?? '') || ANSWERS_NOW.has(inbound.action?.name ?? '');
 
 /**
  * The platform-neutral heart: an adapter hands every event to `handle` with a way to answer.
@@ -101,6 +103,11 @@ export class Engine implements CommandHost, ChatEngine {
     this.directories.set(platform, directory);
   }
 
+  /** who may read which channel on a platform, when its adapter registered one */
+  directory(platform: string): PlatformDirectory | undefined {
+    return this.directories.get(platform);
+  }
+
   removeDirectory(platform: string): void {
     this.directories.delete(platform);
   }
@@ -132,12 +139,27 @@ export class Engine implements CommandHost, ChatEngine {
         await this.turns.run({ conversation, parentId: questionId, reply, user: this.user(inbound) });
       },
       stop: (conversationId) => this.turns.stop(conversationId),
+      answerApproval: (conversationId, approve) => this.answerApproval(inbound, null, approve, conversationId),
       directory: this.directories.get(inbound.platform),
     };
   }
 
   user(inbound: Inbound): TurnUser {
-    return { platform: inbound.platform, id: inbound.author.id, name: inbound.author.name };
+    return { platform: inbound.platform, id: inbound.author.id, name: inbound.author.name, admin: this.isAdmin(inbound), isDirect: inbound.isDirect };
+  }
+
+  /**
+   * Approve or Deny on a tool's approval request (a button, a reaction, or the typed command when
+   * `messageId` is null: the newest open request in this conversation). Returns what to tell the
+   * person when their answer was not taken.
+   */
+  answerApproval(inbound: Inbound, messageId: string | null, approve: boolean, conversationId?: number): string | null {
+    const desk = this.deps.approvals;
+    if (!desk) return 'There is no tool call waiting for an answer here.';
+    return desk.answer({
+      platform: inbound.platform, messageId, ...(conversationId === undefined ? {} : { conversationId }), approve,
+      who: { key: authorKey(inbound), name: inbound.author.name, admin: this.isAdmin(inbound) },
+    });
   }
 
   /** In a channel of a platform with threads, each mention starts its own thread. */
@@ -208,6 +230,11 @@ export class Engine implements CommandHost, ChatEngine {
       if (conversationId !== undefined) this.turns.stop(conversationId);
       return;
     }
+    if (action.name === 'approve' || action.name === 'deny') {
+      const refused = this.answerApproval(inbound, action.targetMessageId, action.name === 'approve');
+      if (refused) await reply.post(refused, { private: true });
+      return;
+    }
     if (!node) throw new ThreadloomError('not_found', 'action on an unknown message', { userMessage: 'I no longer know that message.' });
     if (action.name === 'regen') return this.regenerate(node.id, inbound, reply);
     await this.showSibling(node.id, action.name === 'prev' ? -1 : 1, reply, action.targetMessageId, inbound.platform);
@@ -221,7 +248,9 @@ export class Engine implements CommandHost, ChatEngine {
     }
     this.limiter.take(authorKey(inbound));
     const conversation = await this.deps.conversations.get(answer.conversation_id);
-    await this.turns.run({ conversation, parentId: answer.parent_id, reply, user: this.user(inbound) });
+    // an answer that came after tool calls is regenerated whole, from its question
+    const head = await this.deps.conversations.turnHead(answer.id);
+    await this.turns.run({ conversation, parentId: head.parent_id ?? answer.parent_id, reply, user: this.user(inbound) });
   }
 
   /**

@@ -34,7 +34,13 @@ export interface InboundPlace {
 }
 
 /** A button or reaction on one of the bot's answers. */
-export type ActionName = 'regen' | 'prev' | 'next' | 'stop';
+/** What a button (a reaction on Matrix) under a post asks for; approve/deny answer a tool's approval request. */
+export const ACTION_NAMES = ['regen', 'prev', 'next', 'stop', 'approve', 'deny'] as const;
+export type ActionName = (typeof ACTION_NAMES)[number];
+
+export function isActionName(name: string): name is ActionName {
+  return (ACTION_NAMES as readonly string[]).includes(name);
+}
 
 export interface Inbound {
   platform: Platform;
@@ -71,6 +77,11 @@ export interface ReplyCapabilities {
   threads: boolean;
   /** `private` posts are seen by the asking user alone (ephemeral messages, a DM, the console) */
   privateReplies?: boolean;
+  /**
+   * The reply only ever grows (an API client's stream): no status lines that come and go, and
+   * no person reading it who could approve a tool, so `confirm` tools are not offered.
+   */
+  appendOnly?: boolean;
 }
 
 export interface ReplyButton {

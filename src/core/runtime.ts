@@ -23,6 +23,12 @@ import { SearchService } from './search/service.js';
 import { SearchStore } from './search/store.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
+import { writeAudit } from './audit.js';
+import { ApprovalDesk } from './tools/approvals.js';
+import { ToolRegistry } from './tools/registry.js';
+import { createBuiltinTools, scopeForCaller } from './tools/builtin/index.js';
+import { McpServers } from './tools/mcp/source.js';
+import { BUILTIN_SOURCE } from './tools/types.js';
 
 export interface Runtime {
   engine: Engine;
@@ -38,6 +44,8 @@ export interface Runtime {
   readiness: ReadinessBoard;
   /** provider connections made in the admin, live in the router */
   connections: ConnectionService;
+  /** the MCP servers whose tools Experiences may offer; the admin adds and tests them at run time */
+  mcp: McpServers;
   close(): Promise<void>;
 }
 
@@ -137,7 +145,24 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
     });
     deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
+    const tools = new ToolRegistry();
+    deps.tools = tools;
+    deps.approvals = new ApprovalDesk((entry) => writeAudit(database.db, entry));
     const engine = new Engine(deps);
+    const search = deps.search;
+    tools.put(createBuiltinTools({
+      config: config.tools, now: deps.now,
+      search: { search, scopeFor: (caller) => scopeForCaller(deps, caller, engine.directory(caller.platform), { isDirect: caller.isDirect ?? false }) },
+    }));
+    const mcp = new McpServers(config.mcp.servers, { dataDir: config.dataDir, env: options.env ?? process.env, logger: log });
+    const offerMcp = (): void => {
+      for (const name of tools.sourceNames) if (name !== BUILTIN_SOURCE && !mcp.get(name)) tools.remove(name);
+      for (const server of mcp.sources()) tools.put(server);
+    };
+    offerMcp();
+    mcp.onChanged(offerMcp);
+    // servers connect in the background: a slow one must not hold up the chat
+    void mcp.start();
     const platforms = new PlatformStatusBoard(deps.now);
     const metrics = new Metrics(platforms);
     const readiness = new ReadinessBoard();
@@ -155,11 +180,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       readiness,
       budgets,
       connections,
+      mcp,
       close: async () => {
         stopObserving();
         budgets.stop();
         await indexer.stop();
+        deps.approvals?.closeAll();
         engine.turns.stopAll();
+        await mcp.stop();
         await router.stop();
         await database.close();
       },

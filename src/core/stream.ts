@@ -35,6 +35,8 @@ export interface StreamRendererOptions {
   scheduler?: StreamScheduler;
   /** shown after the text while the answer is still coming, e.g. ' ▌' */
   cursor?: string;
+  /** false: `setStatus` shows nothing (a reply that can only grow) */
+  statusLines?: boolean;
 }
 
 export interface FinishOptions {
@@ -71,7 +73,10 @@ export class StreamRenderer {
   private readonly cursor: string;
   private readonly liveButtons: ReplyButton[] | null;
   private readonly firstPostDelayMs: number;
+  private readonly statusLines: boolean;
   private sawText = false;
+  /** a line shown under the live text while something runs (a tool), gone in the final text */
+  private status: string | null = null;
 
   private answer = '';
   /** Markdown still to show: the live message's text and whatever follows it */
@@ -102,6 +107,7 @@ export class StreamRenderer {
     this.cursor = options.cursor ?? '';
     this.liveButtons = options.liveButtons?.length ? options.liveButtons : null;
     this.firstPostDelayMs = options.firstPostDelayMs ?? 0;
+    this.statusLines = options.statusLines ?? true;
   }
 
   /** Platform message ids of this answer so far, in order. */
@@ -131,6 +137,22 @@ export class StreamRenderer {
       this.nextWriteAt = this.now() + this.firstPostDelayMs;
     }
     this.stopTyping();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Shows `line` under the text written so far (or alone, before any text) until it is replaced
+   * or cleared; the final text never has it. For what happens between the model's words: a tool
+   * running.
+   */
+  setStatus(line: string | null): void {
+    if (this.finished || this.status === line || !this.statusLines) return;
+    this.status = line;
+    if (line !== null && !this.sawText) {
+      this.sawText = true;
+      this.nextWriteAt = this.now() + this.firstPostDelayMs;
+    }
+    if (line !== null) this.stopTyping();
     this.scheduleFlush();
   }
 
@@ -169,7 +191,8 @@ export class StreamRenderer {
       const last = chunks.pop();
       chunks.push(...splitMessage(last === undefined ? footer : `${last}\n\n${footer}`, this.maxLength));
     }
-    if (chunks.length === 0 && this.messageIds.length === 0) chunks.push(NO_ANSWER_TEXT);
+    // a live post that only ever showed a status line still needs its final text
+    if (chunks.length === 0 && (this.messageIds.length === 0 || this.live)) chunks.push(NO_ANSWER_TEXT);
     return chunks;
   }
 
@@ -249,12 +272,17 @@ export class StreamRenderer {
 
   /** What the chat should show next, or null when it already shows it. */
   private nextWrite(): PendingWrite | null {
-    if (!NON_BLANK.test(this.tail)) return null;
+    if (!NON_BLANK.test(this.tail)) {
+      if (this.status === null) return null;
+      const text = this.status.slice(0, this.maxLength);
+      return this.live?.shown === text ? null : { text, finalizes: false, rest: '', tailLength: this.tail.length };
+    }
     const first = splitFirst(this.tail, this.maxLength);
     if (first.rest !== '') {
       return { text: first.chunk, finalizes: true, rest: first.rest, tailLength: this.tail.length };
     }
-    const withCursor = this.cursor ? splitFirst(this.tail + this.cursor, this.maxLength) : first;
+    const suffix = this.cursor + (this.status === null ? '' : `\n\n${this.status}`);
+    const withCursor = suffix ? splitFirst(this.tail + suffix, this.maxLength) : first;
     const text = withCursor.rest === '' ? withCursor.chunk : first.chunk;
     if (this.live?.shown === text) return null;
     return { text, finalizes: false, rest: '', tailLength: this.tail.length };

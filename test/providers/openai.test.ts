@@ -161,20 +161,23 @@ describe('OpenAI provider', () => {
     expect(knownOpenAIModel('gpt-3.5-turbo')).toMatchObject({ contextLength: 16_385, vision: false });
     expect(knownOpenAIModel('gpt-4')).toMatchObject({ contextLength: 8_192 });
     expect(knownOpenAIModel('gpt-40-fake')).toBeNull();
+    // on a compatible server (the fake is one), the server decides whether an unknown model calls tools
     expect(await provider.capabilities('qwen2.5-7b-instruct')).toEqual({
       name: 'qwen2.5-7b-instruct',
       contextLength: null,
       vision: false,
-      tools: false,
+      tools: true,
     });
+    const hosted = createOpenAIProvider({ name: 'openai', apiKey: 'sk-test', baseURL: 'https://api.openai.com/v1' });
+    expect(await hosted.capabilities('gpt-4o')).toMatchObject({ tools: true });
   });
 
   it('takes a compatible server\'s listed context size for a model it does not know', async () => {
     const vllm = await startFakeOpenAI({ models: ['Qwen/Qwen3-8B'], modelFields: { 'Qwen/Qwen3-8B': { max_model_len: 32_768 } } });
     try {
       const p = createOpenAIProvider({ name: 'vllm', baseURL: vllm.url });
-      expect(await p.capabilities('Qwen/Qwen3-8B')).toEqual({ name: 'Qwen/Qwen3-8B', contextLength: 32_768, vision: false, tools: false });
-      expect(await p.listModels()).toEqual([{ name: 'Qwen/Qwen3-8B', contextLength: 32_768, vision: false, tools: false }]);
+      expect(await p.capabilities('Qwen/Qwen3-8B')).toEqual({ name: 'Qwen/Qwen3-8B', contextLength: 32_768, vision: false, tools: true });
+      expect(await p.listModels()).toEqual([{ name: 'Qwen/Qwen3-8B', contextLength: 32_768, vision: false, tools: true }]);
     } finally {
       await vllm.close();
     }
@@ -182,7 +185,7 @@ describe('OpenAI provider', () => {
 
   it('answers unknown capabilities when the server cannot be asked', async () => {
     await fake.close();
-    expect(await provider.capabilities('local-model')).toEqual({ name: 'local-model', contextLength: null, vision: false, tools: false });
+    expect(await provider.capabilities('local-model')).toEqual({ name: 'local-model', contextLength: null, vision: false, tools: true });
   });
 
   it('does not ask the server again for an unknown model it already looked up', async () => {

@@ -5,6 +5,7 @@
 import { createAnthropicProvider } from '../../src/core/providers/anthropic.js';
 import { createOllamaProvider } from '../../src/core/providers/ollama.js';
 import { createOpenAIProvider } from '../../src/core/providers/openai.js';
+import { expect } from 'vitest';
 import type { ChatMessage, Provider, ToolSpec } from '../../src/core/providers/types.js';
 import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 
@@ -16,7 +17,7 @@ export interface Subject {
   create(url: string): Provider;
   /** the stop reason of an answer that calls tools */
   toolStopReason: string;
-  /** the id a scripted call arrives with: the server's own, or (Ollama) the n-th made up */
+  /** the id a scripted call arrives with: the server's own, or (Ollama) the n-th made up, unique in the conversation */
   callId(scripted: string, n: number): string;
   /** `TOOLS` as this provider's wire names them */
   toolsWire: unknown;
@@ -117,7 +118,7 @@ export const subjects: Subject[] = [
     start: () => startFakeOllama(),
     create: (url) => createOllamaProvider({ name: 'ol', host: url }),
     toolStopReason: 'stop',
-    callId: (_scripted, n) => `call_${n}`,
+    callId: (_scripted, n) => expect.stringMatching(new RegExp(`^call_${n}_[0-9a-f]{12}$`)) as unknown as string,
     toolsWire: FUNCTION_TOOLS,
     toolHistoryWire: [
       USER_ASKS,

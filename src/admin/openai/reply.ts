@@ -6,7 +6,7 @@ import type { PostOptions, Reply, ReplyCapabilities } from '../../core/inbound.j
  * notices (a refusal, a failure): they are kept apart, for the HTTP status and error.
  */
 export class ApiReply implements Reply {
-  readonly capabilities: ReplyCapabilities = { maxMessageLength: 1_000_000, minEditIntervalMs: 0, markdown: 'commonmark', buttons: false, threads: false };
+  readonly capabilities: ReplyCapabilities = { maxMessageLength: 1_000_000, minEditIntervalMs: 0, markdown: 'commonmark', buttons: false, threads: false, appendOnly: true };
   readonly notices: string[] = [];
   /** the engine said the turn was refused (rate limit, budget), not failed */
   refused = false;

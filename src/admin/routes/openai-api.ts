@@ -85,6 +85,11 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
       return fail(reply, { status: 400, message: `${issue.path.join('.') || 'body'}: ${issue.message}`, type: 'invalid_request_error', code: null, param: issue.path.join('.') || null });
     }
     const body = parsed.data;
+    // the Experience's own tools run here, on the server; calls are never handed to the client
+    const clientTools = (request.body as Record<string, unknown>).tools;
+    if (Array.isArray(clientTools) && clientTools.length > 0) {
+      return fail(reply, { status: 400, message: "tools: Threadloom does not return tool calls to API clients; the Experience's own tools (those set to auto) run on the server. Send the request without tools.", type: 'invalid_request_error', code: 'unsupported_parameter', param: 'tools' });
+    }
     const experience = await experienceOf(body.model);
     if (!experience) return fail(reply, { status: 404, message: `The model '${body.model}' does not exist: models are experience/<slug> (GET /v1/models)`, type: 'invalid_request_error', code: 'model_not_found', param: 'model' });
     const turns: ChatTurn[] = body.messages

@@ -1,7 +1,8 @@
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle } from 'discord.js';
-import type { ActionName, ReplyButton } from '../../core/inbound.js';
+import { isActionName, type ActionName, type ReplyButton } from '../../core/inbound.js';
 
 const PREFIX = 'tl:';
+const STYLES: Partial<Record<ActionName, ButtonStyle>> = { stop: ButtonStyle.Danger, approve: ButtonStyle.Success, deny: ButtonStyle.Danger };
 
 /** Buttons under an answer; the custom id carries only the action, the message says which answer. */
 export function buttonRows(buttons: ReplyButton[] | undefined): ActionRowBuilder<ButtonBuilder>[] {
@@ -12,7 +13,7 @@ export function buttonRows(buttons: ReplyButton[] | undefined): ActionRowBuilder
       new ButtonBuilder()
         .setCustomId(`${PREFIX}${button.action}`)
         .setLabel(button.label)
-        .setStyle(button.action === 'stop' ? ButtonStyle.Danger : ButtonStyle.Secondary),
+        .setStyle(STYLES[button.action] ?? ButtonStyle.Secondary),
     );
   }
   return [row];
@@ -21,5 +22,5 @@ export function buttonRows(buttons: ReplyButton[] | undefined): ActionRowBuilder
 export function actionFromCustomId(customId: string): ActionName | null {
   if (!customId.startsWith(PREFIX)) return null;
   const action = customId.slice(PREFIX.length);
-  return action === 'regen' || action === 'prev' || action === 'next' || action === 'stop' ? action : null;
+  return isActionName(action) ? action : null;
 }

@@ -55,9 +55,12 @@ const REACTION_ACTIONS: Record<string, ActionName> = {
   '⏹️': 'stop',
   '⏹': 'stop',
   '🛑': 'stop',
+  '✅': 'approve',
+  '✔️': 'approve',
+  '❌': 'deny',
 };
 
-export const REACTION_FOR: Record<'regen' | 'prev' | 'next', string> = { regen: '🔁', prev: '◀️', next: '▶️' };
+export const REACTION_FOR: Record<Exclude<ActionName, 'stop'>, string> = { regen: '🔁', prev: '◀️', next: '▶️', approve: '✅', deny: '❌' };
 
 export function reactionAction(key: string): ActionName | null {
   return REACTION_ACTIONS[key] ?? null;

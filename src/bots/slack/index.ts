@@ -1,7 +1,7 @@
 import type { AddressInfo, ListenOptions } from 'node:net';
 import type { Server } from 'node:http';
 import { App, Assistant, LogLevel, type BlockAction } from '@slack/bolt';
-import type { ActionName, Inbound } from '../../core/inbound.js';
+import { isActionName, type ActionName, type Inbound } from '../../core/inbound.js';
 import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
 import { AdapterHealth } from '../health.js';
 import { createSlackDirectory } from './directory.js';
@@ -110,7 +110,7 @@ export function createSlackAdapter({ engine, config, log }: AdapterContext): Cha
       const name = ('action_id' in action ? action.action_id : '').slice(ACTION_PREFIX.length) as ActionName;
       const channel = click.channel?.id;
       const ts = click.message?.ts;
-      if (!channel || !ts || !['regen', 'prev', 'next', 'stop'].includes(name)) return;
+      if (!channel || !ts || !isActionName(name)) return;
       const threadTs = (click.message?.thread_ts as string | undefined) ?? null;
       const inbound: Inbound = {
         platform: SLACK,

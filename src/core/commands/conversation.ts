@@ -145,6 +145,22 @@ export const EXPORT: CommandSpec = {
   },
 };
 
+function approvalCommand(name: 'approve' | 'deny'): CommandSpec {
+  return {
+    name,
+    usage: name,
+    summary: name === 'approve' ? 'let the tool call waiting here run (the asker or an admin)' : 'refuse the tool call waiting here (the asker or an admin)',
+    async run(ctx) {
+      const conversation = await ctx.existingConversation();
+      const refused = conversation ? ctx.actions.answerApproval(conversation.id, name === 'approve') : 'There is no tool call waiting for an answer here.';
+      if (refused) await ctx.say(refused, { private: true });
+    },
+  };
+}
+
+export const APPROVE = approvalCommand('approve');
+export const DENY = approvalCommand('deny');
+
 export const STOP: CommandSpec = {
   name: 'stop',
   usage: 'stop',

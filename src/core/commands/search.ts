@@ -60,7 +60,7 @@ async function describe(n: number, hit: SearchHit, directory: PlatformDirectory 
   } catch {
     link = null; // a link is a convenience: the result stands without it
   }
-  const who = hit.role === 'assistant' ? 'answer' : (hit.authorName ?? 'someone');
+  const who = hit.role === 'assistant' ? 'answer' : hit.role === 'tool' ? 'tool result' : (hit.authorName ?? 'someone');
   return [
     `${n}. **${hit.title}** · ${hit.experienceName} · ${day(hit.createdAt)} · ${who} · ${whyMatched(hit.matched)}`,
     `> ${hit.snippet}`,

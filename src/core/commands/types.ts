@@ -11,6 +11,8 @@ export interface CommandActions {
   answer(conversation: ConversationRow, questionId: number): Promise<void>;
   /** stops the answer being written in the conversation; false when none was */
   stop(conversationId: number): boolean;
+  /** answers the newest tool approval waiting in the conversation; what to tell the person when not taken */
+  answerApproval(conversationId: number, approve: boolean): string | null;
   /** who may read which channel on this platform, when its adapter registered one (search) */
   directory: PlatformDirectory | undefined;
 }

@@ -5,6 +5,7 @@ import { recentPath } from '../conversations/repository.js';
 import type { ChatMessage, ImagePart } from '../providers/types.js';
 import { renderSystemPrompt, type PromptVariables } from './prompt.js';
 import { estimateMessageTokens, estimateTokens } from './tokens.js';
+import { readJson } from '../json-column.js';
 
 export interface ModelWindow {
   contextLength: number;
@@ -18,6 +19,8 @@ export interface ContextRequest {
   leafId: number | null;
   model: ModelWindow;
   reservedAnswerTokens: number;
+  /** what the tools offered take of the prompt (their names, descriptions and schemas) */
+  toolTokens?: number;
 }
 
 export interface BuiltContext {
@@ -69,35 +72,80 @@ export async function buildContext(db: Db, request: ContextRequest): Promise<Bui
     }
   }
   // answers that failed or are still being written have nothing to show a model yet
-  path = path.filter((m) => !(m.role === 'assistant' && m.content === ''));
+  path = path.filter((m) => !(m.role === 'assistant' && m.content === '' && !m.tool_calls));
 
-  let used = estimateTokens(system) + 4 + (summary ? summary.token_count + 4 : 0);
-  const included: MessageRow[] = [];
-  for (let i = path.length - 1; i >= 0; i--) {
-    const message = path[i]!;
-    const cost = message.token_count || estimateMessageTokens(message.content, 0);
-    const fits = included.length < policy.maxMessages && used + cost <= budget;
-    if (!fits && included.length > 0) break;
-    included.unshift(message);
+  // an answer's tool calls and their results travel together or not at all: providers refuse a
+  // result without its call and a call without its result
+  let used = estimateTokens(system) + 4 + (summary ? summary.token_count + 4 : 0) + (request.toolTokens ?? 0);
+  const units = toolUnits(path);
+  let kept = 0;
+  let unitsKept = 0;
+  for (let u = units.length - 1; u >= 0; u--) {
+    const unit = units[u]!;
+    const cost = unit.reduce((sum, m) => sum + (m.token_count || estimateMessageTokens(m.content, 0)), 0);
+    const fits = kept + unit.length <= Math.max(policy.maxMessages, unit.length) && used + cost <= budget;
+    if (!fits && kept > 0) break;
+    kept += unit.length;
+    unitsKept++;
     used += cost;
   }
-  const dropped = path.slice(0, path.length - included.length);
-  const droppedCount = dropped.length + (olderBeyondWalk ? 1 : 0);
+  const included = units.slice(units.length - unitsKept).flat();
+  const droppedCount = units.slice(0, units.length - unitsKept).flat().length + (olderBeyondWalk ? 1 : 0);
 
   const images = await imagesFor(db, included.map((m) => m.id));
   const messages: ChatMessage[] = [{ role: 'system', content: system }];
   if (summary) messages.push({ role: 'system', content: SUMMARY_PREFIX + summary.content });
-  for (const m of included) {
-    const attached = images.get(m.id) ?? [];
-    const chat: ChatMessage = { role: m.role, content: m.content };
-    if (attached.length && model.vision) chat.images = attached.map((a) => a.image);
-    else if (attached.length) chat.content += attached.map((a) => `\n[image "${a.name}" attached; this model cannot see images]`).join('');
-    messages.push(chat);
-  }
+  for (const unit of units.slice(units.length - unitsKept)) messages.push(...toolChat(unit, images, model.vision));
   return { messages, included, summary, droppedCount, estimatedTokens: used, budget };
 }
 
-async function imagesFor(db: Db, messageIds: number[]): Promise<Map<number, Array<{ name: string; image: ImagePart }>>> {
+/**
+ * The path in units that are included whole: a message, or an answer that called tools with the
+ * results that follow it. A result whose call is not there (the loop was cut) is left out.
+ */
+export function toolUnits(path: MessageRow[]): MessageRow[][] {
+  const units: MessageRow[][] = [];
+  for (const m of path) {
+    const last = units.at(-1);
+    if (m.role === 'tool') {
+      if (last && last[0]!.role === 'assistant' && last[0]!.tool_calls) last.push(m);
+      continue;
+    }
+    units.push([m]);
+  }
+  return units;
+}
+
+type AttachedImages = Map<number, Array<{ name: string; image: ImagePart }>>;
+
+/** One unit as chat messages: the calls that have results, then those results, in order. */
+function toolChat(unit: MessageRow[], images: AttachedImages, vision: boolean): ChatMessage[] {
+  const [head, ...results] = unit as [MessageRow, ...MessageRow[]];
+  if (head.role === 'tool') return [];
+  if (!head.tool_calls) return [plainChat(head, images, vision)];
+  const answered = new Set(results.map((r) => r.tool_call_id));
+  const calls = readJson(head.tool_calls).filter((c) => answered.has(c.id));
+  const called = new Set(calls.map((c) => c.id));
+  const out: ChatMessage[] = [];
+  if (calls.length) out.push({ role: 'assistant', content: head.content, toolCalls: calls });
+  else if (head.content) out.push({ role: 'assistant', content: head.content });
+  for (const r of results) {
+    if (!r.tool_call_id || !called.has(r.tool_call_id)) continue;
+    const meta = r.tool_meta ? readJson(r.tool_meta) : null;
+    out.push({ role: 'tool', content: r.content, toolCallId: r.tool_call_id, toolName: r.tool_name ?? '', isError: meta ? meta.status !== 'ok' : false });
+  }
+  return out;
+}
+
+function plainChat(m: MessageRow, images: AttachedImages, vision: boolean): ChatMessage {
+  const attached = images.get(m.id) ?? [];
+  const chat: ChatMessage = { role: m.role, content: m.content };
+  if (attached.length && vision) chat.images = attached.map((a) => a.image);
+  else if (attached.length) chat.content += attached.map((a) => `\n[image "${a.name}" attached; this model cannot see images]`).join('');
+  return chat;
+}
+
+async function imagesFor(db: Db, messageIds: number[]): Promise<AttachedImages> {
   const byMessage = new Map<number, Array<{ name: string; image: ImagePart }>>();
   if (messageIds.length === 0) return byMessage;
   const rows = await db

@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { ConversationRow, MessageRole, MessageRow, MessageStatus } from './table.js';
+import type { ConversationRow, MessageRole, MessageRow, MessageStatus, StoredToolCall, ToolRunMeta } from './table.js';
 import { ThreadloomError } from '../errors.js';
 import type { Attachment } from '../inbound.js';
 import { estimateMessageTokens } from '../context/tokens.js';
@@ -18,6 +18,9 @@ import {
   updateConversation,
   type ConversationPlace,
 } from './repository.js';
+
+/** How many nodes a turn's chain of tool calls and results may span, as a guard on walks. */
+const MAX_TURN_NODES = 200;
 
 export interface NewMessage {
   role: MessageRole;
@@ -199,17 +202,62 @@ export class ConversationService {
    * among its question's siblings (edits of that question).
    */
   async branchPointOf(answerId: number): Promise<Siblings & { node: MessageRow }> {
-    const own = await this.siblings(answerId);
+    const own = await this.siblings((await this.turnHead(answerId)).id);
     const node = own.siblings[own.index]!;
     if (own.siblings.length > 1 || node.parent_id === null) return { ...own, node };
     const question = await this.siblings(node.parent_id);
     return question.siblings.length > 1 ? { ...question, node: question.siblings[question.index]! } : { ...own, node };
   }
 
-  /** The answer shown for a branch: the node itself if it is an answer, else its newest answer. */
+  /**
+   * The answer shown for a branch: the node itself if it is an answer, else its newest answer;
+   * an answer that called tools is shown by the answer its turn ended with.
+   */
   async answerOf(node: MessageRow): Promise<MessageRow | null> {
-    if (node.role === 'assistant') return node;
-    return (await childrenOf(this.db, node.conversation_id, node.id)).filter((m) => m.role === 'assistant').at(-1) ?? null;
+    let answer: MessageRow | undefined = node.role === 'assistant'
+      ? node
+      : (await childrenOf(this.db, node.conversation_id, node.id)).filter((m) => m.role === 'assistant').at(-1);
+    // down the turn's own chain: calls → results → the next answer, never past it to the next question
+    for (let hops = 0; answer?.tool_calls && hops < MAX_TURN_NODES; hops++) {
+      let next: MessageRow | undefined = answer;
+      do next = (await childrenOf(this.db, next.conversation_id, next.id)).at(-1);
+      while (next?.role === 'tool');
+      if (next?.role !== 'assistant') break;
+      answer = next;
+    }
+    return answer ?? null;
+  }
+
+  /**
+   * The first answer of the turn `answerId` belongs to: a turn that called tools is a chain
+   * (answer with calls → results → answer …) under one question, and regenerating or switching
+   * branches acts on the whole chain, not its last link.
+   */
+  async turnHead(answerId: number): Promise<MessageRow> {
+    let node = await this.message(answerId);
+    for (let hops = 0; node.parent_id !== null && hops < MAX_TURN_NODES; hops++) {
+      const parent = await this.message(node.parent_id);
+      if (parent.role === 'user') break;
+      if (parent.role === 'assistant' && !parent.tool_calls) break;
+      node = parent;
+    }
+    return node;
+  }
+
+  /** The calls an answer asked for; its results go under it as 'tool' nodes. */
+  async recordToolCalls(answerId: number, calls: StoredToolCall[]): Promise<void> {
+    await this.db.updateTable('messages').set({ tool_calls: JSON.stringify(calls) }).where('id', '=', answerId).execute();
+  }
+
+  /** One tool's result, under the answer that called it (or the result before it). */
+  async appendToolResult(conversationId: number, parentId: number, result: { callId: string; toolName: string; content: string; meta: ToolRunMeta }): Promise<MessageRow> {
+    const row = await this.append(conversationId, { role: 'tool', content: result.content, status: 'complete' }, parentId);
+    await this.db
+      .updateTable('messages')
+      .set({ tool_call_id: result.callId, tool_name: result.toolName, tool_meta: JSON.stringify(result.meta) })
+      .where('id', '=', row.id)
+      .execute();
+    return { ...row, tool_call_id: result.callId, tool_name: result.toolName, tool_meta: JSON.stringify(result.meta) };
   }
 
   /** Moves to `targetId` (a sibling on some branch): the leaf becomes the newest leaf under it. */

@@ -20,7 +20,29 @@ export interface ConversationTable {
   archived_at: string | null;
 }
 
-export type MessageRole = 'user' | 'assistant';
+export type MessageRole = 'user' | 'assistant' | 'tool';
+
+/** A tool call an assistant node asked for; its result is a 'tool' node under it. */
+export interface StoredToolCall {
+  id: string;
+  name: string;
+  /** JSON text as the model wrote it */
+  arguments: string;
+}
+
+/** How a tool ran, kept on its result node for the admin's conversation page. */
+export interface ToolRunMeta {
+  /** what people see: `proxmox › list_vms` */
+  title: string;
+  /** `builtin` or the MCP server's name */
+  source: string;
+  status: 'ok' | 'error' | 'denied' | 'timeout' | 'stopped';
+  durationMs: number;
+  /** `platform:userId` of who approved a `confirm` tool; null when it ran on its own */
+  approvedBy: string | null;
+  /** the result was cut to this many characters before the model saw it */
+  truncatedFrom?: number;
+}
 export type MessageStatus = 'complete' | 'streaming' | 'partial' | 'error';
 
 export interface MessageTable {
@@ -42,6 +64,13 @@ export interface MessageTable {
   cost_usd: number | null;
   latency_ms: number | null;
   ttft_ms: number | null;
+  /** assistant: the calls it asked for */
+  tool_calls: JsonText<StoredToolCall[]> | null;
+  /** tool: the call this node is the result of */
+  tool_call_id: string | null;
+  /** tool: the tool's name as the model called it */
+  tool_name: string | null;
+  tool_meta: JsonText<ToolRunMeta> | null;
   created_at: Generated<string>;
 }
 

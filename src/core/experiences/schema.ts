@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toolPolicySchema } from '../tools/policy.js';
 
 /** `provider/model`, e.g. `ollama/llama3.2` or `lmstudio/qwen3-8b`. */
 export const modelIdSchema = z
@@ -50,6 +51,8 @@ export const experienceInputSchema = z.strictObject({
   rules: responseRulesSchema.default({ maxAnswerChars: null, language: null, refuse: [] }),
   /** suggested first prompts, offered by platforms that show them */
   starterPrompts: z.array(z.string().min(1).max(200)).max(10).default([]),
+  /** which tools the model may call, and which ask a person first; none by default */
+  tools: toolPolicySchema.prefault({}),
 });
 
 export type ExperienceInput = z.input<typeof experienceInputSchema>;
@@ -57,3 +60,4 @@ export type ExperienceSpec = z.output<typeof experienceInputSchema>;
 export type GenerationSettings = ExperienceSpec['params'];
 export type ContextPolicy = ExperienceSpec['contextPolicy'];
 export type ResponseRules = ExperienceSpec['rules'];
+export type { ToolPolicy } from '../tools/policy.js';

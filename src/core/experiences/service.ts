@@ -12,6 +12,7 @@ import {
 } from './repository.js';
 import { experienceInputSchema, type ExperienceInput, type ExperienceSpec } from './schema.js';
 import { BUILT_IN_TEMPLATES } from './templates.js';
+import { readToolPolicy } from '../tools/policy.js';
 import { z } from 'zod';
 
 export interface Experience extends ExperienceSpec {
@@ -48,9 +49,10 @@ export function toExperience(row: ExperienceRow): Experience {
     rules: parseJson(row.rules, {}),
     starterPrompts: parseJson(row.starter_prompts, []),
   });
-  return { ...spec, id: row.id, archivedAt: row.archived_at, createdAt: row.created_at, updatedAt: row.updated_at };
+  // a stored policy that no longer parses turns tools off rather than breaking the Experience
+  const tools = readToolPolicy(parseJson(row.tools, {}));
+  return { ...spec, tools, id: row.id, archivedAt: row.archived_at, createdAt: row.created_at, updatedAt: row.updated_at };
 }
-
 function toRow(spec: ExperienceSpec): NewExperienceRow {
   return {
     slug: spec.slug,
@@ -67,6 +69,7 @@ function toRow(spec: ExperienceSpec): NewExperienceRow {
     context_policy: JSON.stringify(spec.contextPolicy),
     rules: JSON.stringify(spec.rules),
     starter_prompts: JSON.stringify(spec.starterPrompts),
+    tools: JSON.stringify(spec.tools),
   };
 }
 

@@ -21,6 +21,8 @@ export interface ExperienceTable {
   /** ResponseRules */
   rules: JsonText<Record<string, unknown>>;
   starter_prompts: JsonText<string[]>;
+  /** ToolPolicy */
+  tools: Generated<JsonText<Record<string, unknown>>>;
   archived_at: string | null;
   created_at: Generated<string>;
   updated_at: Generated<string>;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // The browser build is the same client without the Node build's habit of treating every image
 // string as a possible file path (it calls fs.existsSync on each one before sending it).
 import {
@@ -101,11 +102,15 @@ function toOllamaTools(tools: ToolSpec[]): OllamaTool[] {
   }));
 }
 
-/** Ollama sends whole calls, arguments parsed, without ids: the n-th call of an answer is `call_<n>`. */
+/**
+ * Ollama sends whole calls, arguments parsed, without ids. Ids made here must be unique in the
+ * whole conversation, not only the answer: the history may later go to Anthropic, which refuses
+ * two tool_use blocks with one id.
+ */
 function toolCallOf(raw: OllamaToolCall, n: number): ToolCall {
   const args: unknown = raw.function?.arguments;
   return {
-    id: `call_${n}`,
+    id: `call_${n}_${randomBytes(6).toString('hex')}`,
     name: raw.function?.name ?? '',
     arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
   };

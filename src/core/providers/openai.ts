@@ -176,6 +176,9 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
     logLevel: 'off',
   });
   const listed = new Map<string, Caps>();
+  // a model the table does not know, on a compatible server (LM Studio, vLLM, llama.cpp): that
+  // server decides whether it calls tools, and says so when it cannot; on OpenAI it is not a chat model
+  const unknownCaps: Caps = { ...UNKNOWN_CAPS, tools: !isOpenAI };
 
   function toError(err: unknown, signal?: AbortSignal): ProviderError {
     if (err instanceof ProviderError) return err;
@@ -234,7 +237,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       for await (const model of client.models.list({ signal })) {
         const known = knownOpenAIModel(model.id);
         const contextLength = listedContextLength(model);
-        const caps: Caps = known ?? { ...UNKNOWN_CAPS, contextLength };
+        const caps: Caps = known ?? { ...unknownCaps, contextLength };
         if (!known) listed.set(model.id, caps);
         models.push({ name: model.id, ...caps });
       }
@@ -275,12 +278,12 @@ export function createOpenAIProvider(options: OpenAIProviderOptions): Provider {
       // A compatible server may state its context size in /v1/models; if it cannot be asked, say "unknown".
       try {
         await listModels(signal);
-        if (!listed.has(model)) listed.set(model, UNKNOWN_CAPS);
+        if (!listed.has(model)) listed.set(model, unknownCaps);
       } catch (err) {
         if (err instanceof ProviderError && err.failure === 'aborted') throw err;
       }
     }
-    return { name: model, ...(listed.get(model) ?? UNKNOWN_CAPS) };
+    return { name: model, ...(listed.get(model) ?? unknownCaps) };
   }
 
   return { name, kind: 'openai', streamChat, listModels, embed, capabilities };

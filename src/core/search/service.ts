@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { MessageRole } from '../conversations/table.js';
 import type { Db } from '../db/open.js';
 import { ProviderError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -42,7 +43,7 @@ export interface SearchHit {
   threadId: string;
   /** the platform's id for the message, when it was posted by or seen on a platform */
   platformMessageId: string | null;
-  role: 'user' | 'assistant';
+  role: MessageRole;
   authorName: string | null;
   createdAt: string;
   snippet: string;

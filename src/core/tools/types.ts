@@ -36,6 +36,8 @@ export interface ToolCaller {
   experienceId: number;
   /** whether the caller is an admin of Threadloom */
   admin: boolean;
+  /** the conversation is a direct message: what the answer says, only the caller reads (absent: it is not) */
+  isDirect?: boolean;
 }
 
 export interface ToolCallContext {

@@ -11,6 +11,7 @@ const FIRST_POST_DELAY_MS = 400;
 export function openAnswerReply(reply: Reply): StreamRenderer {
   const renderer = new StreamRenderer(reply, {
     firstPostDelayMs: Math.min(FIRST_POST_DELAY_MS, reply.capabilities.minEditIntervalMs),
+    ...(reply.capabilities.appendOnly ? { statusLines: false } : {}),
     ...(reply.capabilities.buttons ? { liveButtons: [{ action: 'stop' as const, label: 'Stop' }] } : {}),
   });
   renderer.start();

@@ -2,7 +2,7 @@ import type { MessageRow, MessageStatus } from '../conversations/table.js';
 import type { NewUsageEventRow } from '../usage/table.js';
 import type { ModelChoice } from '../providers/model-choice.js';
 import type { ProviderCall, StreamOutcome } from '../providers/router.js';
-import type { ChatMessage, GenerationParams } from '../providers/types.js';
+import type { ChatMessage, GenerationParams, ToolSpec } from '../providers/types.js';
 import { recordUsage, usageRow, type UsageContext } from '../usage/ledger.js';
 import type { EngineDeps } from './deps.js';
 import { storedError, withStoredError } from './utility.js';
@@ -18,6 +18,8 @@ export interface AnswerStreamRequest {
   choice: Pick<ModelChoice, 'modelId' | 'candidates'>;
   messages: ChatMessage[];
   params: GenerationParams;
+  /** the tools the model may call this round */
+  tools?: ToolSpec[];
   signal: AbortSignal;
   /** each piece of text as it arrives: the reply renderer */
   onText: (delta: string) => void;
@@ -45,6 +47,7 @@ export async function streamAnswer(deps: EngineDeps, request: AnswerStreamReques
     candidates: request.choice.candidates,
     messages: request.messages,
     params: request.params,
+    ...(request.tools?.length ? { tools: request.tools } : {}),
     signal: request.signal,
     onText: (delta) => {
       request.onText(delta);

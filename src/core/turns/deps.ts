@@ -8,6 +8,8 @@ import type { ModelCatalog } from '../providers/catalog.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { ProviderRouter } from '../providers/router.js';
 import type { SearchService } from '../search/service.js';
+import type { ApprovalDesk } from '../tools/approvals.js';
+import type { ToolRegistry } from '../tools/registry.js';
 
 /** Everything a turn needs, built once in main.ts (or a test) and shared. */
 export interface EngineDeps {
@@ -24,4 +26,8 @@ export interface EngineDeps {
   budgets?: BudgetService;
   /** search over stored messages; absent (tests that build deps by hand), `search` says so */
   search?: SearchService;
+  /** the tools Experiences may offer; absent, no turn offers any */
+  tools?: ToolRegistry;
+  /** where `confirm` tools wait for a person's yes; absent, they are not run */
+  approvals?: ApprovalDesk;
 }

@@ -14,7 +14,14 @@ export type TurnNotice =
   | { kind: 'no-answer'; reason: string; tried: string[]; fix: string | null }
   | { kind: 'restarting' }
   /** worded by budgets/lines.ts, which says everything a user reads about budgets */
-  | { kind: 'budget'; line: string };
+  | { kind: 'budget'; line: string }
+  /** the tools this answer called, in order */
+  | { kind: 'tools'; used: ReadonlyArray<{ title: string; status: string; durationMs: number }> }
+  | { kind: 'tool-limit'; rounds: number }
+  /** the Experience offers tools, but none of its models can call them */
+  | { kind: 'no-tool-model'; models: string[] }
+  /** the chosen model cannot call tools; a fallback that can answered */
+  | { kind: 'tool-model'; picked: string; used: string };
 
 /** The notices a conversation shows once, ever: it is told the first time older messages fall out. */
 export type OnceNotice = Extract<TurnNotice, { kind: 'summarised' | 'truncated' }>;
@@ -44,7 +51,21 @@ export function noticeText(notice: TurnNotice): string {
       return '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
     case 'budget':
       return notice.line;
+    case 'tools':
+      return `🔧 ${notice.used.map(toolUseText).join(' · ')}`;
+    case 'tool-limit':
+      return `⚠ Stopped after ${notice.rounds} rounds of tool calls; this is what the model had by then.`;
+    case 'no-tool-model':
+      return `ℹ Answered without tools: ${notice.models.join(', ')} cannot call them.`;
+    case 'tool-model':
+      return `↪ ${notice.picked} cannot call tools; ${notice.used} answered with them.`;
   }
+}
+
+function toolUseText(use: { title: string; status: string; durationMs: number }): string {
+  const seconds = use.durationMs >= 1000 ? ` ${(use.durationMs / 1000).toFixed(1)} s` : '';
+  const mark = use.status === 'ok' ? '' : ` (${use.status === 'error' ? 'failed' : use.status})`;
+  return `${use.title}${seconds}${mark}`;
 }
 
 /** The footer under an answer: one line per notice, in order; undefined when there is none. */

@@ -18,6 +18,8 @@ export interface PromptWindowRequest {
   userName: string;
   /** who a summary call is recorded for */
   usage: Omit<UsageContext, 'purpose'>;
+  /** what the offered tools take of the prompt */
+  toolTokens?: number;
 }
 
 export interface PromptWindow {
@@ -45,6 +47,7 @@ export async function promptWindow(deps: EngineDeps, request: PromptWindowReques
     leafId: request.leafId,
     model: { contextLength: window.contextLength, vision: window.vision },
     reservedAnswerTokens: experience.params.maxTokens ?? deps.config.context.reservedAnswerTokens,
+    toolTokens: request.toolTokens ?? 0,
   };
   let built = await buildContext(deps.db, context);
   let notice: OnceNotice | null = null;

@@ -7,7 +7,8 @@ import { chooseModel, type ModelChoice } from '../providers/model-choice.js';
 import type { StreamOutcome } from '../providers/router.js';
 import { promptTokenEstimate } from '../usage/ledger.js';
 import { closeAnswerReply, openAnswerReply } from './answer-reply.js';
-import { streamAnswer } from './answer-stream.js';
+import { runToolLoop } from './tool-loop.js';
+import { toolsForTurn } from './tool-offer.js';
 import type { EngineDeps } from './deps.js';
 import { footerOf, outcomeNotice, type TurnNotice } from './notices.js';
 import { promptWindow } from './prompt-window.js';
@@ -18,6 +19,10 @@ export interface TurnUser {
   platform: string;
   id: string;
   name: string;
+  /** an admin of Threadloom: may answer anyone's tool approvals, and tools may show them more */
+  admin?: boolean;
+  /** asked in a direct message, where only they read the answer */
+  isDirect?: boolean;
 }
 
 export interface TurnInput {
@@ -66,18 +71,26 @@ export class TurnRunner {
     const renderer = openAnswerReply(reply);
     const running = this.running.start(input.conversation.id);
     try {
-      const window = await promptWindow(deps, { conversation: input.conversation, experience, choice, leafId: parentId, userName: user.name, usage });
+      const tools = await toolsForTurn(deps, experience, choice, { canAsk: !reply.capabilities.appendOnly });
+      const window = await promptWindow(deps, { conversation: input.conversation, experience, choice: tools.choice, leafId: parentId, userName: user.name, usage, toolTokens: tools.tokens });
       const conversation = window.conversation;
-      const promptEstimate = promptTokenEstimate(window.built.messages);
+      const promptEstimate = promptTokenEstimate(window.built.messages) + tools.tokens;
       await budget?.reserve(promptEstimate);
-      const { answer, outcome } = await streamAnswer(deps, {
-        conversationId: conversation.id, parentId, choice, messages: window.built.messages, params: window.params,
-        signal: running.signal, onText: (delta) => renderer.push(delta), usage, promptEstimate,
+      const { answer, outcome, tools: used, stoppedAtLimit } = await runToolLoop(deps, {
+        conversationId: conversation.id, parentId, choice: tools.choice, messages: window.built.messages, params: window.params,
+        signal: running.signal, renderer, reply, usage, promptEstimate, budget,
+        offered: tools.offered, policy: experience.tools,
+        caller: { platform: user.platform, userId: user.id, userName: user.name, conversationId: conversation.id, experienceId: experience.id, admin: user.admin ?? false, isDirect: user.isDirect ?? false },
       });
 
-      const ending: TurnNotice | null = running.cutByShutdown() ? { kind: 'restarting' } : outcomeNotice(outcome, choice);
+      const ending: TurnNotice | null = running.cutByShutdown() ? { kind: 'restarting' } : outcomeNotice(outcome, tools.choice);
       const budgetNotes = (budget ? await budget.notes() : []).map((line): TurnNotice => ({ kind: 'budget', line }));
-      const footer = footerOf([input.notice, window.notice, ending, ...budgetNotes]);
+      const toolNotes: TurnNotice[] = [
+        ...(tools.notice ? [tools.notice] : []),
+        ...(used.length ? [{ kind: 'tools', used } as const] : []),
+        ...(stoppedAtLimit ? [{ kind: 'tool-limit', rounds: experience.tools.maxRounds } as const] : []),
+      ];
+      const footer = footerOf([input.notice, window.notice, ...toolNotes, ending, ...budgetNotes]);
       const messageIds = await closeAnswerReply(deps, renderer, reply, { answer, outcome, footer });
       await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
       // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
