@@ -18,7 +18,7 @@ import { argsFromOptions, Autocomplete, commandDefinitions } from './commands.js
 import { actionFromCustomId } from './components.js';
 import { createDiscordDirectory } from './directory.js';
 import { DISCORD, attachmentsOf, messageInbound } from './inbound.js';
-import { ChannelReply, InteractionReply } from './reply.js';
+import { ButtonReply, ChannelReply, InteractionReply } from './reply.js';
 
 const READY_TIMEOUT_MS = 30_000;
 /** catch-up looks at conversations active in the last two days, at most 200, 50 messages each */
@@ -95,7 +95,7 @@ export function createDiscordAdapter({ engine, config, log }: AdapterContext): C
     if (await refused(interaction, inbound)) return;
     if (!action || !channel.isSendable()) return;
     await interaction.deferUpdate();
-    await engine.handle(inbound, new ChannelReply(channel, null, settings.editIntervalMs));
+    await engine.handle(inbound, new ButtonReply(interaction, channel, settings.editIntervalMs));
   }
 
   /** Discord wants an answer to every interaction: a person outside the allowlists is told so, privately. */

@@ -3,6 +3,7 @@ import {
   ChannelType,
   type TextChannel,
   MessageFlags,
+  type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Message,
   type SendableChannels,
@@ -77,6 +78,29 @@ export class ChannelReply implements Reply {
 
   async typing(): Promise<void> {
     await this.channel.sendTyping();
+  }
+}
+
+/**
+ * Answers a button click in the clicked message's channel. What is meant for the clicker alone
+ * (an approval that is not theirs to give) is an ephemeral follow-up of the click, which has
+ * been acknowledged (deferred update) before the engine runs.
+ */
+export class ButtonReply extends ChannelReply {
+  override readonly capabilities: ReplyCapabilities;
+
+  constructor(
+    private readonly interaction: ButtonInteraction,
+    channel: SendableChannels,
+    editIntervalMs: number,
+  ) {
+    super(channel, null, editIntervalMs);
+    this.capabilities = { ...capabilities(editIntervalMs, false), privateReplies: true };
+  }
+
+  override async post(text: string, options?: PostOptions): Promise<string> {
+    if (!options?.private) return super.post(text, options);
+    return (await this.interaction.followUp({ ...payload(text, options), flags: MessageFlags.Ephemeral })).id;
   }
 }
 
