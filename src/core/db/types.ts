@@ -8,6 +8,7 @@ import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
 import type { ModelTable } from '../providers/table.js';
+import type { McpServerTable } from '../tools/mcp/table.js';
 import type { SettingTable } from '../settings.table.js';
 import type { ProcessedEventTable } from '../turns/table.js';
 import type {
@@ -54,6 +55,7 @@ export interface Database {
   api_tokens: ApiTokenTable;
   admin_sessions: AdminSessionTable;
   provider_connections: ProviderConnectionTable;
+  mcp_servers: McpServerTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */
