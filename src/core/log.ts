@@ -6,6 +6,8 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** chatter seen only with logLevel debug (an MCP server's stderr); absent on small test loggers */
+  debug?(message: string, fields?: Record<string, unknown>): void;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
@@ -64,12 +66,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     destination,
   );
   const at =
-    (level: 'info' | 'warn' | 'error') =>
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
     (message: string, fields?: Record<string, unknown>): void => {
       if (fields) logger[level](fields, message);
       else logger[level](message);
     };
-  return { info: at('info'), warn: at('warn'), error: at('error') };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 /** The logger before the config is read: pretty on a terminal, JSON otherwise. */

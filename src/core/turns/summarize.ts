@@ -55,8 +55,14 @@ export async function summariseFallenOut(
     .executeTakeFirstOrThrow();
 }
 
+function speakerOf(m: MessageRow): string {
+  if (m.role === 'user') return m.author_name ?? 'User';
+  if (m.role === 'tool') return `Tool result (${m.tool_name ?? 'tool'})`;
+  return m.tool_calls ? `Assistant (calling ${JSON.parse(m.tool_calls).map((c: { name: string }) => c.name).join(', ')})` : 'Assistant';
+}
+
 export function transcriptOf(messages: MessageRow[]): string {
-  const lines = messages.map((m) => `${m.role === 'user' ? (m.author_name ?? 'User') : 'Assistant'}: ${m.content}`);
+  const lines = messages.map((m) => `${speakerOf(m)}: ${m.content}`);
   let text = lines.join('\n\n');
   if (text.length > SUMMARY_INPUT_CHARS) text = `…${text.slice(-SUMMARY_INPUT_CHARS)}`;
   return text;
