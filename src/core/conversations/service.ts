@@ -30,6 +30,8 @@ export interface NewMessage {
   model?: string | null;
   status?: MessageStatus;
   attachments?: Attachment[];
+  /** a tool's result: the call it answers and how it ran */
+  tool?: { callId: string; name: string; meta: ToolRunMeta };
 }
 
 export interface Siblings {
@@ -133,6 +135,7 @@ export class ConversationService {
         cost_usd: null,
         latency_ms: null,
         ttft_ms: null,
+        ...(message.tool ? { tool_call_id: message.tool.callId, tool_name: message.tool.name, tool_meta: JSON.stringify(message.tool.meta) } : {}),
       });
       for (const a of message.attachments ?? []) {
         await trx
@@ -251,13 +254,7 @@ export class ConversationService {
 
   /** One tool's result, under the answer that called it (or the result before it). */
   async appendToolResult(conversationId: number, parentId: number, result: { callId: string; toolName: string; content: string; meta: ToolRunMeta }): Promise<MessageRow> {
-    const row = await this.append(conversationId, { role: 'tool', content: result.content, status: 'complete' }, parentId);
-    await this.db
-      .updateTable('messages')
-      .set({ tool_call_id: result.callId, tool_name: result.toolName, tool_meta: JSON.stringify(result.meta) })
-      .where('id', '=', row.id)
-      .execute();
-    return { ...row, tool_call_id: result.callId, tool_name: result.toolName, tool_meta: JSON.stringify(result.meta) };
+    return this.append(conversationId, { role: 'tool', content: result.content, status: 'complete', tool: { callId: result.callId, name: result.toolName, meta: result.meta } }, parentId);
   }
 
   /** Moves to `targetId` (a sibling on some branch): the leaf becomes the newest leaf under it. */
