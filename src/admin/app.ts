@@ -14,6 +14,7 @@ import { htmxDistDir, viewsDir } from './paths.js';
 import { registerRendering } from './render.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerConnectionsRoutes } from './routes/connections.js';
+import { registerToolsRoutes } from './routes/tools.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerExperienceRoutes } from './routes/experiences.js';
@@ -36,6 +37,7 @@ const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = 
   registerHealthRoutes,
   registerModelsRoutes,
   registerConnectionsRoutes,
+  registerToolsRoutes,
   registerUsageRoutes,
   registerBackupsRoutes,
   registerApiTokenRoutes,
