@@ -44,6 +44,7 @@ function resumedLine(resumed: ResumedConversation): string {
 const BOT_SPEAKER = 'threadloom';
 const PROMPT = 'you › ';
 const CTRL_C = '\x03';
+const APPROVING = new Set(['y', 'yes', 'approve', '/approve']);
 
 /**
  * A terminal chat on the same engine: type to talk after `you ›`, `/command` for commands, Ctrl-C
@@ -73,7 +74,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
 
-  function inboundOf(text: string, command: Inbound['command'] | null): Inbound {
+  function inboundOf(text: string, command: Inbound['command'] | null, action?: Inbound['action']): Inbound {
     const id = `${Date.now()}-${++counter}`;
     return {
       platform: CONSOLE_PLATFORM,
@@ -87,8 +88,9 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       replyTo: null,
       mentionsBot: true,
       isDirect: true,
-      kind: command ? 'command' : 'message',
+      kind: action ? 'action' : command ? 'command' : 'message',
       ...(command ? { command } : {}),
+      ...(action ? { action } : {}),
       authorIsAdmin: true,
     };
   }
@@ -106,6 +108,15 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
       busy = false;
       reply.endTurn(!typedWhileBusy);
     }
+  }
+
+  /**
+   * The line answering the approval request on the screen: y/yes (or approve) runs the tool,
+   * anything else denies it. It is handled at once: the turn waiting for it holds the queue.
+   */
+  async function answerApproval(requestId: string, line: string): Promise<void> {
+    const approve = APPROVING.has(line.trim().toLowerCase());
+    await engine.handle(inboundOf(line.trim(), null, { name: approve ? 'approve' : 'deny', targetMessageId: requestId }), reply);
   }
 
   /** a `stop` command like any other platform's: the engine finds what this place is writing */
@@ -135,6 +146,11 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
         if (terminal && !closed) rl?.prompt();
       };
       rl.on('line', (line) => {
+        const approval = reply.takeApproval();
+        if (approval) {
+          void answerApproval(approval, line).catch((err) => output.write(`error: ${String(err)}\n`));
+          return;
+        }
         queue = queue
           .then(() => handleLine(line))
           .catch((err) => {

@@ -10,6 +10,7 @@ import { paint, renderMarkdown, terminalRows } from './render.js';
  */
 const TRAILING_FENCE_LINE = /\n {0,3}(?:`{3,}|~{3,})[ \t]*$/;
 const DEFAULT_COLUMNS = 80;
+export const APPROVAL_PROMPT = 'approve? [y/N] ';
 
 /** The terminal: a TTY gets colour and rendered Markdown, anything else plain text. */
 export type ConsoleOutput = Writable & { isTTY?: boolean; columns?: number; rows?: number };
@@ -40,6 +41,8 @@ export class ConsoleReply implements Reply {
   private heldBack = '';
   private atLineStart = true;
   private counter = 0;
+  /** the approval request waiting for the next line typed (a terminal has no buttons) */
+  private approval: string | null = null;
 
   constructor(
     private readonly out: ConsoleOutput,
@@ -115,10 +118,24 @@ export class ConsoleReply implements Reply {
       this.write(note);
       this.turn?.messages.get(id)?.notes.push(note);
     }
+    if (options.buttons?.some((b) => b.action === 'approve')) {
+      this.approval = id;
+      this.endLine();
+      this.write(APPROVAL_PROMPT);
+    }
     return id;
   }
 
-  async edit(messageId: string, text: string): Promise<void> {
+  /** The approval request the next line answers, if one is open; taking it closes it. */
+  takeApproval(): string | null {
+    const id = this.approval;
+    this.approval = null;
+    return id;
+  }
+
+  async edit(messageId: string, text: string, options: PostOptions = {}): Promise<void> {
+    // decided elsewhere (a timeout, Ctrl-C): the next line is a question again
+    if (messageId === this.approval && options.buttons?.length === 0) this.approval = null;
     const before = this.printed.get(messageId) ?? '';
     if (messageId === this.lastId && text.startsWith(before)) {
       this.show(messageId, text, before);
