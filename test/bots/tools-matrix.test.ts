@@ -1,12 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { createMatrixAdapter, type MatrixAdapter } from '../../src/bots/matrix/index.js';
+import type { Config } from '../../src/core/config.js';
 import { startFakeMatrix, type FakeMatrix, type StoredEvent } from '../fakes/matrix/index.js';
 import { startAdapter, stopAdapter } from '../../src/core/runtime.js';
 import { adapterContext, startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { SCRIPTS, storedToolResults, withHomelab, type Homelab } from '../support/tools.js';
 import { PATIENT_ROUTING, answerRequests, until } from '../support/wait.js';
+import { SYNAPSE_SHARED_SECRET, SYNAPSE_URL } from '../matrix/homeserver.js';
+import { registerUser } from '../matrix/register.js';
+import { startUserClient, type SeenEvent, type UserClient } from '../matrix/user-client.js';
 
-// Tool calls over the real matrix-js-sdk against the fake homeserver: approvals are reactions
+// Tool calls over the real matrix-js-sdk, against the fake homeserver (and one case against a real
+// Synapse when SYNAPSE_URL is set, see test/matrix/README.md): approvals are reactions
 // (✅ / ❌) on the request, or `!tl approve` / `!tl deny` typed in the conversation's thread.
 
 let mx: FakeMatrix;
@@ -17,31 +23,19 @@ let alice: { userId: string };
 let bob: { userId: string };
 let roomId: string;
 
-beforeEach(async () => {
-  mx = await startFakeMatrix();
-  bot = mx.registerUser('threadloom', { displayName: 'Threadloom' });
-  alice = mx.registerUser('alice', { displayName: 'Alice' });
-  bob = mx.registerUser('bob', { displayName: 'Bob' });
+/** The engine in this process with the Matrix adapter (real matrix-js-sdk, no crypto) logged in as `as`. */
+async function startBot(homeserverURL: string, as: { accessToken: string; deviceId: string }): Promise<void> {
   rt = await startTestRuntime({
-    config: (c) => ({
+    config: (c: Config) => ({
       ...c,
       routing: { ...c.routing, ...PATIENT_ROUTING },
       limits: { ...c.limits, userTurnsPerMinute: 600 },
-      matrix: { ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' },
+      matrix: { ...c.matrix, homeserverURL, accessToken: as.accessToken, deviceId: as.deviceId, storeKey: 'a fast-test store key' },
     }),
   });
   adapter = createMatrixAdapter(adapterContext(rt), { encryption: false });
   await startAdapter(rt.engine, adapter);
-  // alice created the room (power 100); bob is a plain member
-  roomId = mx.createRoom(alice.userId, { name: 'ops', invite: [bot.userId], join: [bob.userId] });
-  await until(() => mx.membership(roomId, bot.userId) === 'join');
-});
-
-afterEach(async () => {
-  await stopAdapter(rt.engine, adapter);
-  await rt.shutdown();
-  await mx.close();
-});
+}
 
 const relation = (e: StoredEvent) => ((e.content as Record<string, unknown>)['m.relates_to'] ?? {}) as { rel_type?: string; event_id?: string; key?: string };
 const fromBot = (): StoredEvent[] => mx.events(roomId).filter((e) => e.sender === bot.userId);
@@ -69,6 +63,33 @@ const hints = (eventId: string): string[] => fromBot().filter((e) => e.type === 
 
 describe('tools on Matrix (fake homeserver)', () => {
   let homelab: Homelab;
+
+  beforeEach(async () => {
+    mx = await startFakeMatrix();
+    bot = mx.registerUser('threadloom', { displayName: 'Threadloom' });
+    alice = mx.registerUser('alice', { displayName: 'Alice' });
+    bob = mx.registerUser('bob', { displayName: 'Bob' });
+    rt = await startTestRuntime({
+      config: (c) => ({
+        ...c,
+        routing: { ...c.routing, ...PATIENT_ROUTING },
+        limits: { ...c.limits, userTurnsPerMinute: 600 },
+        matrix: { ...c.matrix, homeserverURL: mx.url, accessToken: bot.accessToken, deviceId: bot.deviceId, storeKey: 'a fast-test store key' },
+      }),
+    });
+    adapter = createMatrixAdapter(adapterContext(rt), { encryption: false });
+    await startAdapter(rt.engine, adapter);
+    // alice created the room (power 100); bob is a plain member
+    roomId = mx.createRoom(alice.userId, { name: 'ops', invite: [bot.userId], join: [bob.userId] });
+    await until(() => mx.membership(roomId, bot.userId) === 'join');
+  });
+
+  afterEach(async () => {
+    await stopAdapter(rt.engine, adapter);
+    await rt.shutdown();
+    await mx.close();
+  });
+
 
   it('should answer through a read-only tool and end the answer with the tools it used', async () => {
     homelab = await withHomelab(rt);
@@ -147,5 +168,50 @@ describe('tools on Matrix (fake homeserver)', () => {
     expect((await storedToolResults(rt))[0]!.meta.status).toBe('stopped');
     await until(() => !shown(running.event_id).includes('🔧 homelab › hang …'));
     expect(answerRequests(rt)).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!SYNAPSE_URL)('tools on Matrix (real Synapse)', { timeout: 60_000 }, () => {
+  const WAIT_MS = 30_000;
+  let botUser: { userId: string; accessToken: string; deviceId: string };
+  let person: UserClient;
+
+  beforeEach(async () => {
+    const suffix = randomBytes(3).toString('hex');
+    botUser = await registerUser(SYNAPSE_URL, SYNAPSE_SHARED_SECRET, `tlbot_${suffix}`, 'bot-password-123');
+    const ada = await registerUser(SYNAPSE_URL, SYNAPSE_SHARED_SECRET, `ada_${suffix}`, 'ada-password-123');
+    await startBot(SYNAPSE_URL, botUser);
+    person = await startUserClient(SYNAPSE_URL, ada, { encryption: false });
+    const carol = await registerUser(SYNAPSE_URL, SYNAPSE_SHARED_SECRET, `carol_${suffix}`, 'carol-password-1');
+    ({ room_id: roomId } = await person.client.createRoom({ name: `tools ${suffix}`, invite: [botUser.userId, carol.userId] }));
+    await until(() => person.client.getRoom(roomId)?.getMember(botUser.userId)?.membership === 'join', WAIT_MS);
+  });
+
+  afterEach(async () => {
+    person.stop();
+    await stopAdapter(rt.engine, adapter);
+    await rt.shutdown();
+  });
+
+  const seenFromBot = (): SeenEvent[] => person.seen.filter((e) => e.roomId === roomId && e.sender === botUser.userId);
+  const rel = (e: SeenEvent) => (e.content['m.relates_to'] ?? {}) as { rel_type?: string; event_id?: string; key?: string };
+  function shownNow(eventId: string): string {
+    const last = seenFromBot().filter((e) => rel(e).rel_type === 'm.replace' && rel(e).event_id === eventId).at(-1);
+    return last ? String((last.content['m.new_content'] as { body?: string }).body) : String(seenFromBot().find((e) => e.id === eventId)?.content.body ?? '');
+  }
+  const sendAs = (type: string, content: Record<string, unknown>) =>
+    (person.client.sendEvent as (roomId: string, type: string, content: unknown) => Promise<{ event_id: string }>).call(person.client, roomId, type, content);
+
+  it('should run a confirm tool once the asker reacts ✅ on the request', async () => {
+    const homelab = await withHomelab(rt, { approvalTimeoutMs: 20_000 });
+    rt.openai.script(...SCRIPTS.reboot);
+    await sendAs('m.room.message', { msgtype: 'm.text', body: `${botUser.userId}: reboot proxmox`, 'm.mentions': { user_ids: [botUser.userId] } });
+    const request = await until(() => seenFromBot().find((e) => e.type === 'm.room.message' && String(e.content.body).includes('wants to run')), WAIT_MS);
+    await until(() => seenFromBot().filter((e) => e.type === 'm.reaction' && rel(e).event_id === request.id).length === 2, WAIT_MS);
+    expect(homelab.calls).toHaveLength(0);
+    await sendAs('m.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: request.id, key: '✅' } });
+    await until(() => seenFromBot().some((e) => e.type === 'm.room.message' && shownNow(e.id).includes('Done with proxmox.')), WAIT_MS);
+    expect(homelab.calls).toHaveLength(1);
+    await until(() => shownNow(request.id).includes('✅ Approved by'), WAIT_MS);
   });
 });
