@@ -1,4 +1,5 @@
-import type { MessageRow } from '../core/conversations/table.js';
+import { lenient } from '../core/conversations/export.js';
+import type { MessageRow, StoredToolCall, ToolRunMeta } from '../core/conversations/table.js';
 
 /**
  * A conversation's message tree shaped for a page: runs of messages without a choice are flat;
@@ -12,6 +13,26 @@ export interface TreeMessage {
   active: boolean;
   /** the active leaf itself */
   leaf: boolean;
+  /** an answer's tool calls, titled by their results where there are any */
+  calls: ShownToolCall[];
+  /** a tool node's run: status, duration, who approved it */
+  run: ToolRunMeta | null;
+}
+
+export interface ShownToolCall {
+  id: string;
+  name: string;
+  title: string;
+  /** the arguments as pretty JSON, or as the model wrote them when they do not parse */
+  arguments: string;
+}
+
+function pretty(args: string): string {
+  try {
+    return JSON.stringify(JSON.parse(args), null, 2);
+  } catch {
+    return args;
+  }
 }
 
 export interface Branch {
@@ -31,7 +52,18 @@ export function buildTree(messages: readonly MessageRow[], activePath: ReadonlyS
     list.push(m);
     children.set(m.parent_id, list);
   }
-  const view = (m: MessageRow): TreeMessage => ({ message: m, active: activePath.has(m.id), leaf: m.id === leafId });
+  const titles = new Map<string, string>();
+  for (const m of messages) {
+    const run = m.role === 'tool' ? lenient<ToolRunMeta>(m.tool_meta) : null;
+    if (run && m.tool_call_id) titles.set(m.tool_call_id, run.title);
+  }
+  const calls = (m: MessageRow): ShownToolCall[] =>
+    (lenient<StoredToolCall[]>(m.tool_calls) ?? []).map((c) => ({ id: c.id, name: c.name, title: titles.get(c.id) ?? c.name, arguments: pretty(c.arguments) }));
+  const view = (m: MessageRow): TreeMessage => ({
+    message: m, active: activePath.has(m.id), leaf: m.id === leafId,
+    calls: m.role === 'assistant' ? calls(m) : [],
+    run: m.role === 'tool' ? lenient<ToolRunMeta>(m.tool_meta) : null,
+  });
   const fork = (starts: MessageRow[]): Fork => ({
     branches: starts.map((start, i) => ({ number: i + 1, active: activePath.has(start.id), branch: walk(start) })),
   });
