@@ -1,40 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_EXPERIENCE_SLUG } from '../../../src/core/experiences/service.js';
 import type { ToolPolicy } from '../../../src/core/tools/policy.js';
-import type { ToolCallContext, ToolDefinition, ToolOutput, ToolSource } from '../../../src/core/tools/types.js';
 import { RecordingReply, command, inbound } from '../../support/reply.js';
 import { startTestRuntime, type TestRuntime } from '../../support/runtime.js';
+import { Homelab } from '../../support/tools.js';
 import { answerRequests, until } from '../../support/wait.js';
-
-/** A homelab as a tool source: what a model can read, and what changes things. */
-class Homelab implements ToolSource {
-  readonly name = 'homelab';
-  readonly calls: Array<{ tool: string; args: Record<string, unknown>; user: string }> = [];
-  /** resolves a `hang` call that is still running; set while it runs */
-  hanging: { aborted: Promise<void> } | null = null;
-
-  tools(): ToolDefinition[] {
-    const def = (sourceName: string, readOnly: boolean, description: string): ToolDefinition => ({
-      name: `homelab__${sourceName}`, title: `homelab › ${sourceName}`, source: 'homelab', sourceName, readOnly, description,
-      inputSchema: { type: 'object', properties: { name: { type: 'string' } } },
-    });
-    return [def('list_machines', true, 'List the machines and whether they are up'), def('reboot_machine', false, 'Reboot one machine'), def('hang', true, 'Never answers')];
-  }
-
-  async call(tool: ToolDefinition, args: Record<string, unknown>, context: ToolCallContext): Promise<ToolOutput> {
-    this.calls.push({ tool: tool.sourceName, args, user: context.caller.userId });
-    if (tool.sourceName === 'list_machines') return { text: 'nas: up\nproxmox: down\nrouter: up', isError: false };
-    if (tool.sourceName === 'reboot_machine') return { text: `rebooting ${String(args.name)}`, isError: false };
-    let aborted!: () => void;
-    this.hanging = { aborted: new Promise<void>((resolve) => (aborted = resolve)) };
-    return new Promise<ToolOutput>((resolve) => {
-      context.signal.addEventListener('abort', () => {
-        aborted();
-        resolve({ text: 'cut', isError: true });
-      }, { once: true });
-    });
-  }
-}
 
 let rt: TestRuntime;
 let homelab: Homelab;
