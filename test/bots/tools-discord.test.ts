@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeDiscord, FakeSentMessage } from '../fakes/discord/index.js';
-import { GENERAL, GUILD, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
+import { GENERAL, GUILD, OWNER, answerRequests, startDiscordWorld, until, type DiscordWorld } from '../support/discord.js';
 import type { TestRuntime } from '../support/runtime.js';
 import { SCRIPTS, storedToolResults, toolResults, withHomelab } from '../support/tools.js';
 
@@ -79,6 +79,17 @@ describe('tools on Discord', () => {
     // still open for alice: nobody answers, so it ends denied
     await until(() => discord.messagesIn(thread).find((m) => m.id === request.id && m.content.includes('denied')), 10_000);
     expect(homelab.calls).toHaveLength(0);
+  });
+
+  it('should let the server owner (an admin) approve for the asker', async () => {
+    const homelab = await withHomelab(rt);
+    rt.openai.script(...SCRIPTS.reboot);
+    const thread = await ask('reboot proxmox');
+    const request = await approvalPost(thread);
+    discord.interaction({ type: 'button', messageId: request.id, customId: 'tl:approve', userId: OWNER });
+    await finalAnswer(thread, 'Done with proxmox.');
+    expect(homelab.calls).toHaveLength(1);
+    expect(discord.messagesIn(thread).find((m) => m.id === request.id)!.content).toContain('✅ Approved by owner');
   });
 
   it('should deny a confirm tool nobody answers in time', async () => {
