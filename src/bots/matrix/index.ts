@@ -20,7 +20,7 @@ import { attachmentsOf } from './attachments.js';
 import { createMatrixDirectory } from './directory.js';
 import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, placeFacts, type BotIdentity, type RoomEventLike } from './inbound.js';
-import { MatrixReply, type MatrixTransport } from './reply.js';
+import { MatrixReply, type HintMemory, type MatrixTransport } from './reply.js';
 import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
 import { PersistedIndexedDB, watchWrites, type IdbFactory } from './store-file.js';
 
@@ -78,7 +78,7 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
   const bot: BotIdentity = { userId: '', displayName: '', commandPrefix: settings.commandPrefix };
   /** one "please re-send" per undecryptable session and sender, never a loop */
   const askedToResend = new Set<string>();
-  const hinted = new Set<string>();
+  const hinted: HintMemory = new Map();
 
   /** A 1:1 room: the bot and one person. */
   const isDirect = (room: Room): boolean => room.getJoinedMemberCount() + room.getInvitedMemberCount() <= 2;
@@ -109,6 +109,9 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
     async upload(name, content, mimeType) {
       const uploaded = await matrix.uploadContent(Buffer.from(content), { name, type: mimeType });
       return uploaded.content_uri;
+    },
+    async redact(roomId, eventId) {
+      await matrix.redactEvent(roomId, eventId);
     },
   });
 

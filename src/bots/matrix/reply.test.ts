@@ -61,7 +61,7 @@ describe('MatrixReply', () => {
 
   it('hints 🔁 ◀️ ▶️ once per finished answer, never during streaming, and survives a refused reaction', async () => {
     const transport = recording();
-    const hinted = new Set<string>();
+    const hinted = new Map<string, string[]>();
     const reply = new MatrixReply(transport, { ...room }, 1000, hinted);
     await reply.edit('$answer', 'streaming', { buttons: [{ action: 'stop', label: 'Stop' }] });
     expect(transport.sent.filter((s) => s.type === 'm.reaction')).toHaveLength(0);

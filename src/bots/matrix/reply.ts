@@ -20,7 +20,12 @@ export interface MatrixTransport {
   typing(roomId: string): Promise<void>;
   /** uploads to the media repository, resolving to an mxc:// URL */
   upload(name: string, content: string, mimeType: string): Promise<string>;
+  /** takes back one of the bot's own events (a hint reaction once its choice is made) */
+  redact?(roomId: string, eventId: string): Promise<void>;
 }
+
+/** The bot's hint reactions per message it hinted: message id → the reaction events' ids. */
+export type HintMemory = Map<string, string[]>;
 
 export interface MatrixPlace {
   roomId: string;
@@ -55,8 +60,8 @@ export class MatrixReply implements Reply {
     private readonly transport: MatrixTransport,
     private readonly place: MatrixPlace,
     editIntervalMs: number,
-    /** answers that already carry the reaction hints, shared by the adapter's replies */
-    private readonly hinted: Set<string> = new Set(),
+    /** messages that already carry the reaction hints, shared by the adapter's replies */
+    private readonly hinted: HintMemory = new Map(),
   ) {
     const canThread = !place.isDirect && place.threadRoot === null && place.sourceEventId !== null;
     this.capabilities = { maxMessageLength: MATRIX_MESSAGE_LIMIT, minEditIntervalMs: editIntervalMs, markdown: 'commonmark', buttons: true, threads: canThread };
@@ -94,7 +99,8 @@ export class MatrixReply implements Reply {
     // clients that know edits read only m.new_content: the fallback may be shortened to fit
     if (byteLength(content) > EVENT_BYTES_LIMIT - 1024) content.body = `* ${text.slice(0, FALLBACK_CHARS)}…`;
     await this.transport.send(this.place.roomId, 'm.room.message', content);
-    await this.hint(messageId, options.buttons);
+    if (options.buttons?.length === 0) await this.unhint(messageId);
+    else await this.hint(messageId, options.buttons);
   }
 
   async typing(): Promise<void> {
@@ -103,21 +109,34 @@ export class MatrixReply implements Reply {
 
   /**
    * Matrix has no buttons: the bot reacts to a finished answer with the emoji a user can click
-   * (🔁 regenerate, ◀️ ▶️ other branches). Once per answer, so edits add no events.
+   * (🔁 regenerate, ◀️ ▶️ other branches; ✅ ❌ on an approval request). Once per message, so
+   * edits add no events.
    */
   private async hint(messageId: string, buttons: ReplyButton[] | undefined): Promise<void> {
     if (!buttons?.length || buttons.some((b) => b.action === 'stop') || this.hinted.has(messageId)) return;
     if (this.hinted.size >= HINTED_MEMORY) this.hinted.clear();
-    this.hinted.add(messageId);
+    const reactions: string[] = [];
+    this.hinted.set(messageId, reactions);
     for (const button of buttons) {
       if (button.action === 'stop') continue;
       const key = REACTION_FOR[button.action];
       try {
-        await this.transport.send(this.place.roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: messageId, key } });
+        reactions.push(await this.transport.send(this.place.roomId, 'm.reaction', { 'm.relates_to': { rel_type: 'm.annotation', event_id: messageId, key } }));
       } catch {
         // a hint is a convenience: the answer stands without it (e.g. the same reaction exists)
       }
     }
+  }
+
+  /**
+   * The choice is made (an approval request decided): its hints go, as buttons do elsewhere, so
+   * nobody reacts to a question that is no longer open.
+   */
+  private async unhint(messageId: string): Promise<void> {
+    const reactions = this.hinted.get(messageId);
+    if (!reactions || !this.transport.redact) return;
+    this.hinted.delete(messageId);
+    for (const reaction of reactions) await this.transport.redact(this.place.roomId, reaction).catch(() => undefined);
   }
 
   private async postFile(text: string, file: NonNullable<PostOptions['file']>): Promise<string> {
