@@ -1,3 +1,4 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -208,5 +209,51 @@ describe('Tools page with a config-file server', () => {
     const policy = await session.get('/tools/experiences/general');
     expect(policy.body).toContain('&lt;script&gt;alert(&quot;tool&quot;)&lt;/script&gt;');
     expect(policy.body).not.toContain('<script>alert');
+  });
+});
+
+describe('Tools page with an HTTP server', () => {
+  const BEARER = 'Bearer http-header-secret-31337';
+  let admin: TestAdmin;
+  let session: AdminSession;
+  const seen: IncomingHttpHeaders[] = [];
+  const http = createServer((request, response) => {
+    seen.push(request.headers);
+    request.resume();
+    response.writeHead(404).end('no MCP here');
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    admin = await startTestAdmin();
+    session = await admin.login();
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  it('should send a saved header value without ever showing or storing it in plain text, and say why it failed', async () => {
+    const url = `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`;
+    const added = await session.post('/tools/servers', { name: 'remote', kind: 'url', url, transport: 'streamable-http', headers: `Authorization: ${BEARER}\nX-Team: lab`, enabled: 'on' });
+    expect(added.statusCode, added.body.slice(0, 400)).toBe(303);
+    expect(seen.at(-1)).toMatchObject({ authorization: BEARER, 'x-team': 'lab' });
+    const page = await session.get('/tools');
+    expect(page.body).toContain('Added “remote”, but it is not connected: ');
+    expect(page.body).toContain('<span class="state state-error">failed</span>');
+    expect(page.body).toContain('HTTP 404');
+    expect(page.body).not.toContain(BEARER);
+    const id = (await admin.rt.mcpStore.list())[0]!.id;
+    const edit = await session.get(`/tools/servers/${id}/edit`);
+    expect(edit.body).toContain('A value is saved for Authorization, X-Team');
+    expect(edit.body).not.toContain('http-header-secret');
+    // Test on the edit page, the value left empty: the saved one is sent
+    seen.length = 0;
+    const tested = await session.post('/tools/servers/test', { id: String(id), name: 'remote', kind: 'url', url, transport: 'streamable-http', headers: 'Authorization: \nX-Team: ', enabled: 'on' }, { htmx: true });
+    expect(tested.body).toContain('Test failed:');
+    expect(seen[0]).toMatchObject({ authorization: BEARER });
+    admin.rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    expect(databaseBytes(admin.rt.dir).includes(Buffer.from('http-header-secret'))).toBe(false);
+    expect((await session.post(`/tools/servers/${id}/remove`)).statusCode).toBe(303);
   });
 });

@@ -67,11 +67,14 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
   const configured = (): string[] => Object.keys(ctx.config.mcp.servers);
 
   function serverView(name: string, stored: StoredMcpServer | null) {
-    const status = mcp.status().find((s) => s.name === name);
+    // a stored server whose name the config file took since is not the one running under it
+    const shadowed = stored !== null && configured().includes(name);
+    const status = shadowed ? undefined : mcp.status().find((s) => s.name === name);
     const problem = stored?.problem ?? null;
-    const state = status?.state ?? 'failed';
+    const state = shadowed ? 'disabled' : (status?.state ?? 'failed');
     return {
       name,
+      anchor: shadowed ? `${name}-stored` : name,
       id: stored?.id ?? null,
       origin: stored ? 'added here' : `config file: mcp.servers.${name}`,
       readOnly: !stored,
@@ -82,17 +85,13 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
       error: problem ?? status?.error ?? (status ? null : 'not started'),
       stderr: status?.stderrTail.join('\n') ?? '',
       toolCount: status?.tools ?? 0,
-      tools: (mcp.get(name)?.tools() ?? []).map(toolView),
+      tools: shadowed ? [] : (mcp.get(name)?.tools() ?? []).map(toolView),
     };
   }
 
   async function listPage(reply: FastifyReply, data: { values: McpServerForm; errors: McpServerErrors; test?: McpTestResult }) {
     const stored = await mcpStore.list();
-    const storedNames = new Set(stored.map((s) => s.name));
-    const servers = [
-      ...configured().filter((n) => !storedNames.has(n)).map((n) => serverView(n, null)),
-      ...stored.map((s) => serverView(s.name, s)),
-    ];
+    const servers = [...configured().map((n) => serverView(n, null)), ...stored.map((s) => serverView(s.name, s))];
     const builtin = (ctx.runtime.deps.tools?.source(BUILTIN_SOURCE)?.tools() ?? []).map(toolView);
     const list = (await experiences.list()).map((e) => ({ slug: e.slug, name: e.name, sources: e.tools.sources }));
     if (Object.keys(data.errors).length) reply.code(422);
