@@ -28,6 +28,7 @@ import { ApprovalDesk } from './tools/approvals.js';
 import { ToolRegistry } from './tools/registry.js';
 import { createBuiltinTools, scopeForCaller } from './tools/builtin/index.js';
 import { McpServers } from './tools/mcp/source.js';
+import { McpServerStore } from './tools/mcp/store.js';
 import { BUILTIN_SOURCE } from './tools/types.js';
 
 export interface Runtime {
@@ -46,6 +47,8 @@ export interface Runtime {
   connections: ConnectionService;
   /** the MCP servers whose tools Experiences may offer; the admin adds and tests them at run time */
   mcp: McpServers;
+  /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
+  mcpStore: McpServerStore;
   close(): Promise<void>;
 }
 
@@ -159,6 +162,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       for (const name of tools.sourceNames) if (name !== BUILTIN_SOURCE && !mcp.get(name)) tools.remove(name);
       for (const server of mcp.sources()) tools.put(server);
     };
+    // stored servers come after the config file's, whose names they may not take
+    const mcpStore = new McpServerStore({
+      db: database.db, mcp, configured: Object.keys(config.mcp.servers), log, now: deps.now,
+      secrets: () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)),
+    });
+    await mcpStore.loadAll();
     offerMcp();
     mcp.onChanged(offerMcp);
     // servers connect in the background: a slow one must not hold up the chat
@@ -181,6 +190,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       budgets,
       connections,
       mcp,
+      mcpStore,
       close: async () => {
         stopObserving();
         budgets.stop();
