@@ -46,7 +46,7 @@ describe('tools in the console', () => {
   });
 
   it('should ask approve? [y/N] for a confirm tool and run it on y', async () => {
-    const homelab = await withHomelab(rt, { approvalTimeoutMs: 5_000 });
+    const homelab = await withHomelab(rt, { approvalTimeoutMs: 10_000 });
     rt.openai.script(...SCRIPTS.reboot);
     const c = await chat();
     c.type('reboot proxmox');
@@ -61,7 +61,7 @@ describe('tools in the console', () => {
   });
 
   it('should deny on any other answer', async () => {
-    const homelab = await withHomelab(rt, { approvalTimeoutMs: 5_000 });
+    const homelab = await withHomelab(rt, { approvalTimeoutMs: 10_000 });
     rt.openai.script(...SCRIPTS.reboot);
     const c = await chat();
     c.type('reboot proxmox');

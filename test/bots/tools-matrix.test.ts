@@ -101,7 +101,7 @@ describe('tools on Matrix (fake homeserver)', () => {
   });
 
   it('should run a confirm tool once the asker reacts ✅, not taking the bot\'s own hint reactions as an answer', async () => {
-    homelab = await withHomelab(rt, { approvalTimeoutMs: 5_000 });
+    homelab = await withHomelab(rt, { approvalTimeoutMs: 10_000 });
     rt.openai.script(...SCRIPTS.reboot);
     const question = ask('reboot proxmox');
     const request = await approvalRequest();
@@ -123,7 +123,7 @@ describe('tools on Matrix (fake homeserver)', () => {
   });
 
   it('should take `!tl approve` typed in the thread', async () => {
-    homelab = await withHomelab(rt, { approvalTimeoutMs: 5_000 });
+    homelab = await withHomelab(rt, { approvalTimeoutMs: 10_000 });
     rt.openai.script(...SCRIPTS.reboot);
     const question = ask('reboot proxmox');
     await approvalRequest();
@@ -133,7 +133,7 @@ describe('tools on Matrix (fake homeserver)', () => {
   });
 
   it('should refuse another user\'s ✅ and `!tl approve`, telling them, and not run the tool; the asker\'s `!tl deny` then denies', async () => {
-    homelab = await withHomelab(rt, { approvalTimeoutMs: 5_000 });
+    homelab = await withHomelab(rt, { approvalTimeoutMs: 10_000 });
     rt.openai.script(...SCRIPTS.reboot);
     const question = ask('reboot proxmox');
     const request = await approvalRequest();
