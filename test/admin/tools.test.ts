@@ -89,6 +89,8 @@ describe('Tools page', () => {
     expect(taken.statusCode).toBe(422);
     expect(taken.body).toContain('a server named &quot;homelab&quot; already exists');
     expect(taken.body).not.toContain(SECRET);
+    expect(taken.body).toContain('>HOMELAB_TOKEN=\nMODE=</textarea>');
+    expect(taken.body).toContain('The values typed were not sent back to this page: type them again');
     const unset = await session.post('/tools/servers', homelabForm('lab2', { envFrom: 'THREADLOOM_NOT_SET_ANYWHERE' }));
     expect(unset.statusCode).toBe(422);
     expect(unset.body).toMatch(/id="f-envFrom-error">the variable THREADLOOM_NOT_SET_ANYWHERE is not set/);

@@ -29,6 +29,18 @@ interface ToolView {
 
 const toolView = (t: ToolDefinition): ToolView => ({ name: t.name, sourceName: t.sourceName, description: t.description, readOnly: t.readOnly, schema: JSON.stringify(t.inputSchema, null, 2) });
 
+/** Never a value typed into env or headers: their names come back with empty values, and the form says to type them again. */
+function shownForm(values: McpServerForm, form: Record<string, unknown>): Record<string, unknown> {
+  const lines = (text: string) => text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const typed = (text: string, sep: string) => lines(text).some((l) => l.slice(l.indexOf(sep) + 1).trim() !== '');
+  const names = (text: string, sep: string) => lines(text).map((l) => l.split(sep)[0]!.trim()).filter(Boolean);
+  return {
+    ...form,
+    values: { ...values, env: names(values.env, '=').map((k) => `${k}=`).join('\n'), headers: names(values.headers, ':').map((k) => `${k}: `).join('\n') },
+    retype: { env: typed(values.env, '='), headers: typed(values.headers, ':') },
+  };
+}
+
 function idParam(request: FastifyRequest): number {
   const id = Number((request.params as { id: string }).id);
   if (!Number.isSafeInteger(id) || id <= 0) throw new ThreadloomError('not_found', 'no such MCP server');
@@ -100,7 +112,7 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
       builtin,
       servers,
       experiences: list,
-      form: { mode: 'new', action: '/tools/servers', values: data.values, errors: data.errors, secretNames: { env: [], headers: [] }, test: data.test ? testView(data.test) : null },
+      form: shownForm(data.values, { mode: 'new', action: '/tools/servers', errors: data.errors, secretNames: { env: [], headers: [] }, test: data.test ? testView(data.test) : null }),
     });
   }
 
@@ -109,7 +121,7 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     return reply.page('tools-server', {
       title: `Edit MCP server ${server.name}`,
       server: serverView(server.name, server),
-      form: { mode: 'edit', id: server.id, action: `/tools/servers/${server.id}`, values: data.values, errors: data.errors, secretNames: server.secretNames, test: data.test ? testView(data.test) : null },
+      form: shownForm(data.values, { mode: 'edit', id: server.id, action: `/tools/servers/${server.id}`, errors: data.errors, secretNames: server.secretNames, test: data.test ? testView(data.test) : null }),
     });
   }
 
@@ -119,12 +131,6 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     const clash = parsed.errors.name ? null : await mcpStore.nameProblem(values.name.trim(), id);
     return clash ? { input: null, errors: { ...parsed.errors, name: clash } } : parsed;
   }
-
-  /** Never a value typed into env or headers: their names come back with empty values. */
-  const shown = (values: McpServerForm): McpServerForm => {
-    const names = (text: string, sep: string) => text.split(/\r?\n/).map((l) => l.split(sep)[0]!.trim()).filter(Boolean);
-    return { ...values, env: names(values.env, '=').map((k) => `${k}=`).join('\n'), headers: names(values.headers, ':').map((k) => `${k}: `).join('\n') };
-  };
 
   function flashFor(server: StoredMcpServer, verb: string): string {
     const view = serverView(server.name, server);
@@ -139,9 +145,9 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
   app.post('/tools/servers', async (request, reply) => {
     const values = readMcpServerForm(request.body);
     const { input, errors } = await check(values);
-    if (!input) return listPage(reply, { values: shown(values), errors });
+    if (!input) return listPage(reply, { values: values, errors });
     const saved = await mcpStore.save(input);
-    if (!saved.server) return listPage(reply, { values: shown(values), errors: saved.errors });
+    if (!saved.server) return listPage(reply, { values: values, errors: saved.errors });
     await audit(ctx, request, 'mcp.add', describe(input), input.name);
     request.session!.flash = flashFor(saved.server, 'Added');
     return reply.redirect('/tools', 303);
@@ -155,8 +161,8 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     const { input, errors } = parseMcpServerForm({ ...values, name: values.name.trim() || 'test' });
     const result: McpTestResult = input ? await mcpStore.test(input, id) : { ok: false, error: Object.entries(errors).map(([f, m]) => `${f}: ${m}`).join('; '), stderrTail: [] };
     if (request.isHtmx) return reply.partial('tools-test', testView(result));
-    if (id !== undefined) return editPage(reply, await mcpStore.get(id), { values: shown(values), errors: {}, test: result });
-    return listPage(reply, { values: shown(values), errors: {}, test: result });
+    if (id !== undefined) return editPage(reply, await mcpStore.get(id), { values: values, errors: {}, test: result });
+    return listPage(reply, { values: values, errors: {}, test: result });
   });
 
   app.get('/tools/servers/:id/edit', async (request, reply) => {
@@ -168,9 +174,9 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     const before = await mcpStore.get(idParam(request));
     const values = readMcpServerForm(request.body);
     const { input, errors } = await check(values, before.id);
-    if (!input) return editPage(reply, before, { values: shown(values), errors });
+    if (!input) return editPage(reply, before, { values: values, errors });
     const saved = await mcpStore.save(input, before.id);
-    if (!saved.server) return editPage(reply, before, { values: shown(values), errors: saved.errors });
+    if (!saved.server) return editPage(reply, before, { values: values, errors: saved.errors });
     await audit(ctx, request, 'mcp.edit', changes(before, input), input.name);
     request.session!.flash = flashFor(saved.server, 'Saved');
     return reply.redirect('/tools', 303);
