@@ -26,6 +26,7 @@ import { registerUsageRoutes } from './routes/usage.js';
 import { registerBackupsRoutes } from './routes/backups.js';
 import { registerApiTokenRoutes } from './routes/api-tokens.js';
 import { registerOpenAIApiRoutes } from './routes/openai-api.js';
+import { formatUsd } from '../core/format/figures.js';
 
 /** One line per page; each file registers its own routes. */
 const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = [
@@ -45,13 +46,22 @@ const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = 
 ];
 
 /**
- * Helpers every template can call: `money(usd)` ("$0.25", "$0.000025" for small sums) and
- * `utc(iso)` ("2026-11-22 08:00 UTC" from an ISO timestamp).
+ * Helpers every template can call: `money(usd)` (the chat's own `formatUsd`: "$1,234.56",
+ * "$0.000025" for small sums) and `utc(iso)` ("2026-11-22 08:00 UTC" from an ISO timestamp).
+ * Templates run with the Eta instance as `this`, which carries them.
  */
-const TEMPLATE_HELPERS = [
-  'const money = (usd) => { const n = Number(usd) || 0; return "$" + (n !== 0 && Math.abs(n) < 0.01 ? n.toPrecision(2) : n.toFixed(2)); };',
-  'const utc = (iso) => (iso ? String(iso).replace("T", " ").slice(0, 16) + " UTC" : "");',
-].join('\n');
+const TEMPLATE_HELPERS = 'const { money, utc } = this.threadloom;';
+
+function templateEngine(views: string): Eta {
+  const eta = new Eta({ views, autoTrim: [false, 'nl'], functionHeader: TEMPLATE_HELPERS });
+  Object.assign(eta, {
+    threadloom: {
+      money: (usd: unknown) => formatUsd(Number(usd) || 0),
+      utc: (iso: unknown) => (iso ? `${String(iso).replace('T', ' ').slice(0, 16)} UTC` : ''),
+    },
+  });
+  return eta;
+}
 
 const STATUS_FOR_CODE: Partial<Record<ThreadloomError['code'], number>> = { not_found: 404, invalid: 400, forbidden: 403, rate_limited: 429, unsupported: 400 };
 
@@ -69,7 +79,7 @@ export function buildAdminApp(ctx: AdminContext, limits: ConnectionLimits = DEFA
   const htmx = htmxDistDir();
 
   app.register(formbody);
-  app.register(fastifyView, { engine: { eta: new Eta({ views, autoTrim: [false, 'nl'], functionHeader: TEMPLATE_HELPERS }) }, templates: views });
+  app.register(fastifyView, { engine: { eta: templateEngine(views) }, templates: views });
 
   app.register(async (scoped) => {
     registerRendering(scoped);

@@ -298,8 +298,8 @@ describe('usageCsv', () => {
   });
 
   it('should write a header and every row of the range once, across pages', async () => {
-    const records = parseCsv(await csvText(database.db, { from: '2026-05-01', to: '2026-05-03' }, {}, 3));
-    expect(records[0]).toEqual(['id', 'created_at', 'platform', 'user_id', 'experience_id', 'conversation_id', 'message_id', 'provider', 'model', 'purpose', 'tokens_in', 'tokens_out', 'estimated', 'cost_usd', 'latency_ms', 'ttft_ms', 'status', 'error']);
+    const records = parseCsv(await csvText(database.db, { from: '2026-05-01', to: '2026-05-03' }, {}, () => true, 3));
+    expect(records[0]).toEqual(['id', 'created_at', 'platform', 'user_id', 'experience_id', 'conversation_id', 'message_id', 'provider', 'model', 'purpose', 'tokens_in', 'tokens_out', 'estimated', 'cost_usd', 'latency_ms', 'ttft_ms', 'status', 'error', 'priced']);
     const ids = records.slice(1).map((r) => Number(r[0]));
     expect(ids).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 1]);
   });
@@ -314,6 +314,17 @@ describe('usageCsv', () => {
     expect(csvField('say "hi"')).toBe('"say ""hi"""');
     expect(csvField(null)).toBe('');
     expect(csvField(-3)).toBe('-3');
+  });
+
+  it('should leave the cost of an unpriced model empty and say it is unpriced, not $0', async () => {
+    const records = parseCsv(await csvText(database.db, { from: '2026-05-03', to: '2026-05-04' }, {}, (model) => model !== 'openai/gpt-4o-mini'));
+    const priced = records[0]!.indexOf('priced');
+    const cost = records[0]!.indexOf('cost_usd');
+    expect(records[1]![priced]).toBe('no');
+    expect(records[1]![cost]).toBe('');
+    const known = parseCsv(await csvText(database.db, { from: '2026-05-03', to: '2026-05-04' }));
+    expect(known[1]![priced]).toBe('yes');
+    expect(known[1]![cost]).not.toBe('');
   });
 
   it('should apply the filter', async () => {

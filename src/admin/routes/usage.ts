@@ -209,6 +209,7 @@ export function registerUsageRoutes(app: FastifyInstance, ctx: AdminContext): vo
     reply.header('content-type', 'text/csv; charset=utf-8');
     reply.header('content-disposition', `attachment; filename="${name}"`);
     // pages of rows as the client reads them: a year of usage never sits in memory at once
-    return reply.send(Readable.from(usageCsv(ctx.runtime.database.db, range, filter)));
+    const prices = ctx.runtime.deps.prices;
+    return reply.send(Readable.from(usageCsv(ctx.runtime.database.db, range, filter, (model) => prices.isPriced(model))));
   });
 }

@@ -7,10 +7,13 @@
 const COUNT = new Intl.NumberFormat('en');
 const DOLLARS = new Intl.NumberFormat('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 
-/** `$1,234.56`; sums under a cent keep four decimals (`$0.0042`), so a cheap call never reads `$0.00`. */
+/**
+ * `$1,234.56`; a sum under a cent keeps two significant digits and at least four decimals
+ * (`$0.0042`, `$0.000025`), so a cheap call never reads `$0.00`.
+ */
 export function formatUsd(usd: number): string {
   if (usd === 0) return '$0';
-  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(4)}`;
+  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(Math.min(10, Math.max(4, 1 - Math.floor(Math.log10(Math.abs(usd))))))}`;
   return `$${DOLLARS.format(usd)}`;
 }
 

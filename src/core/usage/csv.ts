@@ -10,6 +10,12 @@ export const USAGE_CSV_COLUMNS = [
 ] as const;
 
 /**
+ * After the ledger's columns: `priced` is `no` for a row whose model no price is known for, so
+ * its `cost_usd` is empty rather than a $0 a spreadsheet would add up as free.
+ */
+export const USAGE_CSV_HEADER = [...USAGE_CSV_COLUMNS, 'priced'] as const;
+
+/**
  * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
  * spreadsheet would run as a formula (= + - @ at the start) gets a leading apostrophe.
  */
@@ -33,14 +39,24 @@ interface CsvCursor {
  * rows. Reads in keyset pages on (created_at, id), so memory stays flat on a million rows and the
  * database is free for the bots between pages.
  */
-export async function* usageCsv(db: Db, range: UsageRange, filter: UsageFilter = {}, batchSize = CSV_BATCH): AsyncGenerator<string> {
+export async function* usageCsv(
+  db: Db,
+  range: UsageRange,
+  filter: UsageFilter = {},
+  isPriced: (modelId: string) => boolean = () => true,
+  batchSize = CSV_BATCH,
+): AsyncGenerator<string> {
   checkRange(range);
-  yield `${USAGE_CSV_COLUMNS.join(',')}\r\n`;
+  yield `${USAGE_CSV_HEADER.join(',')}\r\n`;
   let cursor: CsvCursor | null = null;
   for (;;) {
     const rows = await csvPage(db, range, filter, cursor, batchSize);
     if (rows.length === 0) return;
-    yield rows.map((row) => USAGE_CSV_COLUMNS.map((column) => csvField(row[column])).join(',')).join('\r\n') + '\r\n';
+    yield rows.map((row) => {
+      const priced = isPriced(row.model);
+      const fields = USAGE_CSV_COLUMNS.map((column) => (column === 'cost_usd' && !priced ? '' : csvField(row[column])));
+      return [...fields, priced ? 'yes' : 'no'].join(',');
+    }).join('\r\n') + '\r\n';
     if (rows.length < batchSize) return;
     const last = rows[rows.length - 1]!;
     cursor = { createdAt: last.created_at, id: last.id };
