@@ -201,6 +201,18 @@ describe('Tools page with a config-file server', () => {
     expect(clash.body).toContain('is a server in the config file (mcp.servers.marked)');
   });
 
+  it('should keep a stored server’s own secret values out of the stderr it shows', async () => {
+    const token = 'marked-token-8c1d-not-for-the-page';
+    const form = { name: 'echo', kind: 'command', command: process.execPath, args: ['--import', TSX, MARKED].join('\n'), env: `MARKED_TOKEN=${token}`, enabled: 'on' };
+    const tested = await session.post('/tools/servers/test', { ...form, command: '/nonexistent/echo' }, { htmx: true });
+    expect(tested.body).not.toContain(token);
+    expect((await session.post('/tools/servers', form)).statusCode).toBe(303);
+    await until(() => admin.rt.mcp.status().find((s) => s.name === 'echo')?.stderrTail.some((l) => l.startsWith('using token')), 10_000);
+    const page = await session.get('/tools');
+    expect(page.body).toContain('using token [redacted]');
+    expect(page.body).not.toContain(token);
+  });
+
   it('should render what a server and its tools say as text, never as markup', async () => {
     const page = await session.get('/tools');
     expect(page.body).toContain('&lt;script&gt;alert(&quot;tool&quot;)&lt;/script&gt; Says it loudly');

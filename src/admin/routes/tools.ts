@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ThreadloomError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 import type { Experience } from '../../core/experiences/service.js';
 import { EMPTY_MCP_FORM, mcpServerFormValues, parseMcpServerForm, readMcpServerForm, type McpServerErrors, type McpServerForm, type McpServerInput } from '../../core/tools/mcp/form.js';
 import type { McpServerStatus } from '../../core/tools/mcp/server.js';
@@ -47,8 +48,8 @@ function idParam(request: FastifyRequest): number {
   return id;
 }
 
-function testView(result: McpTestResult): Record<string, unknown> {
-  if (!result.ok) return { ok: false, error: result.error, stderr: result.stderrTail.join('\n') };
+function testView(result: McpTestResult, secrets: readonly string[] = []): Record<string, unknown> {
+  if (!result.ok) return { ok: false, error: redactSecrets(result.error, secrets), stderr: redactSecrets(result.stderrTail.join('\n'), secrets) };
   return { ok: true, transport: result.transport, tools: result.tools.map(toolView) };
 }
 
@@ -84,6 +85,9 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     const status = shadowed ? undefined : mcp.status().find((s) => s.name === name);
     const problem = stored?.problem ?? null;
     const state = shadowed ? 'disabled' : (status?.state ?? 'failed');
+    // a server may print what it was given; its own secret values never reach the page
+    const secrets = stored ? mcpStore.secretValues(name) : [];
+    const redact = (text: string | null): string | null => (text === null ? null : redactSecrets(text, secrets));
     return {
       name,
       anchor: shadowed ? `${name}-stored` : name,
@@ -94,8 +98,8 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
       transport: status?.transport ?? (stored?.kind === 'http' ? 'http' : 'stdio'),
       state,
       stateClass: STATE_CLASS[state],
-      error: problem ?? status?.error ?? (status ? null : 'not started'),
-      stderr: status?.stderrTail.join('\n') ?? '',
+      error: redact(problem ?? status?.error ?? (status ? null : 'not started')),
+      stderr: redact(status?.stderrTail.join('\n') ?? '') ?? '',
       toolCount: status?.tools ?? 0,
       tools: shadowed ? [] : (mcp.get(name)?.tools() ?? []).map(toolView),
     };
@@ -160,7 +164,8 @@ export function registerToolsRoutes(app: FastifyInstance, ctx: AdminContext): vo
     const id = typeof rawId === 'string' && /^\d+$/.test(rawId) ? Number(rawId) : undefined;
     const { input, errors } = parseMcpServerForm({ ...values, name: values.name.trim() || 'test' });
     const result: McpTestResult = input ? await mcpStore.test(input, id) : { ok: false, error: Object.entries(errors).map(([f, m]) => `${f}: ${m}`).join('; '), stderrTail: [] };
-    if (request.isHtmx) return reply.partial('tools-test', testView(result));
+    const secrets = input ? [...Object.values(input.env), ...Object.values(input.headers), ...(id === undefined ? [] : mcpStore.secretValues((await mcpStore.get(id)).name))].filter(Boolean) : [];
+    if (request.isHtmx) return reply.partial('tools-test', testView(result, secrets));
     if (id !== undefined) return editPage(reply, await mcpStore.get(id), { values: values, errors: {}, test: result });
     return listPage(reply, { values: values, errors: {}, test: result });
   });

@@ -5,7 +5,7 @@ import { z } from 'zod';
 /**
  * An MCP server over stdio whose words are markup on purpose: a tool description and a schema
  * description with `<script>`, and a stderr line with an `<img onerror>`. The admin must show
- * them as text.
+ * them as text. With MARKED_TOKEN set it prints that to stderr, as careless servers do.
  */
 
 const server = new McpServer({ name: 'marked', version: '1.0.0' });
@@ -21,4 +21,6 @@ server.registerTool(
 );
 
 console.error('<img src=x onerror=alert("stderr")> marked server starting');
+// a careless server that prints what it was given
+if (process.env.MARKED_TOKEN) console.error(`using token ${process.env.MARKED_TOKEN}`);
 await server.connect(new StdioServerTransport());

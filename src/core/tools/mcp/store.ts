@@ -53,6 +53,8 @@ export type McpSaveResult = { server: StoredMcpServer; errors: null } | { server
 
 export class McpServerStore {
   private readonly problems = new Map<string, string>();
+  /** each live server's literal values, so what it prints can be shown without them */
+  private readonly values = new Map<string, string[]>();
 
   constructor(private readonly deps: McpServerStoreDeps) {}
 
@@ -65,6 +67,11 @@ export class McpServerStore {
         this.deps.log.warn(`MCP server "${row.name}" is off: ${err instanceof ThreadloomError ? err.userMessage : errorMessage(err)}`);
       }
     }
+  }
+
+  /** The literal env and header values a stored server runs with: to redact from its stderr and errors. */
+  secretValues(name: string): string[] {
+    return this.values.get(name) ?? [];
   }
 
   async list(): Promise<StoredMcpServer[]> {
@@ -98,8 +105,10 @@ export class McpServerStore {
     if (before && before.name !== input.name) {
       await this.deps.mcp.remove(before.name);
       this.problems.delete(before.name);
+      this.values.delete(before.name);
     }
     this.problems.delete(input.name);
+    this.remember(input.name, values.secrets);
     const names: McpSecretNames = { env: Object.keys(values.secrets.env), headers: Object.keys(values.secrets.headers) };
     const hasSecrets = names.env.length + names.headers.length > 0;
     const columns = {
@@ -130,6 +139,7 @@ export class McpServerStore {
     if (!row) throw new ThreadloomError('not_found', `no MCP server ${id}`);
     if (!this.deps.configured.includes(row.name)) await this.deps.mcp.remove(row.name);
     this.problems.delete(row.name);
+    this.values.delete(row.name);
     return this.view(row);
   }
 
@@ -181,6 +191,10 @@ export class McpServerStore {
     return input.kind === 'stdio' ? { secrets: { env: fill(input.env, saved.env), headers: {} } } : { secrets: { env: {}, headers: fill(input.headers, saved.headers) } };
   }
 
+  private remember(name: string, secrets: McpSecretValues): void {
+    this.values.set(name, [...Object.values(secrets.env), ...Object.values(secrets.headers)].filter((v) => v !== ''));
+  }
+
   private fullConfig(config: Record<string, unknown>, secrets: McpSecretValues, enabled: boolean): Record<string, unknown> {
     const withSecrets = typeof config.url === 'string' ? { ...config, headers: secrets.headers } : { ...config, env: secrets.env };
     return { ...withSecrets, enabled };
@@ -203,6 +217,7 @@ export class McpServerStore {
       await this.deps.mcp.put(row.name, { ...config, enabled: false }).catch(() => undefined);
       throw new ThreadloomError('config', MCP_UNDECRYPTABLE, { cause: err });
     }
+    this.remember(row.name, secrets);
     try {
       await this.deps.mcp.put(row.name, this.fullConfig(config, secrets, row.enabled === 1));
     } catch (err) {
