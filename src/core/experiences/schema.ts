@@ -27,6 +27,13 @@ export const contextPolicySchema = z.strictObject({
   summarize: z.boolean().default(true),
 });
 
+export const knowledgePolicySchema = z.strictObject({
+  /** tokens of the prompt the retrieved sources may take */
+  maxTokens: z.number().int().min(100).max(32_000).default(1_500),
+  /** sources placed in the prompt at most */
+  maxSources: z.number().int().min(1).max(20).default(6),
+});
+
 export const responseRulesSchema = z.strictObject({
   maxAnswerChars: z.number().int().positive().nullable().default(null),
   language: z.string().min(1).nullable().default(null),
@@ -53,6 +60,8 @@ export const experienceInputSchema = z.strictObject({
   starterPrompts: z.array(z.string().min(1).max(200)).max(10).default([]),
   /** which tools the model may call, and which ask a person first; none by default */
   tools: toolPolicySchema.prefault({}),
+  /** how answers use the Experience's documents, when it has any */
+  knowledge: knowledgePolicySchema.prefault({}),
 });
 
 export type ExperienceInput = z.input<typeof experienceInputSchema>;
@@ -60,4 +69,5 @@ export type ExperienceSpec = z.output<typeof experienceInputSchema>;
 export type GenerationSettings = ExperienceSpec['params'];
 export type ContextPolicy = ExperienceSpec['contextPolicy'];
 export type ResponseRules = ExperienceSpec['rules'];
+export type KnowledgePolicy = ExperienceSpec['knowledge'];
 export type { ToolPolicy } from '../tools/policy.js';

@@ -10,7 +10,7 @@ import {
   updateExperienceRow,
   type ExperienceFilter,
 } from './repository.js';
-import { experienceInputSchema, type ExperienceInput, type ExperienceSpec } from './schema.js';
+import { experienceInputSchema, knowledgePolicySchema, type ExperienceInput, type ExperienceSpec } from './schema.js';
 import { BUILT_IN_TEMPLATES } from './templates.js';
 import { readToolPolicy } from '../tools/policy.js';
 import { z } from 'zod';
@@ -51,7 +51,8 @@ export function toExperience(row: ExperienceRow): Experience {
   });
   // a stored policy that no longer parses turns tools off rather than breaking the Experience
   const tools = readToolPolicy(parseJson(row.tools, {}));
-  return { ...spec, tools, id: row.id, archivedAt: row.archived_at, createdAt: row.created_at, updatedAt: row.updated_at };
+  const knowledge = knowledgePolicySchema.safeParse(parseJson(row.knowledge, {}));
+  return { ...spec, tools, knowledge: knowledge.success ? knowledge.data : knowledgePolicySchema.parse({}), id: row.id, archivedAt: row.archived_at, createdAt: row.created_at, updatedAt: row.updated_at };
 }
 function toRow(spec: ExperienceSpec): NewExperienceRow {
   return {
@@ -70,6 +71,7 @@ function toRow(spec: ExperienceSpec): NewExperienceRow {
     rules: JSON.stringify(spec.rules),
     starter_prompts: JSON.stringify(spec.starterPrompts),
     tools: JSON.stringify(spec.tools),
+    knowledge: JSON.stringify(spec.knowledge),
   };
 }
 

@@ -23,6 +23,8 @@ export interface ExperienceTable {
   starter_prompts: JsonText<string[]>;
   /** ToolPolicy */
   tools: Generated<JsonText<Record<string, unknown>>>;
+  /** KnowledgePolicy */
+  knowledge: Generated<JsonText<Record<string, unknown>>>;
   archived_at: string | null;
   created_at: Generated<string>;
   updated_at: Generated<string>;
