@@ -7,6 +7,7 @@ import type { BudgetGrantTable, BudgetLimitTable, BudgetWarningTable } from '../
 import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
+import type { KnowledgeChunkTable, KnowledgeDocumentTable, KnowledgeIndexTable, KnowledgeQueueTable } from '../knowledge/table.js';
 import type { ModelTable } from '../providers/table.js';
 import type { McpServerTable } from '../tools/mcp/table.js';
 import type { SettingTable } from '../settings.table.js';
@@ -56,6 +57,10 @@ export interface Database {
   admin_sessions: AdminSessionTable;
   provider_connections: ProviderConnectionTable;
   mcp_servers: McpServerTable;
+  knowledge_documents: KnowledgeDocumentTable;
+  knowledge_chunks: KnowledgeChunkTable;
+  knowledge_queue: KnowledgeQueueTable;
+  knowledge_index: KnowledgeIndexTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */

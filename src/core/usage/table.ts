@@ -2,7 +2,8 @@ import type { Generated, Insertable, Selectable } from 'kysely';
 
 /** The usage ledger: one append-only row per provider call, and the rollups its triggers keep. */
 
-export type UsagePurpose = 'chat' | 'summary' | 'title' | 'embedding';
+/** knowledge: embedding documents' chunks and the questions asked of them */
+export type UsagePurpose = 'chat' | 'summary' | 'title' | 'embedding' | 'knowledge';
 export type UsageStatus = 'ok' | 'fallback' | 'partial' | 'error';
 
 export interface UsageEventTable {
