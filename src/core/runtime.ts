@@ -21,6 +21,8 @@ import { loadSecretBox, type SecretBox } from './secrets.js';
 import { SearchIndexer } from './search/indexer.js';
 import { SearchService } from './search/service.js';
 import { SearchStore } from './search/store.js';
+import { createKnowledge } from './knowledge/create.js';
+import type { KnowledgeService } from './knowledge/service.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
 import { writeAudit } from './audit.js';
@@ -49,6 +51,8 @@ export interface Runtime {
   mcp: McpServers;
   /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
   mcpStore: McpServerStore;
+  /** each Experience's documents, indexed in the background and retrieved as sources */
+  knowledge: KnowledgeService;
   close(): Promise<void>;
 }
 
@@ -148,6 +152,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
     });
     deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
+    const knowledge = createKnowledge({ database, config, router, prices: deps.prices, log, now: deps.now });
+    deps.knowledge = knowledge;
     const tools = new ToolRegistry();
     deps.tools = tools;
     deps.approvals = new ApprovalDesk((entry) => writeAudit(database.db, entry));
@@ -180,6 +186,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
     });
     indexer.start();
+    knowledge.indexer.start();
     return {
       engine,
       deps,
@@ -191,10 +198,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       connections,
       mcp,
       mcpStore,
+      knowledge,
       close: async () => {
         stopObserving();
         budgets.stop();
         await indexer.stop();
+        await knowledge.indexer.stop();
         deps.approvals?.closeAll();
         engine.turns.stopAll();
         await mcp.stop();

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { ConversationService } from '../conversations/service.js';
 import type { Db } from '../db/open.js';
 import type { ExperienceService } from '../experiences/service.js';
+import type { KnowledgeService } from '../knowledge/service.js';
 import type { Logger } from '../log.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import type { PriceTable } from '../providers/pricing.js';
@@ -30,4 +31,6 @@ export interface EngineDeps {
   tools?: ToolRegistry;
   /** where `confirm` tools wait for a person's yes; absent, they are not run */
   approvals?: ApprovalDesk;
+  /** each Experience's documents, retrieved as numbered sources; absent (tests that build deps by hand), none */
+  knowledge?: KnowledgeService;
 }

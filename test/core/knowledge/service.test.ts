@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ThreadloomError } from '../../../src/core/errors.js';
+import { KnowledgeService } from '../../../src/core/knowledge/service.js';
+import { file, knowledgeWorld, type KnowledgeWorld } from './world.js';
+
+let world: KnowledgeWorld;
+afterEach(async () => {
+  await world?.close();
+});
+
+const GUIDE = `# Install
+
+[page 1]
+
+Download the image and flash it.
+
+# Network
+
+[page 2]
+
+Set a static address on VLAN 20.`;
+
+describe(KnowledgeService.name, () => {
+  it('should be the runtime\'s knowledge and the turns\' deps.knowledge', async () => {
+    world = await knowledgeWorld({ embedding: false });
+    expect(world.rt.knowledge).toBeInstanceOf(KnowledgeService);
+    expect(world.rt.deps.knowledge).toBe(world.rt.knowledge);
+  });
+
+  describe('add', () => {
+    it('should refuse the same file twice in one Experience, naming the document it already is, and take it in another', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      const first = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
+      const again = world.knowledge.add(world.homelab, file('copy of guide.md', GUIDE), 'test:bo');
+      await expect(again).rejects.toBeInstanceOf(ThreadloomError);
+      await expect(again).rejects.toMatchObject({ userMessage: expect.stringContaining(`"guide" (document ${first.id}`) });
+      expect(await world.knowledge.list(world.homelab)).toHaveLength(1);
+      await expect(world.knowledge.add(world.kitchen, file('guide.md', GUIDE), 'test:bo')).resolves.toMatchObject({ experienceId: world.kitchen });
+    });
+
+    it('should keep a file that cannot be read as failed, with the reason, and throw the reason for the user', async () => {
+      world = await knowledgeWorld({ embedding: true });
+      const added = world.knowledge.add(world.homelab, file('scan.broken', 'garbage'), 'test:ada', 'chat');
+      await expect(added).rejects.toMatchObject({ userMessage: '"scan.broken" is damaged and could not be read.' });
+      const [doc] = await world.knowledge.list(world.homelab);
+      expect(doc).toMatchObject({ fileName: 'scan.broken', source: 'chat', status: 'failed', error: '"scan.broken" is damaged and could not be read.', chunkCount: 0 });
+      expect(world.knowledge.status(world.homelab).documents).toMatchObject({ failed: 1, indexed: 0 });
+      expect(world.count('knowledge_chunks')).toBe(0);
+    });
+
+    it('should record what the file is and where it came from', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      const doc = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'slack:U1', 'url', 'http://wiki.lan/guide.md');
+      expect(doc).toMatchObject({
+        title: 'guide', fileName: 'guide.md', mimeType: 'text/plain', sizeBytes: GUIDE.length, pageCount: 2, source: 'url',
+        sourceUrl: 'http://wiki.lan/guide.md', addedBy: 'slack:U1', status: 'indexed', chunkCount: 2,
+      });
+      expect(doc.indexedAt).not.toBeNull();
+    });
+  });
+
+  describe('text, preview and reindex', () => {
+    it('should add pasted text, preview it, and re-chunk it from the stored text with pages and headings kept', async () => {
+      world = await knowledgeWorld({ embedding: true });
+      const note = await world.knowledge.addText(world.homelab, 'Wi-Fi', 'The guest network is called lan-guest.\n\nIts password rotates monthly.', 'test:ada');
+      expect(note).toMatchObject({ source: 'text', format: 'text', chunkCount: 2 });
+      expect(await world.knowledge.preview(note.id, 20)).toMatchObject({ text: 'The guest network is', truncated: true });
+
+      const guide = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
+      await world.drained();
+      const embeddedBefore = world.embedded().length;
+      const again = await world.knowledge.reindex(guide.id);
+      expect(again).toMatchObject({ status: 'indexing', chunkCount: 2 });
+      await world.drained();
+      expect(world.embedded().length).toBe(embeddedBefore + 2);
+      expect(world.count('knowledge_vec')).toBe(4);
+      const [source] = await world.knowledge.retrieve(world.homelab, 'static address', { maxTokens: 300 });
+      expect(source).toMatchObject({ title: 'guide', pageStart: 2, headings: ['Network'] });
+    });
+
+    it('should list only the asked Experience\'s documents and say there is none for an unknown id', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      await world.knowledge.addText(world.homelab, 'A', 'alpha', 'test:ada');
+      await world.knowledge.addText(world.kitchen, 'B', 'beta', 'test:bo');
+      expect((await world.knowledge.list(world.kitchen)).map((d) => d.title)).toEqual(['B']);
+      expect(await world.knowledge.get(999)).toBeNull();
+      await expect(world.knowledge.reindex(999)).rejects.toMatchObject({ code: 'not_found' });
+      expect(await world.knowledge.remove(999)).toBe(false);
+    });
+  });
+});
