@@ -196,7 +196,7 @@ export class Engine implements CommandHost, ChatEngine {
     const conversation = existing ?? (await this.createConversation(inbound, reply, fallbackTitle(text)));
     const userMessage = await this.deps.conversations.append(conversation.id, {
       role: 'user',
-      content: withAttachmentText(text, inbound.attachments),
+      content: await withAttachmentText(text, inbound.attachments),
       authorId: inbound.author.id,
       authorName: inbound.author.name,
       attachments: inbound.attachments,
@@ -209,7 +209,7 @@ export class Engine implements CommandHost, ChatEngine {
   private async edit(inbound: Inbound, reply: Reply): Promise<void> {
     const node = await nodeForPlatformMessage(this.deps.db, inbound.platform, inbound.messageId);
     // platforms also report edits that change no text (a link preview arriving): those are no branch
-    const content = withAttachmentText(inbound.text.trim(), inbound.attachments);
+    const content = await withAttachmentText(inbound.text.trim(), inbound.attachments);
     if (!node || node.role !== 'user' || node.content === content) return;
     this.limiter.take(authorKey(inbound));
     const edited = await this.deps.conversations.editUserMessage(node.id, content);

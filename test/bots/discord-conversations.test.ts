@@ -70,7 +70,7 @@ describe('Discord conversations', () => {
     await until(finished(thread.id, 'Echo:'));
     const sent = answerRequests(rt)[0]!.body.messages.at(-1).content as string;
     expect(sent).toContain('[file "nginx.conf"]\n```\nserver { listen 80; }\n```');
-    expect(sent).toContain('[attachment "backup.tar.gz" (application/gzip, 1 KB) was not read: only images and text files are]');
+    expect(sent).toContain('[attachment "backup.tar.gz" (application/gzip, 1 KB) was not read: only images, text, PDF and Word files are]');
   });
 
   it('should not branch when an edit changes nothing a user wrote', async () => {

@@ -1,13 +1,11 @@
 import type { Message, PartialMessage } from 'discord.js';
-import { isReadableText } from '../../core/context/attachments.js';
+import { attachmentFetchLimit } from '../../core/context/attachments.js';
 import type { Attachment, Inbound } from '../../core/inbound.js';
 import { isAdministrator, placeFacts } from './access.js';
 
 export const DISCORD = 'discord';
 
 /** Largest image fetched to show a vision model, and text file read into the message; bigger ones travel as a note. */
-const IMAGE_FETCH_LIMIT_BYTES = 8 * 1024 * 1024;
-const TEXT_FETCH_LIMIT_BYTES = 256 * 1024;
 const IMAGE_FETCH_TIMEOUT_MS = 10_000;
 
 /** Where a message lives: a thread belongs to its parent channel, which carries the binding. */
@@ -26,7 +24,7 @@ export async function attachmentsOf(message: Message): Promise<Attachment[]> {
     [...message.attachments.values()].map(async (a) => {
       const mimeType = a.contentType?.split(';')[0] ?? 'application/octet-stream';
       let data: string | null = null;
-      const limit = mimeType.startsWith('image/') ? IMAGE_FETCH_LIMIT_BYTES : isReadableText({ name: a.name, mimeType }) ? TEXT_FETCH_LIMIT_BYTES : 0;
+      const limit = attachmentFetchLimit({ name: a.name, mimeType });
       if (a.size <= limit) {
         try {
           const response = await fetch(a.url, { signal: AbortSignal.timeout(IMAGE_FETCH_TIMEOUT_MS) });

@@ -1,10 +1,8 @@
 import { createDecipheriv, createHash } from 'node:crypto';
 import type { MatrixClient } from 'matrix-js-sdk';
-import { isReadableText } from '../../core/context/attachments.js';
+import { attachmentFetchLimit } from '../../core/context/attachments.js';
 import type { Attachment } from '../../core/inbound.js';
 
-const IMAGE_FETCH_LIMIT_BYTES = 8 * 1024 * 1024;
-const TEXT_FETCH_LIMIT_BYTES = 256 * 1024;
 const FETCH_TIMEOUT_MS = 10_000;
 
 /** An attachment in an encrypted room: the file is AES-CTR encrypted, its key in the event. */
@@ -50,7 +48,7 @@ export async function attachmentsOf(client: MatrixClient, content: Record<string
   const mimeType = info.mimetype ?? 'application/octet-stream';
   const encrypted = content.file as EncryptedFile | undefined;
   const mxc = encrypted?.url ?? (typeof content.url === 'string' ? content.url : null);
-  const limit = mimeType.startsWith('image/') ? IMAGE_FETCH_LIMIT_BYTES : isReadableText({ name, mimeType }) ? TEXT_FETCH_LIMIT_BYTES : 0;
+  const limit = attachmentFetchLimit({ name, mimeType });
   let data: string | null = null;
   if (mxc && limit > 0 && (info.size ?? 0) <= limit) {
     const fetched = await download(client, mxc, limit);

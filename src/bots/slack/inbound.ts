@@ -1,4 +1,4 @@
-import { isReadableText } from '../../core/context/attachments.js';
+import { attachmentFetchLimit } from '../../core/context/attachments.js';
 import type { Attachment, Inbound } from '../../core/inbound.js';
 import { messageKey } from './reply.js';
 
@@ -6,8 +6,6 @@ export const SLACK = 'slack';
 /** in a thread, where slash commands cannot reach, `!tl model x` works as `/tl model x` */
 export const TEXT_COMMAND_PREFIX = '!tl';
 
-const IMAGE_FETCH_LIMIT_BYTES = 8 * 1024 * 1024;
-const TEXT_FETCH_LIMIT_BYTES = 256 * 1024;
 const FETCH_TIMEOUT_MS = 10_000;
 
 export interface SlackFile {
@@ -38,7 +36,7 @@ export async function attachmentsOf(files: SlackFile[] | undefined, botToken: st
       const mimeType = f.mimetype ?? 'application/octet-stream';
       const name = f.name ?? 'file';
       const size = f.size ?? null;
-      const limit = mimeType.startsWith('image/') ? IMAGE_FETCH_LIMIT_BYTES : isReadableText({ name, mimeType }) ? TEXT_FETCH_LIMIT_BYTES : 0;
+      const limit = attachmentFetchLimit({ name, mimeType });
       let data: string | null = null;
       if (f.url_private && (size ?? 0) <= limit && limit > 0) {
         try {

@@ -9,7 +9,7 @@ import { extractPdf } from './pdf.js';
 import { extractText } from './text.js';
 
 export { detectFormat } from './format.js';
-export { NO_TEXT_LAYER_MESSAGE } from './pdf.js';
+export { NO_TEXT_LAYER_MESSAGE, pagesReadNote } from './pdf.js';
 
 export const READ_FORMATS = 'PDF, Word (.docx), Markdown, HTML, CSV and plain text';
 

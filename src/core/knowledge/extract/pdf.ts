@@ -56,6 +56,11 @@ function bodySize(lines: Line[]): number {
   return [...chars].reduce((best, c) => (c[1] > best[1] ? c : best), [0, -1])[0];
 }
 
+/** The note a PDF cut at the page limit carries. */
+export function pagesReadNote(read: number, total: number): string {
+  return `read the first ${read} of ${total} pages`;
+}
+
 function pageList(pages: number[]): string {
   return pages.length === 1 ? `page ${pages[0]} has` : `pages ${pages.join(', ')} have`;
 }
@@ -113,7 +118,7 @@ export async function extractPdf(name: string, bytes: Uint8Array, limits: Extrac
     }
 
     const notes: string[] = [];
-    if (readCount < pageCount) notes.push(`read the first ${readCount} of ${pageCount} pages`);
+    if (readCount < pageCount) notes.push(pagesReadNote(readCount, pageCount));
     if (pagesWithoutText.length > 0) notes.push(`${pageList(pagesWithoutText)} no text layer (scanned?); ${pagesWithoutText.length === 1 ? 'its' : 'their'} content was not read`);
     notes.push(...collector.notes());
     const info = (await pdf.getMetadata().catch(() => null))?.info as { Title?: unknown } | undefined;
