@@ -70,6 +70,12 @@ export class KnowledgeIndexer {
     this.running = null;
   }
 
+  /** After a restore the index on disk is another one: check its model again and go on from its queue. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
   /** New chunks are queued: look now rather than at the next interval. */
   nudge(): void {
     this.wake?.();

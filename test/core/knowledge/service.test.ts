@@ -48,6 +48,15 @@ describe(KnowledgeService.name, () => {
       expect(world.count('knowledge_chunks')).toBe(0);
     });
 
+    it('should read a Markdown file with the real reader and chunker when none is injected', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      const markdown = '# Router\n\n## VLANs\n\nThe IoT VLAN is number 40 and has no route to the LAN.\n';
+      const doc = await world.rt.knowledge.add(world.homelab, { name: 'router.md', mimeType: 'text/markdown', bytes: new TextEncoder().encode(markdown) }, 'test:ada');
+      expect(doc).toMatchObject({ format: 'markdown', status: 'indexed' });
+      const [source] = await world.rt.knowledge.retrieve(world.homelab, 'IoT VLAN route', { maxTokens: 300 });
+      expect(source).toMatchObject({ documentId: doc.id, fileName: 'router.md', headings: expect.arrayContaining(['VLANs']) });
+    });
+
     it('should record what the file is and where it came from', async () => {
       world = await knowledgeWorld({ embedding: false });
       const doc = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'slack:U1', 'url', 'http://wiki.lan/guide.md');
