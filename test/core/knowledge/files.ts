@@ -1,4 +1,4 @@
-import { AlignmentType, Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, TextRun } from 'docx';
+import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, TextRun } from 'docx';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { deflateSync } from 'node:zlib';
 
@@ -101,7 +101,7 @@ export async function makeDocx(): Promise<Uint8Array> {
               new TableRow({ children: [cell('schedule'), cell('02:00')] }),
             ],
           }),
-          new Paragraph({ text: 'Monitoring', heading: HeadingLevel.HEADING_1, alignment: AlignmentType.LEFT }),
+          new Paragraph({ text: 'Monitoring', heading: HeadingLevel.HEADING_1 }),
           new Paragraph('The admin page shows the last backup.'),
         ],
       },

@@ -1,4 +1,4 @@
-import type { DocumentBlock } from '../types.js';
+import type { DocumentBlock, DocumentFormat, ExtractedDocument } from '../types.js';
 
 /**
  * Gathers a document's blocks in reading order: keeps the heading path as headings open and close,
@@ -40,6 +40,11 @@ export class BlockCollector {
   /** Notes for what the collector left out. */
   notes(): string[] {
     return this.full ? [`cut at ${this.maxChars.toLocaleString('en-US')} characters of text; the rest was not read`] : [];
+  }
+
+  /** The gathered blocks as a document without pages. */
+  document(format: DocumentFormat, title: string): ExtractedDocument {
+    return { format, title, blocks: this.blocks, pageCount: null, pagesWithoutText: [], notes: this.notes() };
   }
 
   private push(block: DocumentBlock): void {

@@ -49,5 +49,5 @@ export function extractCsv(name: string, source: string, limits: ExtractLimits):
       collector.add('table', [header, ...rows.slice(i, i + CSV_ROWS_PER_BLOCK)].map(row).join('\n'));
     }
   }
-  return { format: 'csv', title: baseName(name), blocks: collector.blocks, pageCount: null, pagesWithoutText: [], notes: collector.notes() };
+  return collector.document('csv', baseName(name));
 }

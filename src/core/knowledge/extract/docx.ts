@@ -18,12 +18,5 @@ export async function extractDocx(name: string, bytes: Uint8Array, limits: Extra
   // images arrive inline as data URIs: the reader skips <img>, so they cost nothing
   const collector = new BlockCollector(limits.maxChars);
   collectMarkedText(htmlToMarkedText(html), collector);
-  return {
-    format: 'docx',
-    title: collector.firstHeading() ?? baseName(name),
-    blocks: collector.blocks,
-    pageCount: null,
-    pagesWithoutText: [],
-    notes: collector.notes(),
-  };
+  return collector.document('docx', collector.firstHeading() ?? baseName(name));
 }

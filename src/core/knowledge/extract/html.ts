@@ -103,12 +103,5 @@ function titleOf(html: string): string | null {
 export function extractHtml(name: string, html: string, limits: ExtractLimits): ExtractedDocument {
   const collector = new BlockCollector(limits.maxChars);
   collectMarkedText(htmlToMarkedText(html), collector);
-  return {
-    format: 'html',
-    title: titleOf(html) ?? collector.firstHeading() ?? baseName(name),
-    blocks: collector.blocks,
-    pageCount: null,
-    pagesWithoutText: [],
-    notes: collector.notes(),
-  };
+  return collector.document('html', titleOf(html) ?? collector.firstHeading() ?? baseName(name));
 }

@@ -35,12 +35,5 @@ function collect(tokens: Token[], into: BlockCollector): void {
 export function extractMarkdown(name: string, source: string, limits: ExtractLimits): ExtractedDocument {
   const collector = new BlockCollector(limits.maxChars);
   collect(marked.lexer(source), collector);
-  return {
-    format: 'markdown',
-    title: collector.firstHeading() ?? baseName(name),
-    blocks: collector.blocks,
-    pageCount: null,
-    pagesWithoutText: [],
-    notes: collector.notes(),
-  };
+  return collector.document('markdown', collector.firstHeading() ?? baseName(name));
 }

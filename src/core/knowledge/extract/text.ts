@@ -5,5 +5,5 @@ import { BlockCollector, baseName } from './collect.js';
 export function extractText(name: string, source: string, limits: ExtractLimits): ExtractedDocument {
   const collector = new BlockCollector(limits.maxChars);
   for (const paragraph of source.split(/\r?\n[ \t]*(?:\r?\n[ \t]*)+/)) collector.add('paragraph', paragraph.replace(/\r\n/g, '\n'));
-  return { format: 'text', title: baseName(name), blocks: collector.blocks, pageCount: null, pagesWithoutText: [], notes: collector.notes() };
+  return collector.document('text', baseName(name));
 }
