@@ -128,7 +128,13 @@ export class KnowledgeService {
       this.options.log.warn(`knowledge: ${file.name} could not be read: ${error.message}`);
       throw error;
     }
-    return this.index(row.id, extracted);
+    try {
+      return await this.index(row.id, extracted);
+    } catch (err) {
+      // a document never stays "queued" for a failure nobody will retry
+      await updateDocument(this.options.db, row.id, { status: 'failed', error: `could not be indexed: ${(err as Error).message}` });
+      throw err;
+    }
   }
 
   /** Adds text typed or pasted as a document of its own. */

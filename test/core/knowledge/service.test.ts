@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadloomError } from '../../../src/core/errors.js';
+import { createKnowledge } from '../../../src/core/knowledge/create.js';
 import { KnowledgeService } from '../../../src/core/knowledge/service.js';
-import { file, knowledgeWorld, type KnowledgeWorld } from './world.js';
+import { file, knowledgeWorld, readFake, type KnowledgeWorld } from './world.js';
 
 let world: KnowledgeWorld;
 afterEach(async () => {
@@ -46,6 +47,17 @@ describe(KnowledgeService.name, () => {
       expect(doc).toMatchObject({ fileName: 'scan.broken', source: 'chat', status: 'failed', error: '"scan.broken" is damaged and could not be read.', chunkCount: 0 });
       expect(world.knowledge.status(world.homelab).documents).toMatchObject({ failed: 1, indexed: 0 });
       expect(world.count('knowledge_chunks')).toBe(0);
+    });
+
+    it('should mark a document failed, not leave it queued, when it cannot be cut into chunks', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      const { rt } = world;
+      const broken = createKnowledge(
+        { database: rt.database, config: rt.deps.config, router: rt.deps.router, prices: rt.deps.prices, log: rt.deps.log, now: rt.deps.now },
+        { extract: readFake, chunk: () => { throw new Error('chunker bug'); } },
+      );
+      await expect(broken.add(world.homelab, file('guide.md', GUIDE), 'test:ada')).rejects.toThrow('chunker bug');
+      expect(await world.knowledge.list(world.homelab)).toMatchObject([{ status: 'failed', error: 'could not be indexed: chunker bug' }]);
     });
 
     it('should read a Markdown file with the real reader and chunker when none is injected', async () => {
