@@ -45,7 +45,7 @@ export interface KnowledgeProgress {
 const STOPWORDS = new Set(
   ('a an and are as at be by can could do does did for from has have how i if in into is it its me my no not of on or our should so ' +
     'than that the their them then there these this to us was we what when where which who why will with would you your about any ' +
-    'tell please').split(' '),
+    'tell please explain know need want get got some much many also just like here been were they am too very say').split(' '),
 );
 
 /** The words of a question that carry its subject: lower case, no stopwords, no duplicates. */
