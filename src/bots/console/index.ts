@@ -6,6 +6,7 @@ import { parseCommandText } from '../../core/commands/run.js';
 import type { ChatEngine, Inbound } from '../../core/inbound.js';
 import { OPEN_DIRECTORY } from '../../core/search/directory.js';
 import type { AdapterStatus, ChatAdapter } from '../adapter.js';
+import { attachmentsOfLine } from './attach.js';
 import { paint } from './render.js';
 import { ConsoleReply, type ConsoleOutput } from './reply.js';
 
@@ -98,7 +99,9 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
   async function handleLine(line: string): Promise<void> {
     const text = line.trim();
     if (!text) return;
-    const inbound = inboundOf(text, parseCommandText(text, '/'));
+    const command = parseCommandText(text, '/');
+    const said = command ? { text, attachments: [] } : await attachmentsOfLine(text);
+    const inbound = { ...inboundOf(said.text, command), attachments: said.attachments };
     busy = true;
     typedWhileBusy = false;
     reply.beginTurn(BOT_SPEAKER);
@@ -137,7 +140,7 @@ export function createConsoleAdapter(options: ConsoleAdapterOptions): ChatAdapte
     interrupt,
     async start() {
       const experience = await engine.useExperience(CONSOLE_PLATFORM, channelId, options.experienceSlug);
-      output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat, /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
+      output.write(`Threadloom · ${experience.name} (${experience.slug}). Type to chat (@path attaches a file), /help for commands, Ctrl-C to stop an answer, Ctrl-D to quit.\n`);
       if (options.resumed) output.write(`${resumedLine(options.resumed)}\n`);
       // in a terminal, readline turns Ctrl-C into its SIGINT event; piped, the process gets the signal
       const terminal = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConsoleAdapter } from '../../../src/bots/console/index.js';
 import { attachmentFetchLimit, DOCUMENT_ATTACHMENT_MAX_BYTES, withAttachmentText } from '../../../src/core/context/attachments.js';
 import type { Attachment } from '../../../src/core/inbound.js';
 import { RecordingReply, inbound } from '../../support/reply.js';
@@ -27,6 +32,26 @@ describe('document attachments', () => {
       expect(prompt).toContain('[file \\"manual.pdf\\", pages 1–4 of 4, page 3 has no text layer (scanned?); its content was not read]');
       expect(prompt).toContain('— page 2 —');
       expect(prompt).toContain('Open port 8787 on the firewall.');
+    });
+
+    it('should attach a file named @path in the console', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-attach-'));
+      try {
+        writeFileSync(path.join(dir, 'ops.docx'), await makeDocx());
+        const input = new PassThrough();
+        const output = new PassThrough();
+        output.resume();
+        const adapter = createConsoleAdapter({ engine: rt.engine, experienceSlug: 'general', input, output });
+        await adapter.start();
+        input.end(`@${path.join(dir, 'ops.docx')} when do backups run? ask @nobody\n`);
+        await adapter.done;
+        const prompt = JSON.stringify(answerRequests(rt).at(-1)!.body.messages);
+        expect(prompt).toContain('when do backups run? ask @nobody');
+        expect(prompt).toContain('[file \\"ops.docx\\"]');
+        expect(prompt).toContain('Backups run every night at two.');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 
