@@ -49,6 +49,15 @@ export function splitText(text: string, budget: number): string[] {
   return pieces.map((p) => p.trim()).filter((p) => p !== '');
 }
 
+/** A table too long for one piece is cut between rows, each piece opening with the header row so it reads alone. */
+function splitTable(text: string, budget: number): string[] {
+  const newline = text.indexOf('\n');
+  const header = newline === -1 ? '' : text.slice(0, newline);
+  const headerTokens = estimateTokens(header) + 1;
+  if (estimateTokens(text) <= budget || !header || headerTokens > budget / 2) return splitText(text, budget);
+  return splitText(text.slice(newline + 1), budget - headerTokens).map((rows) => `${header}\n${rows}`);
+}
+
 /** A run without sentence ends: cut at the last space that fits, or mid-word when there is none. */
 function hardSplit(text: string, budget: number): string[] {
   const pieces: string[] = [];
@@ -100,7 +109,7 @@ function sectionsOf(blocks: DocumentBlock[], unitBudget: number): Section[] {
       open = { headings: block.headings, units: [] };
       sections.push(open);
     }
-    for (const text of splitText(block.text, unitBudget)) open.units.push({ text, page: block.page });
+    for (const text of block.kind === 'table' ? splitTable(block.text, unitBudget) : splitText(block.text, unitBudget)) open.units.push({ text, page: block.page });
   }
   return sections;
 }

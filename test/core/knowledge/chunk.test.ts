@@ -74,6 +74,17 @@ describe('chunkDocument', () => {
     for (const c of chunks) expect(c.tokens).toBeLessThanOrEqual(100);
   });
 
+  it('should open every piece of a long table with its header row', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => `host-${i} | 10.0.0.${i} | up`);
+    const chunks = chunkDocument(doc([{ kind: 'table', text: ['name | address | state', ...rows].join('\n') }]), { maxTokens: 100, overlapTokens: 0 });
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const c of chunks) {
+      expect(c.text.split('\n')[0]).toBe('name | address | state');
+      expect(c.tokens).toBeLessThanOrEqual(100);
+    }
+    expect(chunks.flatMap((c) => c.text.split('\n').slice(1))).toEqual(rows);
+  });
+
   it('should merge tiny neighbouring sections under one top heading, keeping the lost heading as text', () => {
     const chunks = chunkDocument(
       doc([

@@ -39,6 +39,12 @@ describe('extractDocument', () => {
       expect(doc.blocks.some((b) => b.page === 4 && b.text.startsWith('Troubleshooting'))).toBe(true);
     });
 
+    it('should name every page without text', async () => {
+      const pdf = await makePdf([{ paragraphs: ['One.'] }, { scanned: true }, { paragraphs: ['Three.'] }, { scanned: true }]);
+      const doc = await extractDocument(file('mixed.pdf', pdf), limits);
+      expect(doc.notes).toEqual(['pages 2, 4 have no text layer (scanned?); their content was not read']);
+    });
+
     it('should refuse a PDF with no text layer at all, telling the user to OCR it', async () => {
       const scan = await makePdf([{ scanned: true }, { scanned: true }]);
       const err = await refusal(extractDocument(file('scan.pdf', scan), limits));
