@@ -65,7 +65,7 @@ function hardSplit(text: string, budget: number): string[] {
   while (estimateTokens(rest) > budget) {
     let n = Math.min(rest.length, budget * 4);
     while (n > 1 && estimateTokens(rest.slice(0, n)) > budget) n = Math.floor(n * 0.9);
-    if (/[\uD800-\uDBFF]/.test(rest[n - 1] ?? '')) n--;
+    if (n > 1 && /[\uD800-\uDBFF]/.test(rest[n - 1]!)) n--;
     const space = rest.lastIndexOf(' ', n);
     if (space > n / 2) n = space + 1;
     pieces.push(rest.slice(0, n));

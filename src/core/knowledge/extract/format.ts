@@ -27,7 +27,8 @@ const MIME_TYPES: Record<string, DocumentFormat> = {
   'text/plain': 'text',
 };
 
-const ascii = (bytes: Uint8Array, from: number, to: number): string => Buffer.from(bytes.subarray(from, to)).toString('latin1');
+const view = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const ascii = (bytes: Uint8Array, from: number, to: number): string => view(bytes.subarray(from, to)).toString('latin1');
 
 /** The bytes say what they are: PDF, a Word zip, an old binary Office file, or text. */
 type Sniffed = 'pdf' | 'docx' | 'zip' | 'ole' | 'text' | 'binary';
@@ -37,7 +38,7 @@ function sniff(bytes: Uint8Array): Sniffed {
   if (ascii(bytes, 0, 1024).includes('%PDF-')) return 'pdf';
   if (ascii(bytes, 0, 4) === 'PK\u0003\u0004') {
     // zip entry names are stored uncompressed, in the local headers and the central directory
-    return Buffer.from(bytes).includes('word/document.xml') ? 'docx' : 'zip';
+    return view(bytes).includes('word/document.xml') ? 'docx' : 'zip';
   }
   if (ascii(bytes, 0, 4) === '\u00d0\u00cf\u0011\u00e0') return 'ole';
   const head = bytes.subarray(0, 8192);
