@@ -39,6 +39,20 @@ describe('extractDocument', () => {
       expect(doc.blocks.some((b) => b.page === 4 && b.text.startsWith('Troubleshooting'))).toBe(true);
     });
 
+    it('should rank heading sizes into levels across pages', async () => {
+      const pdf = await makePdf([
+        { heading: 'Guide', paragraphs: ['Welcome text.'] },
+        { subheading: 'Ports', paragraphs: ['Open 8787.'] },
+        { heading: 'Appendix', subheading: 'Glossary', paragraphs: ['Terms.'] },
+      ]);
+      const doc = await extractDocument(file('guide.pdf', pdf), limits);
+      expect(doc.blocks.filter((b) => b.kind !== 'heading').map((b) => [b.text, b.headings])).toEqual([
+        ['Welcome text.', ['Guide']],
+        ['Open 8787.', ['Guide', 'Ports']],
+        ['Terms.', ['Appendix', 'Glossary']],
+      ]);
+    });
+
     it('should name every page without text', async () => {
       const pdf = await makePdf([{ paragraphs: ['One.'] }, { scanned: true }, { paragraphs: ['Three.'] }, { scanned: true }]);
       const doc = await extractDocument(file('mixed.pdf', pdf), limits);

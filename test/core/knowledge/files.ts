@@ -37,6 +37,8 @@ export function greyPng(): Uint8Array {
 
 export interface PdfPage {
   heading?: string;
+  /** set smaller than the heading, larger than the body */
+  subheading?: string;
   paragraphs?: string[];
   /** only an image, no text: a scanned page */
   scanned?: boolean;
@@ -57,6 +59,10 @@ export async function makePdf(pages: PdfPage[], title?: string): Promise<Uint8Ar
     if (spec.heading) {
       page.drawText(spec.heading, { x: 50, y, size: 22, font });
       y -= 40;
+    }
+    if (spec.subheading) {
+      page.drawText(spec.subheading, { x: 50, y, size: 16, font });
+      y -= 30;
     }
     for (const paragraph of spec.paragraphs ?? []) {
       // wrap at ~90 characters a line, 14 pt apart; paragraphs 28 pt apart

@@ -10,6 +10,8 @@ export const NO_TEXT_LAYER_MESSAGE = 'This PDF has no text layer (a scan?): ther
 const HEADING_SIZE_RATIO = 1.15;
 /** Longer lines are text set large, not headings. */
 const HEADING_MAX_CHARS = 120;
+/** A page with less text than this is measured against the whole file's body size: its own is too few words to tell. */
+const PAGE_BODY_MIN_CHARS = 300;
 /** A gap between baselines wider than this many font sizes starts a new paragraph. */
 const PARAGRAPH_GAP = 1.6;
 
@@ -84,15 +86,17 @@ export async function extractPdf(name: string, bytes: Uint8Array, limits: Extrac
     });
     const pageCount = pdf.numPages;
     const readCount = Math.min(pageCount, limits.maxPages);
-    const pages: { page: number; lines: Line[]; body: number }[] = [];
+    const withText: { page: number; lines: Line[] }[] = [];
     const pagesWithoutText: number[] = [];
     for (let page = 1; page <= readCount; page++) {
       const content = await (await pdf.getPage(page)).getTextContent();
       const lines = linesOf(content.items.filter((i): i is TextItem => 'str' in i));
       if (lines.length === 0) pagesWithoutText.push(page);
-      else pages.push({ page, lines, body: bodySize(lines) });
+      else withText.push({ page, lines });
     }
-    if (pages.length === 0) throw new ThreadloomError('invalid', `PDF ${name} has no text layer on the ${readCount} pages read`, { userMessage: NO_TEXT_LAYER_MESSAGE });
+    if (withText.length === 0) throw new ThreadloomError('invalid', `PDF ${name} has no text layer on the ${readCount} pages read`, { userMessage: NO_TEXT_LAYER_MESSAGE });
+    const fileBody = bodySize(withText.flatMap((p) => p.lines));
+    const pages = withText.map((p) => ({ ...p, body: p.lines.reduce((n, l) => n + l.text.length, 0) >= PAGE_BODY_MIN_CHARS ? bodySize(p.lines) : fileBody }));
 
     const isHeading = (line: Line, body: number): boolean => line.size >= body * HEADING_SIZE_RATIO && line.text.length <= HEADING_MAX_CHARS;
     const headingSizes = [...new Set(pages.flatMap((p) => p.lines.filter((l) => isHeading(l, p.body)).map((l) => sizeKey(l.size))))].sort((a, b) => b - a);
