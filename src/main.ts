@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const onRestored = async (): Promise<void> => {
     running.deps.experiences.clearCache();
     await running.deps.search?.indexer.restart();
+    await running.deps.knowledge?.indexer.restart();
   };
   const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored });
   stopBackups = backups.startSchedule();

@@ -1,6 +1,7 @@
 import type SQLite from 'better-sqlite3';
 import { migrateToLatest } from '../db/migrate.js';
 import { openDatabase } from '../db/open.js';
+import { KnowledgeStore } from '../knowledge/store.js';
 import { SearchStore } from '../search/store.js';
 
 /**
@@ -73,6 +74,12 @@ async function measure(migrationsDir: string): Promise<ReferenceSchema> {
     if (database.sqlite.prepare("select 1 from sqlite_master where name = 'search_index'").get()) {
       store.reset('reference');
       store.ensureVectors(8);
+    }
+    // the documents' vector table is made at run time too, once a model has embedded a chunk
+    if (database.sqlite.prepare("select 1 from sqlite_master where name = 'knowledge_index'").get()) {
+      const knowledge = new KnowledgeStore(database.sqlite);
+      knowledge.reset('reference');
+      knowledge.ensureVectors(8);
     }
     const optional = new Map([...describeSchema(database.sqlite)].filter(([name]) => !required.has(name)));
     return { required, optional };

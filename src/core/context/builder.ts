@@ -21,6 +21,8 @@ export interface ContextRequest {
   reservedAnswerTokens: number;
   /** what the tools offered take of the prompt (their names, descriptions and schemas) */
   toolTokens?: number;
+  /** the Experience's documents retrieved for this question, as one system message */
+  sources?: { message: string; tokens: number } | null;
 }
 
 export interface BuiltContext {
@@ -76,7 +78,7 @@ export async function buildContext(db: Db, request: ContextRequest): Promise<Bui
 
   // an answer's tool calls and their results travel together or not at all: providers refuse a
   // result without its call and a call without its result
-  let used = estimateTokens(system) + 4 + (summary ? summary.token_count + 4 : 0) + (request.toolTokens ?? 0);
+  let used = estimateTokens(system) + 4 + (summary ? summary.token_count + 4 : 0) + (request.toolTokens ?? 0) + (request.sources?.tokens ?? 0);
   const units = toolUnits(path);
   let kept = 0;
   let unitsKept = 0;
@@ -95,6 +97,7 @@ export async function buildContext(db: Db, request: ContextRequest): Promise<Bui
   const images = await imagesFor(db, included.map((m) => m.id));
   const messages: ChatMessage[] = [{ role: 'system', content: system }];
   if (summary) messages.push({ role: 'system', content: SUMMARY_PREFIX + summary.content });
+  if (request.sources) messages.push({ role: 'system', content: request.sources.message });
   for (const unit of units.slice(units.length - unitsKept)) messages.push(...toolChat(unit, images, model.vision));
   return { messages, included, summary, droppedCount, estimatedTokens: used, budget };
 }

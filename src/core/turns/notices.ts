@@ -15,6 +15,8 @@ export type TurnNotice =
   | { kind: 'restarting' }
   /** worded by budgets/lines.ts, which says everything a user reads about budgets */
   | { kind: 'budget'; line: string }
+  /** the documents the answer cites, as footnotes: `[1] manual (ds920.pdf), p. 37` */
+  | { kind: 'sources'; lines: string[] }
   /** the tools this answer called, in order */
   | { kind: 'tools'; used: ReadonlyArray<{ title: string; status: string; durationMs: number }> }
   | { kind: 'tool-limit'; rounds: number }
@@ -51,6 +53,8 @@ export function noticeText(notice: TurnNotice): string {
       return '⏸ Cut short: Threadloom is restarting; what arrived is kept. Ask again in a moment.';
     case 'budget':
       return notice.line;
+    case 'sources':
+      return `📚 Sources:\n${notice.lines.join('\n')}`;
     case 'tools':
       return `🔧 ${notice.used.map(toolUseText).join(' · ')}`;
     case 'tool-limit':

@@ -20,6 +20,8 @@ export interface PromptWindowRequest {
   usage: Omit<UsageContext, 'purpose'>;
   /** what the offered tools take of the prompt */
   toolTokens?: number;
+  /** the retrieved sources, as one system message */
+  sources?: { message: string; tokens: number } | null;
 }
 
 export interface PromptWindow {
@@ -48,6 +50,7 @@ export async function promptWindow(deps: EngineDeps, request: PromptWindowReques
     model: { contextLength: window.contextLength, vision: window.vision },
     reservedAnswerTokens: experience.params.maxTokens ?? deps.config.context.reservedAnswerTokens,
     toolTokens: request.toolTokens ?? 0,
+    sources: request.sources ?? null,
   };
   let built = await buildContext(deps.db, context);
   let notice: OnceNotice | null = null;

@@ -7,6 +7,8 @@ import { chooseModel, type ModelChoice } from '../providers/model-choice.js';
 import type { StreamOutcome } from '../providers/router.js';
 import { promptTokenEstimate } from '../usage/ledger.js';
 import { closeAnswerReply, openAnswerReply } from './answer-reply.js';
+import { citationLines, citedSources, sourcesMessage } from '../knowledge/citations.js';
+import { sourcesForTurn } from './sources.js';
 import { runToolLoop } from './tool-loop.js';
 import { toolsForTurn } from './tool-offer.js';
 import type { EngineDeps } from './deps.js';
@@ -72,7 +74,11 @@ export class TurnRunner {
     const running = this.running.start(input.conversation.id);
     try {
       const tools = await toolsForTurn(deps, experience, choice, { canAsk: !reply.capabilities.appendOnly });
-      const window = await promptWindow(deps, { conversation: input.conversation, experience, choice: tools.choice, leafId: parentId, userName: user.name, usage, toolTokens: tools.tokens });
+      const sources = await sourcesForTurn(deps, experience, parentId, user);
+      const window = await promptWindow(deps, {
+        conversation: input.conversation, experience, choice: tools.choice, leafId: parentId, userName: user.name, usage,
+        toolTokens: tools.tokens, sources: sourcesMessage(sources),
+      });
       const conversation = window.conversation;
       const promptEstimate = promptTokenEstimate(window.built.messages) + tools.tokens;
       await budget?.reserve(promptEstimate);
@@ -90,7 +96,9 @@ export class TurnRunner {
         ...(used.length ? [{ kind: 'tools', used } as const] : []),
         ...(stoppedAtLimit ? [{ kind: 'tool-limit', rounds: experience.tools.maxRounds } as const] : []),
       ];
-      const footer = footerOf([input.notice, window.notice, ...toolNotes, ending, ...budgetNotes]);
+      const cited = citedSources(outcome.text, sources);
+      const sourceNotes: TurnNotice[] = cited.length ? [{ kind: 'sources', lines: citationLines(cited) }] : [];
+      const footer = footerOf([input.notice, window.notice, ...sourceNotes, ...toolNotes, ending, ...budgetNotes]);
       const messageIds = await closeAnswerReply(deps, renderer, reply, { answer, outcome, footer });
       await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
       // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
