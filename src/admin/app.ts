@@ -15,6 +15,7 @@ import { registerRendering } from './render.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerConnectionsRoutes } from './routes/connections.js';
 import { registerToolsRoutes } from './routes/tools.js';
+import { registerKnowledgeRoutes } from './routes/knowledge.js';
 import { registerConversationRoutes } from './routes/conversations.js';
 import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerExperienceRoutes } from './routes/experiences.js';
@@ -39,6 +40,7 @@ const PAGES: ReadonlyArray<(app: FastifyInstance, ctx: AdminContext) => void> = 
   registerModelsRoutes,
   registerConnectionsRoutes,
   registerToolsRoutes,
+  registerKnowledgeRoutes,
   registerUsageRoutes,
   registerBackupsRoutes,
   registerApiTokenRoutes,

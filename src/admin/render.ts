@@ -31,6 +31,7 @@ export const NAV: ReadonlyArray<{ key: string; href: string; label: string }> = 
   { key: 'models', href: '/models', label: 'Models' },
   { key: 'connections', href: '/connections', label: 'Connections' },
   { key: 'tools', href: '/tools', label: 'Tools' },
+  { key: 'knowledge', href: '/knowledge', label: 'Knowledge' },
   { key: 'usage', href: '/usage', label: 'Usage' },
   { key: 'backups', href: '/backups', label: 'Backups' },
   { key: 'settings', href: '/settings', label: 'Settings' },

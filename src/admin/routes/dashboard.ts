@@ -37,7 +37,8 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
     const errors = await recentFailures(db, RECENT_ERRORS);
     const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
     const search = ctx.runtime.deps.search?.indexer.status() ?? null;
-    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search, readiness: ctx.runtime.readiness.problem });
+    const knowledge = ctx.runtime.knowledge.status();
+    return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search, knowledge, readiness: ctx.runtime.readiness.problem });
   });
 
   app.get<{ Querystring: { fresh?: string } }>('/dashboard/providers', async (request, reply) => {
