@@ -117,6 +117,12 @@ describe('extractDocument', () => {
       expect(doc.blocks[3]!.text).toBe('npm install');
       expect(doc.blocks[4]!.text).toContain('| 1 | 2 |');
     });
+
+    it('should read raw HTML in Markdown as HTML', async () => {
+      const doc = await extractDocument(file('notes.md', '# Notes\n\n<div class="tip"><script>track()</script><p>Keep a spare key.</p></div>\n'), limits);
+      expect(doc.blocks.map((b) => b.text)).toEqual(['Notes', 'Keep a spare key.']);
+      expect(doc.blocks[1]!.headings).toEqual(['Notes']);
+    });
   });
 
   describe('HTML', () => {

@@ -1,6 +1,7 @@
 import { marked, type Token } from 'marked';
 import type { ExtractedDocument, ExtractLimits } from '../types.js';
 import { BlockCollector, baseName } from './collect.js';
+import { collectMarkedText, htmlToMarkedText } from './html.js';
 
 function collect(tokens: Token[], into: BlockCollector): void {
   for (const token of tokens) {
@@ -20,9 +21,12 @@ function collect(tokens: Token[], into: BlockCollector): void {
       case 'blockquote':
         collect((token.tokens as Token[] | undefined) ?? [], into);
         break;
+      case 'html':
+        // raw HTML in Markdown is read as HTML: its tags and any script are not text
+        collectMarkedText(htmlToMarkedText(token.raw), into);
+        break;
       case 'paragraph':
       case 'text':
-      case 'html':
         into.add('paragraph', token.raw);
         break;
       default:
