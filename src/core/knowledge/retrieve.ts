@@ -89,6 +89,8 @@ export class KnowledgeRetriever {
     const limit = options.limit ?? 8;
     if (!question || limit <= 0 || options.maxTokens <= 0) return [];
     const { store, db } = this.options;
+    // an Experience without documents costs its turns nothing, not even the question's embedding
+    if (!store.hasChunks(experienceId)) return [];
     const keyword = store.keyword(experienceId, question, POOL).map((r) => r.chunkId);
     const meaning = await this.meaning(experienceId, question, options);
     const fused = reciprocalRankFusion([keyword, meaning]);

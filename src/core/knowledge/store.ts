@@ -156,6 +156,13 @@ export class KnowledgeStore {
   }
 
   /** Progress of one Experience, or of all. */
+  /** Whether the Experience has anything to search: checked before a question is embedded. */
+  hasChunks(experienceId: number): boolean {
+    return this.sqlite
+      .prepare('SELECT 1 FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id WHERE d.experience_id = ? LIMIT 1')
+      .get(experienceId) !== undefined;
+  }
+
   progress(experienceId?: number): KnowledgeProgress {
     const scope = experienceId === undefined ? '' : ' AND d.experience_id = ?';
     const params = experienceId === undefined ? [] : [experienceId];
