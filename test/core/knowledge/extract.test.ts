@@ -177,6 +177,13 @@ describe('extractDocument', () => {
       expect(err.userMessage).toBe('"photo.png" can\'t be read: only PDF, Word (.docx), Markdown, HTML, CSV and plain text files are read.');
     });
 
+    it('should refuse a damaged PDF or Word file, saying it looks damaged', async () => {
+      const pdf = await refusal(extractDocument(file('cut.pdf', (await manualPdf()).slice(0, 1500)), limits));
+      expect(pdf.userMessage).toBe('"cut.pdf" could not be read as a PDF: the file looks damaged.');
+      const docx = await refusal(extractDocument(file('cut.docx', (await makeDocx()).slice(0, 3000)), limits));
+      expect(docx.userMessage).toBe('"cut.docx" could not be read as a Word document: the file looks damaged.');
+    });
+
     it('should refuse a file named .pdf that is not a PDF', async () => {
       const err = await refusal(extractDocument(file('fake.pdf', greyPng()), limits));
       expect(err.userMessage).toContain('is named as a PDF but is not one');
