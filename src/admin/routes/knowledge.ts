@@ -110,6 +110,10 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
   });
 
   app.get('/knowledge/:slug', async (request, reply) => experiencePage(reply, await experience(request)));
+  // a form's result page reloaded or bookmarked: the Experience's page
+  for (const action of ['upload', 'text', 'url', 'test']) {
+    app.get(`/knowledge/:slug/${action}`, async (request, reply) => reply.redirect(back(await experience(request)), 303));
+  }
 
   // many files in one request: each is added on its own, so one that fails loses no other
   app.register(async (uploads) => {
