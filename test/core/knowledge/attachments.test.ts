@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createConsoleAdapter } from '../../../src/bots/console/index.js';
+import { attachmentsOf as slackAttachmentsOf } from '../../../src/bots/slack/inbound.js';
 import { attachmentFetchLimit, DOCUMENT_ATTACHMENT_MAX_BYTES, withAttachmentText } from '../../../src/core/context/attachments.js';
 import type { Attachment } from '../../../src/core/inbound.js';
 import { RecordingReply, inbound } from '../../support/reply.js';
@@ -80,6 +83,24 @@ describe('document attachments', () => {
     it('should note a document too big to download', async () => {
       const big: Attachment = { name: 'atlas.pdf', mimeType: 'application/pdf', size: DOCUMENT_ATTACHMENT_MAX_BYTES + 1, data: null, url: 'https://files.example/atlas.pdf' };
       expect(await withAttachmentText('', [big])).toContain('was not read: files over 20 MB are not read]');
+    });
+  });
+
+  describe('adapter downloads', () => {
+    it('should have the Slack adapter download an attached PDF so it can be read', async () => {
+      const pdf = await manualPdf();
+      const server = createServer((req, res) => {
+        res.writeHead(req.headers.authorization === 'Bearer xoxb-test' ? 200 : 403, { 'content-type': 'application/pdf' }).end(pdf);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/files/manual.pdf`;
+        const [file] = await slackAttachmentsOf([{ name: 'manual.pdf', mimetype: 'application/pdf', size: pdf.length, url_private: url }], 'xoxb-test');
+        expect(file!.data).not.toBeNull();
+        expect(await withAttachmentText('', [file!])).toContain('Open port 8787 on the firewall.');
+      } finally {
+        server.close();
+      }
     });
   });
 
