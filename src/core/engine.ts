@@ -1,6 +1,6 @@
 import { runCommand } from './commands/run.js';
 import type { CommandActions, CommandHost } from './commands/types.js';
-import { withAttachmentText } from './context/attachments.js';
+import { attachmentsToStore, withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './conversations/table.js';
 import { ThreadloomError, errorMessage } from './errors.js';
 import { withLogContext } from './log.js';
@@ -199,7 +199,7 @@ export class Engine implements CommandHost, ChatEngine {
       content: await withAttachmentText(text, inbound.attachments),
       authorId: inbound.author.id,
       authorName: inbound.author.name,
-      attachments: inbound.attachments,
+      attachments: attachmentsToStore(inbound.attachments),
     });
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
     await this.turns.run({ conversation, parentId: userMessage.id, reply, user: this.user(inbound) });

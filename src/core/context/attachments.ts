@@ -112,3 +112,12 @@ export async function withAttachmentText(text: string, attachments: Attachment[]
   );
   return [text, ...parts].filter((p) => p !== '').join('\n\n');
 }
+
+/**
+ * What is stored of a message's attachments: images keep their bytes (the model is shown them on
+ * every turn); a text or document file is already in the message's text, so a 20 MB PDF is not
+ * kept a second time in the database and its backups.
+ */
+export function attachmentsToStore(attachments: Attachment[]): Attachment[] {
+  return attachments.map((a) => (isImage(a) ? a : { ...a, data: null }));
+}

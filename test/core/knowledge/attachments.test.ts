@@ -35,6 +35,9 @@ describe('document attachments', () => {
       expect(prompt).toContain('[file \\"manual.pdf\\", pages 1–4 of 4, page 3 has no text layer (scanned?); its content was not read]');
       expect(prompt).toContain('— page 2 —');
       expect(prompt).toContain('Open port 8787 on the firewall.');
+      // the text is in the message; the PDF's bytes are not stored a second time
+      const stored = await rt.deps.db.selectFrom('attachments').select(['name', 'data']).where('name', '=', 'manual.pdf').execute();
+      expect(stored).toEqual([{ name: 'manual.pdf', data: null }]);
     });
 
     it('should attach a file named @path in the console', async () => {
