@@ -162,6 +162,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     tools.put(createBuiltinTools({
       config: config.tools, now: deps.now,
       search: { search, scopeFor: (caller) => scopeForCaller(deps, caller, engine.directory(caller.platform), { isDirect: caller.isDirect ?? false }) },
+      knowledge,
     }));
     const mcp = new McpServers(config.mcp.servers, { dataDir: config.dataDir, env: options.env ?? process.env, logger: log });
     const offerMcp = (): void => {

@@ -64,4 +64,16 @@ describe('answers from knowledge', () => {
     await rt.engine.handle(inbound('how do I reset the DS920+ network settings?'), new RecordingReply());
     expect(systemTexts(answerRequests(rt)[0]!.body)).not.toContain('DS920+ manual');
   });
+
+  it('should offer the same retrieval as the knowledge_search tool, scoped to the conversation\'s Experience', async () => {
+    await rt.deps.experiences.update(DEFAULT_EXPERIENCE_SLUG, { tools: { sources: ['builtin'] } });
+    rt.openai.script(
+      { toolCalls: [{ id: 'k1', name: 'knowledge_search', arguments: { query: 'DS920+ hard drive installation' } }] },
+      { answer: 'It takes four 3.5-inch drives [1].' },
+    );
+    await rt.engine.handle(inbound('what drives fit?'), new RecordingReply());
+    const result = answerRequests(rt)[1]!.body.messages.find((m: { role: string }) => m.role === 'tool');
+    expect(result.content).toContain('DS920+ manual');
+    expect(result.content).toContain('four 3.5-inch drives');
+  });
 });

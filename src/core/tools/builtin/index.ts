@@ -3,6 +3,7 @@ import { BUILTIN_SOURCE, type ToolCallContext, type ToolDefinition, type ToolOut
 import type { BuiltinToolsConfig } from './config.js';
 import { currentTime } from './current-time.js';
 import { DEFAULT_MAX_CHARS, fetchUrl, MAX_CHARS_LIMIT, type ResolveHost } from './fetch-url.js';
+import { knowledgeSearch, type KnowledgeToolDeps } from './knowledge-search.js';
 import { DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS, searchConversations, type SearchToolDeps } from './search-conversations.js';
 
 export { builtinToolsSchema, type BuiltinToolsConfig } from './config.js';
@@ -17,6 +18,8 @@ export interface BuiltinToolsDeps {
   search?: SearchToolDeps;
   /** DNS for fetch_url (all addresses of a name); the system resolver unless a test plays DNS */
   resolve?: ResolveHost;
+  /** the Experiences' documents; absent: knowledge_search is not offered */
+  knowledge?: KnowledgeToolDeps;
 }
 
 interface BuiltinTool<S extends z.ZodType> {
@@ -73,6 +76,18 @@ export function createBuiltinTools(deps: BuiltinToolsDeps): ToolSource {
               limit: z.number().int().min(1).max(MAX_SEARCH_RESULTS).optional().describe(`how many conversations to return (default ${DEFAULT_SEARCH_RESULTS}, at most ${MAX_SEARCH_RESULTS})`),
             }),
             run: (args, context) => searchConversations(args, context.caller, deps.search!),
+          }),
+        ]
+      : []),
+    ...(deps.knowledge
+      ? [
+          tool({
+            name: 'knowledge_search',
+            description: 'Searches the documents of this workspace (manuals, runbooks, notes) and returns the best passages, numbered, each with its document, page and section. Cite what you use as [n].',
+            args: z.object({
+              query: z.string().min(1).max(500).describe('words or a question describing what to find'),
+            }),
+            run: (args, context) => knowledgeSearch(args, context.caller, deps.knowledge!),
           }),
         ]
       : []),
