@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DISCORD_MESSAGE_LIMIT } from '../../src/bots/discord/reply.js';
 import type { FakeDiscord } from '../fakes/discord/index.js';
@@ -132,4 +134,25 @@ describe('Discord slash commands', () => {
     for (let i = 0; i < 60; i++) expect(rejoined).toContain(`kubectl get pods -n team-${i} -o wide`);
     expect(discord.rateLimited).toBe(0);
   }, 40_000);
+
+  it('should add a file given to /knowledge to the Experience\'s documents and say what it indexed', async () => {
+    const body = '# Backups\n\nThe NAS snapshots run nightly at 02:00 and are kept for 30 days.';
+    const files = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/markdown' }).end(body));
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/backups.md`;
+    try {
+      await rt.deps.experiences.update('general', { knowledge: { chatAdd: 'everyone' } });
+      const conversation = await rt.deps.db.selectFrom('conversations').selectAll().where('thread_id', '=', thread.id).executeTakeFirstOrThrow();
+      const { id } = discord.interaction({
+        type: 'command', channelId: thread.id, name: 'knowledge', options: { action: 'add' },
+        attachments: { file: { filename: 'backups.md', url, size: body.length, contentType: 'text/markdown' } },
+      });
+      await until(() => discord.interactionResponses.some((r) => r.interactionId === id && r.data?.content?.includes('✓')));
+      const docs = await rt.deps.knowledge!.list(conversation.experience_id);
+      expect(docs.map((d) => d.title)).toEqual(['Backups']);
+      expect(docs[0]!.source).toBe('chat');
+    } finally {
+      files.close();
+    }
+  });
 });

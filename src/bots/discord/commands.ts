@@ -1,4 +1,4 @@
-import { SlashCommandBuilder, type AutocompleteInteraction, type ChatInputCommandInteraction } from 'discord.js';
+import { SlashCommandBuilder, type Attachment as DiscordAttachment, type AutocompleteInteraction, type ChatInputCommandInteraction } from 'discord.js';
 import { COMMANDS } from '../../core/commands/table.js';
 import type { ChatEngine } from '../../core/inbound.js';
 
@@ -10,6 +10,8 @@ interface OptionSpec {
   choices?: string[];
   /** goes first in the argument string, whatever its place among the options */
   leading?: boolean;
+  /** a file the user attaches to the command, not text: it travels as the inbound's attachment */
+  attachment?: boolean;
 }
 
 /**
@@ -37,6 +39,11 @@ const OPTIONS: Record<string, OptionSpec[]> = {
   help: [{ name: 'command', description: 'a command to explain', choices: COMMANDS.map((c) => c.name) }],
   // free text, parsed by the core: `set <who> daily tokens 50000`, `override <who> usd 2 for 24h`, an identity
   budget: [{ name: 'args', description: 'empty, platform:userId, set <who> <period> <unit> <n|none|default>, or override … for <h>h' }],
+  knowledge: [
+    { name: 'action', description: 'what to do', choices: ['list', 'add', 'remove'] },
+    { name: 'number', description: 'the document to remove (knowledge lists them)' },
+    { name: 'file', description: 'a document to add (PDF, Word, Markdown, HTML, text, CSV)', attachment: true },
+  ],
 };
 
 /** The application commands, one per core command. */
@@ -44,6 +51,10 @@ export function commandDefinitions() {
   return COMMANDS.map((spec) => {
     const builder = new SlashCommandBuilder().setName(spec.name).setDescription(spec.summary.slice(0, 100));
     for (const option of OPTIONS[spec.name] ?? []) {
+      if (option.attachment) {
+        builder.addAttachmentOption((o) => o.setName(option.name).setDescription(option.description).setRequired(option.required ?? false));
+        continue;
+      }
       builder.addStringOption((o) => {
         o.setName(option.name).setDescription(option.description).setRequired(option.required ?? false);
         if (option.autocomplete) o.setAutocomplete(true);
@@ -56,11 +67,19 @@ export function commandDefinitions() {
 }
 
 export function argsFromOptions(interaction: ChatInputCommandInteraction): string {
-  const options = OPTIONS[interaction.commandName] ?? [];
+  const options = (OPTIONS[interaction.commandName] ?? []).filter((o) => !o.attachment);
   return [...options.filter((o) => o.leading), ...options.filter((o) => !o.leading)]
     .map((option) => interaction.options.getString(option.name)?.trim() ?? '')
     .filter((value) => value !== '')
     .join(' ');
+}
+
+/** The files attached to a command's options, as discord.js gives them. */
+export function optionAttachments(interaction: ChatInputCommandInteraction): DiscordAttachment[] {
+  return (OPTIONS[interaction.commandName] ?? [])
+    .filter((o) => o.attachment)
+    .map((o) => interaction.options.getAttachment(o.name))
+    .filter((a): a is DiscordAttachment => a !== null);
 }
 
 const MAX_CHOICES = 25;

@@ -1,4 +1,4 @@
-import type { Message, PartialMessage } from 'discord.js';
+import type { Attachment as DiscordAttachment, Message, PartialMessage } from 'discord.js';
 import { attachmentFetchLimit } from '../../core/context/attachments.js';
 import type { Attachment, Inbound } from '../../core/inbound.js';
 import { isAdministrator, placeFacts } from './access.js';
@@ -20,8 +20,13 @@ export function stripMention(content: string, botId: string): string {
 }
 
 export async function attachmentsOf(message: Message): Promise<Attachment[]> {
+  return attachmentsFrom([...message.attachments.values()]);
+}
+
+/** Downloads what the core reads (images, text, PDF, Word) within its size limits; the rest stays a URL. */
+export async function attachmentsFrom(files: DiscordAttachment[]): Promise<Attachment[]> {
   return Promise.all(
-    [...message.attachments.values()].map(async (a) => {
+    files.map(async (a) => {
       const mimeType = a.contentType?.split(';')[0] ?? 'application/octet-stream';
       let data: string | null = null;
       const limit = attachmentFetchLimit({ name: a.name, mimeType });

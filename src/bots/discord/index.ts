@@ -14,10 +14,10 @@ import type { Inbound } from '../../core/inbound.js';
 import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
 import { AdapterHealth } from '../health.js';
 import { isAdministrator, placeFacts } from './access.js';
-import { argsFromOptions, Autocomplete, commandDefinitions } from './commands.js';
+import { argsFromOptions, Autocomplete, commandDefinitions, optionAttachments } from './commands.js';
 import { actionFromCustomId } from './components.js';
 import { createDiscordDirectory } from './directory.js';
-import { DISCORD, attachmentsOf, messageInbound } from './inbound.js';
+import { DISCORD, attachmentsFrom, attachmentsOf, messageInbound } from './inbound.js';
 import { ButtonReply, ChannelReply, InteractionReply } from './reply.js';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -86,6 +86,9 @@ export function createDiscordAdapter({ engine, config, log }: AdapterContext): C
       const inbound: Inbound = { ...base, messageId: interaction.id, text: `/${interaction.commandName} ${args}`.trim(), kind: 'command', command: { name: interaction.commandName, args } };
       if (await refused(interaction, inbound)) return;
       const reply = new InteractionReply(interaction, settings.editIntervalMs, spec?.private ?? false);
+      // a file given to the command (knowledge add): fetched after the reply, which defers the interaction in time
+      const files = optionAttachments(interaction);
+      if (files.length) inbound.attachments = await attachmentsFrom(files);
       await engine.handle(inbound, reply);
       await reply.done();
       return;

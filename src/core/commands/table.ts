@@ -1,4 +1,5 @@
 import { BUDGET } from './budget.js';
+import { KNOWLEDGE } from './knowledge.js';
 import { APPROVE, BRANCH, DENY, FORK, NEW, REGEN, STOP, SUMMARY, EXPORT } from './conversation.js';
 import { SEARCH } from './search.js';
 import { BIND, EXPERIENCE, MODEL, MODELS, PERSONA } from './settings.js';
@@ -41,7 +42,7 @@ const HELP: CommandSpec = {
 };
 
 /** The one command table every platform surfaces in its own way. */
-export const COMMANDS: readonly CommandSpec[] = [MODEL, MODELS, PERSONA, EXPERIENCE, BIND, NEW, REGEN, BRANCH, FORK, SUMMARY, SEARCH, USAGE, BUDGET, EXPORT, STOP, APPROVE, DENY, HELP];
+export const COMMANDS: readonly CommandSpec[] = [MODEL, MODELS, PERSONA, EXPERIENCE, BIND, NEW, REGEN, BRANCH, FORK, SUMMARY, SEARCH, USAGE, BUDGET, EXPORT, STOP, APPROVE, DENY, KNOWLEDGE, HELP];
 
 export function findCommand(name: string): CommandSpec | undefined {
   return COMMANDS.find((c) => c.name === name.toLowerCase());

@@ -32,6 +32,8 @@ export const knowledgePolicySchema = z.strictObject({
   maxTokens: z.number().int().min(100).max(32_000).default(1_500),
   /** sources placed in the prompt at most */
   maxSources: z.number().int().min(1).max(20).default(6),
+  /** who may add documents from the chat with `knowledge add` (admins always may) */
+  chatAdd: z.enum(['admins', 'everyone']).default('admins'),
 });
 
 export const responseRulesSchema = z.strictObject({

@@ -102,8 +102,17 @@ export function interaction(core: Core, input: FakeInteractionInput): FakeIntera
       .find((c) => c.name === input.name && c.type === 1);
     const focused = input.type === 'autocomplete' ? input.focused : undefined;
     let options = commandOptions(input.options, command?.options ?? [], focused);
+    const resolved: Record<string, unknown> = {};
+    for (const [optionName, file] of Object.entries(input.type === 'command' ? (input.attachments ?? {}) : {})) {
+      const attachmentId = snowflake();
+      options.push({ name: optionName, type: 11, value: attachmentId });
+      resolved[attachmentId] = { id: attachmentId, filename: file.filename, url: file.url, proxy_url: file.url, size: file.size, content_type: file.contentType };
+    }
     if (input.subcommand) options = [{ name: input.subcommand, type: 1, options }];
-    data = { id: command?.id ?? snowflake(), name: input.name, type: 1, options, ...(command?.guildId ? { guild_id: command.guildId } : {}) };
+    data = {
+      id: command?.id ?? snowflake(), name: input.name, type: 1, options, ...(command?.guildId ? { guild_id: command.guildId } : {}),
+      ...(Object.keys(resolved).length ? { resolved: { attachments: resolved } } : {}),
+    };
   } else {
     const message = state.requireMessage(input.messageId);
     channel = state.requireChannel(message.channelId);

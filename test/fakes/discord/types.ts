@@ -203,6 +203,8 @@ export type FakeInteractionInput =
       name: string;
       subcommand?: string;
       options?: Record<string, FakeOptionValue> | FakeCommandOption[];
+      /** files given to attachment options, by option name: sent as `resolved.attachments` like Discord does */
+      attachments?: Record<string, { filename: string; url: string; size: number; contentType: string }>;
     })
   | (InteractionBase & {
       type: 'autocomplete';
