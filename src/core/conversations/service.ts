@@ -1,5 +1,5 @@
 import type { Db } from '../db/open.js';
-import type { ConversationRow, MessageRole, MessageRow, MessageStatus, StoredToolCall, ToolRunMeta } from './table.js';
+import type { CitedSource, ConversationRow, MessageRole, MessageRow, MessageStatus, StoredToolCall, ToolRunMeta } from './table.js';
 import { ThreadloomError } from '../errors.js';
 import type { Attachment } from '../inbound.js';
 import { estimateMessageTokens } from '../context/tokens.js';
@@ -245,6 +245,11 @@ export class ConversationService {
       node = parent;
     }
     return node;
+  }
+
+  /** The documents an answer cites, for links from its [n] to the document at that page. */
+  async recordSources(answerId: number, sources: CitedSource[]): Promise<void> {
+    await this.db.updateTable('messages').set({ sources: JSON.stringify(sources) }).where('id', '=', answerId).execute();
   }
 
   /** The calls an answer asked for; its results go under it as 'tool' nodes. */

@@ -30,6 +30,17 @@ export interface StoredToolCall {
   arguments: string;
 }
 
+/** A document an answer cites as [n]: where the admin and the exports link it. */
+export interface CitedSource {
+  n: number;
+  documentId: number;
+  title: string;
+  fileName: string;
+  pageStart: number | null;
+  pageEnd: number | null;
+  headings: string[];
+}
+
 /** How a tool ran, kept on its result node for the admin's conversation page. */
 export interface ToolRunMeta {
   /** what people see: `proxmox › list_vms` */
@@ -71,6 +82,8 @@ export interface MessageTable {
   /** tool: the tool's name as the model called it */
   tool_name: string | null;
   tool_meta: JsonText<ToolRunMeta> | null;
+  /** assistant: the documents it cites, by their numbers in its text */
+  sources: JsonText<CitedSource[]> | null;
   created_at: Generated<string>;
 }
 

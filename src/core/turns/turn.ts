@@ -97,6 +97,9 @@ export class TurnRunner {
         ...(stoppedAtLimit ? [{ kind: 'tool-limit', rounds: experience.tools.maxRounds } as const] : []),
       ];
       const cited = citedSources(outcome.text, sources);
+      if (cited.length) {
+        await deps.conversations.recordSources(answer.id, cited.map(({ n, documentId, title, fileName, pageStart, pageEnd, headings }) => ({ n, documentId, title, fileName, pageStart, pageEnd, headings })));
+      }
       const sourceNotes: TurnNotice[] = cited.length ? [{ kind: 'sources', lines: citationLines(cited) }] : [];
       const footer = footerOf([input.notice, window.notice, ...sourceNotes, ...toolNotes, ending, ...budgetNotes]);
       const messageIds = await closeAnswerReply(deps, renderer, reply, { answer, outcome, footer });

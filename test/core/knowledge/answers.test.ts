@@ -40,6 +40,9 @@ describe('answers from knowledge', () => {
     expect(prompt).toContain('press and hold the RESET button');
     expect(prompt).toContain('cite each');
     expect(reply.transcript).toContain('📚 Sources:\n[1] DS920+ manual');
+    // kept with the answer, for links from [1] to the document
+    const answer = await rt.deps.db.selectFrom('messages').selectAll().where('role', '=', 'assistant').where('content', 'like', 'Hold the RESET%').executeTakeFirstOrThrow();
+    expect(JSON.parse(answer.sources!)).toEqual([expect.objectContaining({ n: 1, title: 'DS920+ manual' })]);
   });
 
   it('should not list a source the answer did not cite, nor one it made up', async () => {
