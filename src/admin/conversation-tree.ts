@@ -1,5 +1,5 @@
-import { lenient } from '../core/conversations/export.js';
-import type { MessageRow, StoredToolCall, ToolRunMeta } from '../core/conversations/table.js';
+import { citationLabel, lenient } from '../core/conversations/export.js';
+import type { CitedSource, MessageRow, StoredToolCall, ToolRunMeta } from '../core/conversations/table.js';
 
 /**
  * A conversation's message tree shaped for a page: runs of messages without a choice are flat;
@@ -17,6 +17,24 @@ export interface TreeMessage {
   calls: ShownToolCall[];
   /** a tool node's run: status, duration, who approved it */
   run: ToolRunMeta | null;
+  /** the documents an answer cites, each linked to the document at its page */
+  sources: ShownSource[];
+}
+
+export interface ShownSource {
+  href: string;
+  /** `[1] Synology DS920+ manual (ds920.pdf), p. 37 › Resetting` */
+  label: string;
+}
+
+/** The admin's link scheme for a cited page (src/admin/README.md, "Citation links"). */
+export function sourceHref(source: Pick<CitedSource, 'documentId' | 'pageStart'>): string {
+  const page = source.pageStart === null ? '' : `?page=${source.pageStart}#page-${source.pageStart}`;
+  return `/knowledge/documents/${source.documentId}${page}`;
+}
+
+export function shownSources(m: Pick<MessageRow, 'sources'>): ShownSource[] {
+  return (lenient<CitedSource[]>(m.sources) ?? []).map((s) => ({ href: sourceHref(s), label: citationLabel(s) }));
 }
 
 export interface ShownToolCall {
@@ -63,6 +81,7 @@ export function buildTree(messages: readonly MessageRow[], activePath: ReadonlyS
     message: m, active: activePath.has(m.id), leaf: m.id === leafId,
     calls: m.role === 'assistant' ? calls(m) : [],
     run: m.role === 'tool' ? lenient<ToolRunMeta>(m.tool_meta) : null,
+    sources: m.role === 'assistant' ? shownSources(m) : [],
   });
   const fork = (starts: MessageRow[]): Fork => ({
     branches: starts.map((start, i) => ({ number: i + 1, active: activePath.has(start.id), branch: walk(start) })),

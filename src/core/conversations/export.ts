@@ -1,4 +1,5 @@
-import type { ConversationRow, MessageRow, StoredToolCall, ToolRunMeta } from './table.js';
+import { sourceHeader } from '../knowledge/retrieve.js';
+import type { CitedSource, ConversationRow, MessageRow, StoredToolCall, ToolRunMeta } from './table.js';
 
 export interface ConversationExport {
   id: number;
@@ -21,6 +22,8 @@ export interface ConversationExport {
     toolCallId?: string | null;
     toolName?: string | null;
     toolMeta?: ToolRunMeta | null;
+    /** the documents an answer cites, as stored */
+    sources?: CitedSource[];
   }>;
 }
 
@@ -41,6 +44,8 @@ export function exportedMessage(m: MessageRow): ConversationExport['messages'][n
   const out: ConversationExport['messages'][number] = { id: m.id, parentId: m.parent_id, role: m.role, author: m.author_name, content: m.content, model: m.model, status: m.status, createdAt: m.created_at };
   const calls = lenient<StoredToolCall[]>(m.tool_calls);
   if (calls) out.toolCalls = calls;
+  const sources = lenient<CitedSource[]>(m.sources);
+  if (sources?.length) out.sources = sources;
   if (m.role === 'tool') Object.assign(out, { toolCallId: m.tool_call_id, toolName: m.tool_name, toolMeta: lenient<ToolRunMeta>(m.tool_meta) });
   return out;
 }
@@ -72,6 +77,21 @@ function toolLines(m: MessageRow): string[] {
   return (lenient<StoredToolCall[]>(m.tool_calls) ?? []).flatMap((c) => [`> **Tool call** \`${c.name}\``, '', ...fenced(c.arguments, 'json'), '']);
 }
 
+/**
+ * A stored citation's line, the same as the chat's footnote. `sourceHeader` asks for a chunk id it
+ * does not read (a stored citation keeps none), hence the placeholder.
+ */
+export function citationLabel(source: CitedSource): string {
+  return sourceHeader({ ...source, chunkId: 0 });
+}
+
+/** An answer's cited documents under it: `[1] Title (file), p. 3`, one line each. */
+function sourceLines(m: MessageRow): string[] {
+  const sources = lenient<CitedSource[]>(m.sources) ?? [];
+  if (!sources.length) return [];
+  return ['Sources:', '', ...sources.map((s) => `- ${citationLabel(s)}`), ''];
+}
+
 export function exportMarkdown(conversation: ConversationRow, experienceSlug: string, path: MessageRow[], now: Date): string {
   const lines = [`# ${conversation.title ?? 'Conversation'}`, '', `Experience: ${experienceSlug} · exported ${now.toISOString()}`, ''];
   for (const m of path) {
@@ -81,7 +101,7 @@ export function exportMarkdown(conversation: ConversationRow, experienceSlug: st
     }
     const who = m.role === 'user' ? `**${m.author_name ?? 'User'}**` : `**Assistant**${m.model ? ` (${m.model})` : ''}`;
     const mark = m.status === 'partial' ? ' _(partial)_' : m.status === 'error' ? ' _(failed)_' : '';
-    lines.push(`${who}${mark}`, '', m.content, '', ...toolLines(m));
+    lines.push(`${who}${mark}`, '', m.content, '', ...sourceLines(m), ...toolLines(m));
   }
   return lines.join('\n');
 }
