@@ -22,15 +22,17 @@ beforeAll(async () => {
     { id: 'call-1', name: 'homelab__list_machines', arguments: '{}' },
     { id: 'call-2', name: 'homelab__reboot_machine', arguments: '{"name":"nas","force":false}' },
   ]);
-  const first = await conversations.appendToolResult(conversation.id, asks.id, {
-    callId: 'call-1', toolName: 'homelab__list_machines', content: OUTPUT,
-    meta: { title: 'homelab › list_machines', source: 'homelab', status: 'ok', durationMs: 42, approvedBy: null },
-  });
-  const second = await conversations.appendToolResult(conversation.id, first.id, {
-    callId: 'call-2', toolName: 'homelab__reboot_machine', content: 'rebooting nas',
-    meta: { title: 'homelab › reboot_machine', source: 'homelab', status: 'ok', durationMs: 1234, approvedBy: 'discord:u2' },
-  });
-  await conversations.append(conversation.id, { role: 'assistant', content: 'The NAS is rebooting.', model: 'openai/gpt-4o-mini', status: 'complete' }, second.id);
+  const [, second] = await conversations.appendToolResults(conversation.id, asks.id, [
+    {
+      callId: 'call-1', toolName: 'homelab__list_machines', content: OUTPUT,
+      meta: { title: 'homelab › list_machines', source: 'homelab', status: 'ok', durationMs: 42, approvedBy: null },
+    },
+    {
+      callId: 'call-2', toolName: 'homelab__reboot_machine', content: 'rebooting nas',
+      meta: { title: 'homelab › reboot_machine', source: 'homelab', status: 'ok', durationMs: 1234, approvedBy: 'discord:u2' },
+    },
+  ]);
+  await conversations.append(conversation.id, { role: 'assistant', content: 'The NAS is rebooting.', model: 'openai/gpt-4o-mini', status: 'complete' }, second!.id);
 });
 afterAll(async () => {
   await admin.close();

@@ -110,41 +110,54 @@ export class ConversationService {
 
   /** Appends under `parentId` (default: the active leaf) and makes the new message the leaf. */
   async append(conversationId: number, message: NewMessage, parentId?: number | null): Promise<MessageRow> {
+    return (await this.appendChain(conversationId, [message], parentId))[0]!;
+  }
+
+  /**
+   * Appends messages one under the other, the first under `parentId` (default: the active leaf),
+   * in one transaction, and makes the last the leaf: a round of tool results is one write.
+   */
+  async appendChain(conversationId: number, messages: NewMessage[], parentId?: number | null): Promise<MessageRow[]> {
     return this.db.transaction().execute(async (trx) => {
       const conversation = await findConversationById(trx, conversationId);
       if (!conversation) throw notFound('conversation');
-      const parent = parentId === undefined ? conversation.active_leaf_id : parentId;
+      let parent = parentId === undefined ? conversation.active_leaf_id : parentId;
       // the active leaf is known to belong here; any other parent is checked
       if (parent !== null && parent !== conversation.active_leaf_id) {
         const parentRow = await findMessage(trx, parent);
         if (!parentRow || parentRow.conversation_id !== conversationId) throw notFound('message');
       }
-      const row = await insertMessage(trx, {
-        conversation_id: conversationId,
-        parent_id: parent,
-        role: message.role,
-        author_id: message.authorId ?? null,
-        author_name: message.authorName ?? null,
-        content: message.content,
-        model: message.model ?? null,
-        status: message.status ?? 'complete',
-        error: null,
-        token_count: estimateMessageTokens(message.content, message.attachments?.length ?? 0),
-        tokens_in: null,
-        tokens_out: null,
-        cost_usd: null,
-        latency_ms: null,
-        ttft_ms: null,
-        ...(message.tool ? { tool_call_id: message.tool.callId, tool_name: message.tool.name, tool_meta: JSON.stringify(message.tool.meta) } : {}),
-      });
-      for (const a of message.attachments ?? []) {
-        await trx
-          .insertInto('attachments')
-          .values({ message_id: row.id, name: a.name, mime_type: a.mimeType, data: a.data, url: a.url, size: a.size })
-          .execute();
+      const rows: MessageRow[] = [];
+      for (const message of messages) {
+        const row = await insertMessage(trx, {
+          conversation_id: conversationId,
+          parent_id: parent,
+          role: message.role,
+          author_id: message.authorId ?? null,
+          author_name: message.authorName ?? null,
+          content: message.content,
+          model: message.model ?? null,
+          status: message.status ?? 'complete',
+          error: null,
+          token_count: estimateMessageTokens(message.content, message.attachments?.length ?? 0),
+          tokens_in: null,
+          tokens_out: null,
+          cost_usd: null,
+          latency_ms: null,
+          ttft_ms: null,
+          ...(message.tool ? { tool_call_id: message.tool.callId, tool_name: message.tool.name, tool_meta: JSON.stringify(message.tool.meta) } : {}),
+        });
+        for (const a of message.attachments ?? []) {
+          await trx
+            .insertInto('attachments')
+            .values({ message_id: row.id, name: a.name, mime_type: a.mimeType, data: a.data, url: a.url, size: a.size })
+            .execute();
+        }
+        rows.push(row);
+        parent = row.id;
       }
-      await updateConversation(trx, conversationId, { active_leaf_id: row.id });
-      return row;
+      if (rows.length) await updateConversation(trx, conversationId, { active_leaf_id: rows.at(-1)!.id });
+      return rows;
     });
   }
 
@@ -257,9 +270,13 @@ export class ConversationService {
     await this.db.updateTable('messages').set({ tool_calls: JSON.stringify(calls) }).where('id', '=', answerId).execute();
   }
 
-  /** One tool's result, under the answer that called it (or the result before it). */
-  async appendToolResult(conversationId: number, parentId: number, result: { callId: string; toolName: string; content: string; meta: ToolRunMeta }): Promise<MessageRow> {
-    return this.append(conversationId, { role: 'tool', content: result.content, status: 'complete', tool: { callId: result.callId, name: result.toolName, meta: result.meta } }, parentId);
+  /** A round's tool results, in the order called, under the answer that called them: one write. */
+  async appendToolResults(conversationId: number, answerId: number, results: Array<{ callId: string; toolName: string; content: string; meta: ToolRunMeta }>): Promise<MessageRow[]> {
+    return this.appendChain(
+      conversationId,
+      results.map((r) => ({ role: 'tool', content: r.content, status: 'complete', tool: { callId: r.callId, name: r.toolName, meta: r.meta } })),
+      answerId,
+    );
   }
 
   /** Moves to `targetId` (a sibling on some branch): the leaf becomes the newest leaf under it. */

@@ -80,11 +80,13 @@ export async function runToolLoop(deps: EngineDeps, request: ToolLoopRequest): P
     shown.endRound();
     const runs = await runCalls(deps, request, calls, byName);
     messages.push({ role: 'assistant', content: outcome.text, toolCalls: stored });
-    parentId = answer.id;
+    const nodes = await deps.conversations.appendToolResults(
+      request.conversationId, answer.id,
+      calls.map((call, i) => ({ callId: call.id, toolName: call.name, content: runs[i]!.run.output.text, meta: runs[i]!.meta })),
+    );
+    parentId = nodes.at(-1)!.id;
     for (const [i, call] of calls.entries()) {
       const { run, meta } = runs[i]!;
-      const node = await deps.conversations.appendToolResult(request.conversationId, parentId, { callId: call.id, toolName: call.name, content: run.output.text, meta });
-      parentId = node.id;
       messages.push({ role: 'tool', content: run.output.text, toolCallId: call.id, toolName: call.name, isError: run.output.isError });
       tools.push({ title: meta.title, status: meta.status, durationMs: meta.durationMs });
     }
