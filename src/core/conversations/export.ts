@@ -82,7 +82,7 @@ function toolLines(m: MessageRow): string[] {
  * does not read (a stored citation keeps none), hence the placeholder.
  */
 export function citationLabel(source: CitedSource): string {
-  return sourceHeader({ ...source, chunkId: 0 });
+  return sourceHeader(source);
 }
 
 /** An answer's cited documents under it: `[1] Title (file), p. 3`, one line each. */

@@ -63,10 +63,12 @@ export interface RetrieverOptions {
 }
 
 /** `[2] Router manual (router.pdf), p. 3–4 › Network › VLANs` */
-export function sourceHeader(source: Omit<Source, 'text' | 'score' | 'matched'>): string {
+export function sourceHeader(source: Pick<Source, 'n' | 'title' | 'fileName' | 'pageStart' | 'pageEnd' | 'headings'>): string {
   const pages = source.pageStart === null ? '' : source.pageEnd !== null && source.pageEnd !== source.pageStart ? `, p. ${source.pageStart}–${source.pageEnd}` : `, p. ${source.pageStart}`;
   const file = source.fileName && source.fileName !== source.title ? ` (${source.fileName})` : '';
-  const headings = source.headings.length ? ` › ${source.headings.join(' › ')}` : '';
+  // a document titled by its first heading would name it twice
+  const path = source.headings[0] === source.title ? source.headings.slice(1) : source.headings;
+  const headings = path.length ? ` › ${path.join(' › ')}` : '';
   return `[${source.n}] ${source.title}${file}${pages}${headings}`;
 }
 
@@ -108,7 +110,7 @@ export class KnowledgeRetriever {
         if (chosen.has(id)) continue;
         const count = perDocument.get(row.documentId) ?? 0;
         if (pass === 'first' && count >= PER_DOCUMENT_FIRST_PASS) continue;
-        const headerTokens = estimateTokens(sourceHeader({ n: 99, documentId: row.documentId, chunkId: id, title: row.title, fileName: row.fileName, pageStart: row.pageStart, pageEnd: row.pageEnd, headings: readJson(row.headings) }));
+        const headerTokens = estimateTokens(sourceHeader({ n: 99, title: row.title, fileName: row.fileName, pageStart: row.pageStart, pageEnd: row.pageEnd, headings: readJson(row.headings) }));
         const cost = Math.max(row.tokens, estimateTokens(row.text)) + headerTokens + 2;
         if (spent + cost > options.maxTokens) continue; // a shorter one further down may still fit
         spent += cost;
