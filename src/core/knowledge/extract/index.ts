@@ -1,15 +1,11 @@
 import { ThreadloomError } from '../../errors.js';
 import type { ExtractedDocument, ExtractLimits, IncomingFile } from '../types.js';
 import { extractCsv } from './csv.js';
-import { extractDocx } from './docx.js';
 import { detectFormat, type FormatVerdict } from './format.js';
-import { extractHtml } from './html.js';
-import { extractMarkdown } from './markdown.js';
-import { extractPdf } from './pdf.js';
 import { extractText } from './text.js';
 
 export { detectFormat } from './format.js';
-export { NO_TEXT_LAYER_MESSAGE, pagesReadNote } from './pdf.js';
+export { NO_TEXT_LAYER_MESSAGE, pagesReadNote } from './notes.js';
 
 export const READ_FORMATS = 'PDF, Word (.docx), Markdown, HTML, CSV and plain text';
 
@@ -34,15 +30,17 @@ export async function extractDocument(file: IncomingFile, limits: ExtractLimits)
     });
   }
   const verdict = detectFormat(file);
+  // the readers of PDF, Word and HTML load on first use: pdf.js, mammoth and html-to-text together
+  // are ~60 MB and half a second that a start should not pay for a file that may never come
   switch (verdict.format) {
     case 'pdf':
-      return extractPdf(file.name, file.bytes, limits);
+      return (await import('./pdf.js')).extractPdf(file.name, file.bytes, limits);
     case 'docx':
-      return extractDocx(file.name, file.bytes, limits);
+      return (await import('./docx.js')).extractDocx(file.name, file.bytes, limits);
     case 'markdown':
-      return extractMarkdown(file.name, decode(file.bytes), limits);
+      return (await import('./markdown.js')).extractMarkdown(file.name, decode(file.bytes), limits);
     case 'html':
-      return extractHtml(file.name, decode(file.bytes), limits);
+      return (await import('./html.js')).extractHtml(file.name, decode(file.bytes), limits);
     case 'csv':
       return extractCsv(file.name, decode(file.bytes), limits);
     case 'text':

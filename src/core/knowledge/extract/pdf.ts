@@ -3,8 +3,8 @@ import type { TextItem } from 'pdfjs-dist/types/src/display/api.js';
 import { ThreadloomError } from '../../errors.js';
 import type { ExtractedDocument, ExtractLimits } from '../types.js';
 import { BlockCollector, baseName } from './collect.js';
+import { NO_TEXT_LAYER_MESSAGE, pagesReadNote } from './notes.js';
 
-export const NO_TEXT_LAYER_MESSAGE = 'This PDF has no text layer (a scan?): there is nothing to index. Run it through OCR first.';
 
 /** A line at least this much larger than its page's body text is a heading. */
 const HEADING_SIZE_RATIO = 1.15;
@@ -59,9 +59,6 @@ function bodySize(lines: Line[]): number {
 }
 
 /** The note a PDF cut at the page limit carries. */
-export function pagesReadNote(read: number, total: number): string {
-  return `read the first ${read} of ${total} pages`;
-}
 
 function pageList(pages: number[]): string {
   return pages.length === 1 ? `page ${pages[0]} has` : `pages ${pages.join(', ')} have`;

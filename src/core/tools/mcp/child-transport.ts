@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
+import type { ReadBuffer } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { mcpSdk } from './sdk.js';
 
 /**
  * MCP over a child's stdin/stdout, written here rather than taken from the SDK because the SDK's
@@ -33,7 +34,8 @@ export class ChildProcessTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
 
   private child: ChildProcess | undefined;
-  private readonly buffer = new ReadBuffer();
+  // constructed only once a connection opens, when the SDK is loaded
+  private readonly buffer: ReadBuffer = new (mcpSdk().ReadBuffer)();
   private stderrPartial = '';
   private exitInfo: ChildExit | undefined;
   private readonly exited: Promise<void>;
@@ -104,7 +106,7 @@ export class ChildProcessTransport implements Transport {
     const stdin = this.child?.stdin;
     if (!stdin || !stdin.writable || this.exitInfo) return Promise.reject(new Error('the MCP server process is not running'));
     return new Promise((resolve, reject) => {
-      stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));
+      stdin.write(mcpSdk().serializeMessage(message), (error) => (error ? reject(error) : resolve()));
     });
   }
 

@@ -1,12 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../../log.js';
 import type { ToolCallContext, ToolDefinition, ToolOutput, ToolSource } from '../types.js';
 import { ChildProcessTransport, type ChildExit } from './child-transport.js';
+import { loadMcpSdk, mcpSdk, sdkIfLoaded } from './sdk.js';
 import { serverDirectories, type McpHttpConfig, type McpHttpTransport, type McpServerConfig, type McpStdioConfig } from './config.js';
 import { progressLine, toolDefinitions, toolOutput } from './output.js';
 
@@ -173,10 +172,10 @@ export class McpServerConnection implements ToolSource {
 
   private callFailure(tool: ToolDefinition, error: unknown, signal: AbortSignal, client: Client): string {
     if (signal.aborted) return `the call to ${tool.title} was stopped before it finished`;
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+    if (error instanceof mcpSdk().McpError && error.code === mcpSdk().ErrorCode.RequestTimeout) {
       return `the tool ${tool.title} timed out after ${this.config.timeoutMs / 1000} s`;
     }
-    if ((error instanceof McpError && error.code === ErrorCode.ConnectionClosed) || this.client !== client) {
+    if ((error instanceof mcpSdk().McpError && error.code === mcpSdk().ErrorCode.ConnectionClosed) || this.client !== client) {
       return `the MCP server ${this.name} stopped during the call`;
     }
     return `the MCP server ${this.name} answered with an error: ${messageOf(error)}`;
@@ -188,6 +187,7 @@ export class McpServerConnection implements ToolSource {
     this.nextAttemptAt = null;
     let opened: { client: Client; transport: Transport; tools: Tool[] };
     try {
+      await loadMcpSdk();
       opened = await this.open();
     } catch (error) {
       if (generation !== this.generation) return;
@@ -223,7 +223,7 @@ export class McpServerConnection implements ToolSource {
       return await this.openWith(this.httpTransport(config, 'streamable-http'));
     } catch (error) {
       // a server that only speaks the older HTTP+SSE answers the streamable POST with a 4xx
-      const status = error instanceof StreamableHTTPError ? error.code : undefined;
+      const status = error instanceof mcpSdk().StreamableHTTPError ? error.code : undefined;
       if (status === undefined || status < 400 || status >= 500 || status === 401 || status === 403) throw error;
       try {
         return await this.openWith(this.httpTransport(config, 'sse'));
@@ -234,6 +234,7 @@ export class McpServerConnection implements ToolSource {
   }
 
   private async openWith(transport: Transport): Promise<{ client: Client; transport: Transport; tools: Tool[] }> {
+    const { Client, ToolListChangedNotificationSchema } = mcpSdk();
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh(client));
     this.opening = { client, changed: false };
@@ -277,6 +278,7 @@ export class McpServerConnection implements ToolSource {
     this.transportName = kind;
     const requestInit: RequestInit = { headers: httpHeaders(config, this.options.env) };
     const url = new URL(config.url);
+    const { SSEClientTransport, StreamableHTTPClientTransport } = mcpSdk();
     const transport = kind === 'sse' ? new SSEClientTransport(url, { requestInit }) : new StreamableHTTPClientTransport(url, { requestInit });
     this.transport = transport;
     return transport;
@@ -286,7 +288,7 @@ export class McpServerConnection implements ToolSource {
   private startFailure(error: unknown): string {
     if (error instanceof Deadline) return error.message;
     const exit = this.transport instanceof ChildProcessTransport ? this.transport.exit : undefined;
-    if (exit && error instanceof McpError && error.code === ErrorCode.ConnectionClosed) {
+    if (exit && isMcpError(error, 'ConnectionClosed')) {
       return `the server process exited (${exitWords(exit)}) before it answered`;
     }
     return plainReason(error);
@@ -397,7 +399,8 @@ export function httpHeaders(config: McpHttpConfig, env: NodeJS.ProcessEnv): Reco
  * says so, or a server that forgot our session after a restart: connect again.
  */
 function unreachable(error: unknown): boolean {
-  if (error instanceof StreamableHTTPError) return error.code === 404 || error.code === 502 || error.code === 503 || error.code === 504;
+  const status = httpStatus(error);
+  if (status !== undefined) return status === 404 || status === 502 || status === 503 || status === 504;
   return error instanceof TypeError && /fetch failed/i.test(error.message);
 }
 
@@ -411,11 +414,24 @@ function messageOf(error: unknown): string {
 
 /** An SDK or network error as words for the admin page. */
 function plainReason(error: unknown): string {
-  if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) {
+  if (isMcpError(error, 'ConnectionClosed')) {
     return 'the server closed the connection while starting (see its stderr)';
   }
-  if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) return 'the server did not answer in time';
-  if (error instanceof StreamableHTTPError && error.code !== undefined) return `the server answered HTTP ${error.code}: ${error.message}`;
+  if (isMcpError(error, 'RequestTimeout')) return 'the server did not answer in time';
+  const status = httpStatus(error);
+  if (status !== undefined) return `the server answered HTTP ${status}: ${messageOf(error)}`;
   const cause = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : '';
   return `${messageOf(error)}${cause}`;
+}
+
+/** The HTTP status of a streamable-HTTP transport error; undefined for anything else. */
+function httpStatus(error: unknown): number | undefined {
+  const sdk = sdkIfLoaded();
+  return sdk !== undefined && error instanceof sdk.StreamableHTTPError ? error.code : undefined;
+}
+
+/** An MCP error with this code; false for anything else, also before the SDK was loaded. */
+function isMcpError(error: unknown, code: 'ConnectionClosed' | 'RequestTimeout'): boolean {
+  const sdk = sdkIfLoaded();
+  return sdk !== undefined && error instanceof sdk.McpError && error.code === sdk.ErrorCode[code];
 }
