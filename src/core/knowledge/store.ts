@@ -195,14 +195,17 @@ export class KnowledgeStore {
     const words = contentWords(query);
     if (!words.length) return [];
     const needed = Math.max(1, Math.ceil(words.length / 2));
-    const candidates = this.sqlite
-      .prepare(
-        `SELECT c.id AS chunkId, bm25(knowledge_fts) AS score
-         FROM knowledge_fts JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid JOIN knowledge_documents d ON d.id = c.document_id
-         WHERE knowledge_fts MATCH ? AND d.experience_id = ?
-         ORDER BY score LIMIT ?`,
-      )
-      .all(ftsExpression(words.join(' '), 'OR'), experienceId, limit * 4) as RankedChunk[];
+    const ranked = this.sqlite.prepare(
+      `SELECT c.id AS chunkId, bm25(knowledge_fts) AS score
+       FROM knowledge_fts JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid JOIN knowledge_documents d ON d.id = c.document_id
+       WHERE knowledge_fts MATCH ? AND d.experience_id = ?
+       ORDER BY score LIMIT ?`,
+    );
+    // chunks with every word first: that match is narrow and cheap, where OR over common words
+    // ranks most of a large collection; only when too few have them all is the wider net cast
+    const all = ranked.all(ftsExpression(words.join(' '), 'AND'), experienceId, limit) as RankedChunk[];
+    if (all.length >= limit || words.length === 1) return all;
+    const candidates = ranked.all(ftsExpression(words.join(' '), 'OR'), experienceId, limit * 4) as RankedChunk[];
     if (!candidates.length) return [];
     const hits = new Map<number, number>();
     const ids = json(candidates.map((c) => c.chunkId));
