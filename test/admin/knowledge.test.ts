@@ -223,4 +223,16 @@ describe('Knowledge page', () => {
     expect(page.body).toMatch(/<h2 id="knowledge-h">Knowledge<\/h2>/);
     expect(page.body).toMatch(/id="knowledge-state"[\s\S]*<dt>Indexed<\/dt><dd>\d+<\/dd>[\s\S]*<dt>Failed<\/dt><dd>2<\/dd>/);
   });
+
+  it('should show what embedding a collection has cost, from the usage ledger', async () => {
+    const general = (await admin.rt.deps.experiences.get('general'))!;
+    const homelab = (await admin.rt.deps.experiences.get('homelab'))!;
+    const row = { platform: null, user_id: null, conversation_id: null, message_id: null, provider: 'openai', model: 'openai/text-embedding-3-small', purpose: 'knowledge' as const, tokens_out: 0, estimated: 0, latency_ms: 40, ttft_ms: null, status: 'ok' as const, error: null };
+    await admin.rt.deps.db.insertInto('usage_events').values([
+      { ...row, experience_id: general.id, tokens_in: 60_000, cost_usd: 0.0012, created_at: new Date().toISOString() },
+      { ...row, experience_id: homelab.id, tokens_in: 5_000, cost_usd: 0.5, created_at: new Date().toISOString() },
+    ]).execute();
+    const page = await session.get('/knowledge/general');
+    expect(page.body).toContain('Embedding this collection and its questions: $0.0012 over 1 calls (60,000 tokens)');
+  });
 });

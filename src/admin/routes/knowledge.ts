@@ -8,6 +8,7 @@ import { findDocument } from '../../core/knowledge/repository.js';
 import type { Source } from '../../core/knowledge/retrieve.js';
 import { DEFAULT_EXTRACT_LIMITS, type KnowledgeDocument } from '../../core/knowledge/service.js';
 import type { DocumentBlock } from '../../core/knowledge/types.js';
+import { knowledgeSpend } from '../../core/usage/ledger.js';
 import { actorOf, audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
 import { addFromUrl, addOne, filesOf, readFilePart, tooLargeResult, type AddResult } from '../knowledge-input.js';
@@ -87,6 +88,7 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
       title: `Knowledge of ${found.name}`,
       experience: { slug: found.slug, name: found.name },
       progress: knowledge().status(found.id),
+      spend: await knowledgeSpend(ctx.runtime.database.db, found.id),
       documents,
       results: data.results ?? null,
       query: data.query ?? '',

@@ -102,6 +102,21 @@ export async function usageSince(db: Db, since: Date, who?: { platform: string; 
   return { turns: Number(row.turns), tokensIn: Number(row.tokensIn), tokensOut: Number(row.tokensOut), costUsd: Number(row.costUsd) };
 }
 
+/** What embedding an Experience's documents (and its questions to them) has cost, all time. */
+export async function knowledgeSpend(db: Db, experienceId: number): Promise<{ calls: number; tokens: number; costUsd: number }> {
+  const row = await db
+    .selectFrom('usage_events')
+    .select((eb) => [
+      eb.fn.count<number>('id').as('calls'),
+      eb.fn.coalesce(eb.fn.sum<number>('tokens_in'), eb.val(0)).as('tokens'),
+      eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.val(0)).as('costUsd'),
+    ])
+    .where('purpose', '=', 'knowledge')
+    .where('experience_id', '=', experienceId)
+    .executeTakeFirstOrThrow();
+  return { calls: Number(row.calls), tokens: Number(row.tokens), costUsd: Number(row.costUsd) };
+}
+
 /** The latest failed provider calls, newest first, for the dashboard. */
 export async function recentFailures(db: Db, limit: number) {
   return db
