@@ -7,6 +7,8 @@ import { spawnThreadloom, type ThreadloomProcess } from '../support/process.js';
 /** Two Threadlooms on one data dir would run two schedulers and two bots on one database. */
 
 const CLOSED_PORT = 'http://127.0.0.1:9';
+/** three starts through tsx: each compiles the whole tree first, which on a loaded machine takes seconds */
+const PATIENT = 60_000;
 const started: ThreadloomProcess[] = [];
 afterEach(() => {
   for (const p of started.splice(0)) p.child.kill('SIGKILL');
@@ -36,11 +38,11 @@ describe('one Threadloom per data dir', () => {
     await third.waitFor(/ready in \d+ ms/);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
-  });
+  }, PATIENT);
 
   it('should let another data dir run beside it', async () => {
     const first = start(mkdtempSync(path.join(tmpdir(), 'threadloom-lock-a-')));
     const second = start(mkdtempSync(path.join(tmpdir(), 'threadloom-lock-b-')));
     await Promise.all([first.waitFor(/ready in \d+ ms/), second.waitFor(/ready in \d+ ms/)]);
-  });
+  }, PATIENT);
 });
