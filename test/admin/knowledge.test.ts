@@ -233,6 +233,6 @@ describe('Knowledge page', () => {
       { ...row, experience_id: homelab.id, tokens_in: 5_000, cost_usd: 0.5, created_at: new Date().toISOString() },
     ]).execute();
     const page = await session.get('/knowledge/general');
-    expect(page.body).toContain('Embedding this collection and its questions: $0.0012 over 1 calls (60,000 tokens)');
+    expect(page.body).toContain('Embedding this collection and its questions: $0.0012 over 1 call (60,000 tokens)');
   });
 });
