@@ -6,6 +6,7 @@ import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
 import { MAX_EMBED_CHARS } from '../search/indexer.js';
 import type { KnowledgeProgress, KnowledgeStore, PendingChunk } from './store.js';
 import { recordKnowledgeEmbedding } from './usage.js';
+import { BackgroundPasses } from '../background-passes.js';
 
 const RETRY_BASE_MS = 5_000;
 const RETRY_MAX_MS = 15 * 60_000;
@@ -40,12 +41,12 @@ export interface KnowledgeIndexerStatus extends KnowledgeProgress {
  * chunks stay queued (keyword search needs nothing more) and are embedded once a model is set.
  */
 export class KnowledgeIndexer {
-  private running: Promise<void> | null = null;
-  private controller = new AbortController();
-  private wake: (() => void) | null = null;
+  private readonly passes: BackgroundPasses;
   private lastError: string | null = null;
 
-  constructor(private readonly options: KnowledgeIndexerOptions) {}
+  constructor(private readonly options: KnowledgeIndexerOptions) {
+    this.passes = new BackgroundPasses({ name: 'knowledge', intervalMs: options.intervalMs, log: options.log, pass: (signal) => this.runOnce(signal) });
+  }
 
   get model(): string | null {
     return this.options.model;
@@ -53,21 +54,17 @@ export class KnowledgeIndexer {
 
   start(): void {
     const { model, store, log } = this.options;
-    if (!model || this.running) return;
+    if (!model || this.passes.started) return;
     const state = store.state();
     if (state?.model !== model) {
       if (state) log.info(`knowledge: the embedding model changed from ${state.model} to ${model}; re-embedding every chunk`);
       store.reset(model);
     }
-    this.controller = new AbortController();
-    this.running = this.loop();
+    this.passes.start();
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort();
-    this.wake?.();
-    await this.running;
-    this.running = null;
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** After a restore the index on disk is another one: check its model again and go on from its queue. */
@@ -78,7 +75,7 @@ export class KnowledgeIndexer {
 
   /** New chunks are queued: look now rather than at the next interval. */
   nudge(): void {
-    this.wake?.();
+    this.passes.nudge();
   }
 
   status(experienceId?: number): KnowledgeIndexerStatus {
@@ -87,32 +84,6 @@ export class KnowledgeIndexer {
     let state: KnowledgeIndexerStatus['state'] = 'off';
     if (model) state = progress.failing > 0 ? 'failing' : progress.waiting > 0 ? 'indexing' : 'idle';
     return { ...progress, model, state, lastError: progress.lastError ?? (model ? this.lastError : null) };
-  }
-
-  private async loop(): Promise<void> {
-    const signal = this.controller.signal;
-    while (!signal.aborted) {
-      let stored = 0;
-      try {
-        stored = await this.runOnce(signal);
-      } catch (err) {
-        this.options.log.error(`knowledge: indexing pass failed: ${(err as Error).message}`);
-      }
-      if (stored === 0 && !signal.aborted) await this.sleep(this.options.intervalMs, signal);
-    }
-  }
-
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-      if (signal.aborted) done();
-    });
   }
 
   private async runOnce(signal: AbortSignal): Promise<number> {

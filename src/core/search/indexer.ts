@@ -5,6 +5,7 @@ import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
 import type { IndexProgress, PendingMessage, SearchStore } from './store.js';
 import { recordEmbedding } from './usage.js';
+import { BackgroundPasses } from '../background-passes.js';
 
 /** Embedding models read a few thousand tokens at most; longer messages are embedded by their start. */
 export const MAX_EMBED_CHARS = 8_000;
@@ -54,14 +55,18 @@ function toVector(values: readonly number[], expected: number | null): Float32Ar
  * at fault. Changing the model starts the index afresh.
  */
 export class SearchIndexer {
-  private running: Promise<void> | null = null;
-  private controller = new AbortController();
-  private wake: (() => void) | null = null;
+  private readonly passes: BackgroundPasses;
   private lastProgressLog = 0;
   private lastError: string | null = null;
   private busy = false;
 
-  constructor(private readonly options: IndexerOptions) {}
+  constructor(private readonly options: IndexerOptions) {
+    this.passes = new BackgroundPasses({
+      name: 'search', intervalMs: options.intervalMs, log: options.log,
+      beforeFirst: () => options.store.dropDeadEntries(),
+      pass: (signal) => this.runOnce(signal),
+    });
+  }
 
   get model(): string | null {
     return this.options.model;
@@ -70,21 +75,17 @@ export class SearchIndexer {
   /** Checks the stored index against the configured model (re-indexing when it changed) and starts. */
   start(): void {
     const { model, store, log } = this.options;
-    if (!model || this.running) return;
+    if (!model || this.passes.started) return;
     const state = store.state();
     if (state?.model !== model) {
       if (state) log.info(`search: the embedding model changed from ${state.model} to ${model}; re-indexing every message`);
       store.reset(model);
     }
-    this.controller = new AbortController();
-    this.running = this.loop();
+    this.passes.start();
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort();
-    this.wake?.();
-    await this.running;
-    this.running = null;
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** After a restore the index on disk is another one: check its model again and go on from its queue. */
@@ -101,33 +102,6 @@ export class SearchIndexer {
     let indexer: IndexerState = 'off';
     if (model) indexer = progress.failing > 0 && this.lastError ? 'failing' : progress.queued > 0 || this.busy ? 'indexing' : 'idle';
     return { ...progress, model, dimension: current?.dimension ?? null, state: indexer, lastError: progress.lastError ?? this.lastError };
-  }
-
-  private async loop(): Promise<void> {
-    const signal = this.controller.signal;
-    this.options.store.dropDeadEntries();
-    while (!signal.aborted) {
-      let stored = 0;
-      try {
-        stored = await this.runOnce(signal);
-      } catch (err) {
-        this.options.log.error(`search: indexing pass failed: ${(err as Error).message}`);
-      }
-      if (stored === 0 && !signal.aborted) await this.sleep(this.options.intervalMs, signal);
-    }
-  }
-
-  private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-      if (signal.aborted) done();
-    });
   }
 
   /** One pass: up to `concurrency` batches embedded at once. Resolves to the messages stored. */
