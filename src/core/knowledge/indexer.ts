@@ -5,7 +5,7 @@ import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
 import { MAX_EMBED_CHARS } from '../search/indexer.js';
 import type { KnowledgeProgress, KnowledgeStore, PendingChunk } from './store.js';
-import { recordKnowledgeEmbedding } from './usage.js';
+import { recordEmbedding } from '../usage/embedding.js';
 import { BackgroundPasses } from '../background-passes.js';
 
 const RETRY_BASE_MS = 5_000;
@@ -158,10 +158,11 @@ export class KnowledgeIndexer {
   }
 
   private record(batch: PendingChunk[], texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {
-    return recordKnowledgeEmbedding(
+    return recordEmbedding(
       this.options,
       { modelId: this.options.model!, texts, usage: outcome?.usage ?? null, answered: outcome !== null, latencyMs, error },
-      { experienceId: batch[0]!.experienceId },
+      { platform: null, userId: null, experienceId: batch[0]!.experienceId },
+      'knowledge',
     );
   }
 }

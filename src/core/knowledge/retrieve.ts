@@ -9,7 +9,7 @@ import { MIN_MEANING_SIMILARITY } from '../search/service.js';
 import { readJson } from '../json-column.js';
 import { chunksWithDocuments } from './repository.js';
 import type { KnowledgeStore } from './store.js';
-import { recordKnowledgeEmbedding } from './usage.js';
+import { recordEmbedding } from '../usage/embedding.js';
 
 /**
  * How similar (cosine) a chunk must be to the question to count as found by meaning: the
@@ -146,13 +146,13 @@ export class KnowledgeRetriever {
     const who = { experienceId, platform: options.asker?.platform ?? null, userId: options.asker?.userId ?? null };
     try {
       const outcome = await router.embed(model, [question], AbortSignal.timeout(QUERY_EMBED_TIMEOUT_MS));
-      await recordKnowledgeEmbedding(this.options, { modelId: model, texts: [question], usage: outcome.usage, latencyMs: outcome.latencyMs, error: null, answered: true }, who);
+      await recordEmbedding(this.options, { modelId: model, texts: [question], usage: outcome.usage, latencyMs: outcome.latencyMs, error: null, answered: true }, who, 'knowledge');
       const vector = Float32Array.from(outcome.vectors[0] ?? []);
       if (vector.length !== index.dimension) throw new ProviderError('malformed', `the question's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
       return store.nearest(experienceId, vector, POOL).filter((r) => 1 - r.score >= KNOWLEDGE_MIN_SIMILARITY).map((r) => r.chunkId);
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
-      await recordKnowledgeEmbedding(this.options, { modelId: model, texts: [question], usage: null, latencyMs: Math.round(performance.now() - started), error, answered: false }, who);
+      await recordEmbedding(this.options, { modelId: model, texts: [question], usage: null, latencyMs: Math.round(performance.now() - started), error, answered: false }, who, 'knowledge');
       log.warn(`knowledge: could not embed the question with ${model}: ${error.message}; keywords only`);
       return [];
     }

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
 import type { IndexProgress, PendingMessage, SearchStore } from './store.js';
-import { recordEmbedding } from './usage.js';
+import { recordEmbedding } from '../usage/embedding.js';
 import { BackgroundPasses } from '../background-passes.js';
 
 /** Embedding models read a few thousand tokens at most; longer messages are embedded by their start. */

@@ -10,7 +10,7 @@ import { reciprocalRankFusion } from './fuse.js';
 import type { SearchIndexer } from './indexer.js';
 import { snippetOf } from './snippet.js';
 import type { SearchStore, VectorFilter } from './store.js';
-import { recordEmbedding } from './usage.js';
+import { recordEmbedding } from '../usage/embedding.js';
 import { firstPlatformMessageIds } from '../conversations/platform-messages.js';
 
 /** a search waits this long for its query's embedding, then answers with keywords alone */

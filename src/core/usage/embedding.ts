@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import { splitModelId } from '../providers/router.js';
 import type { TokenUsage } from '../providers/types.js';
-import { recordUsage, usageRow, type UsageContext } from '../usage/ledger.js';
+import { recordUsage, usageRow, type UsageContext } from './ledger.js';
 
 export interface EmbeddingCall {
   modelId: string;
@@ -18,11 +18,16 @@ export interface EmbeddingCall {
   error: ProviderError | null;
 }
 
-/** One `embedding` usage row; a failure to write it is logged, never thrown. */
+/**
+ * One usage row for an embedding call: `embedding` for conversation search, `knowledge` for
+ * documents and the questions asked of them, so Usage tells them apart. A failure to write it is
+ * logged, never thrown.
+ */
 export async function recordEmbedding(
   deps: { db: Db; prices: PriceTable; log: Logger },
   call: EmbeddingCall,
   who: Omit<UsageContext, 'purpose' | 'conversationId' | 'messageId'> = { platform: null, userId: null, experienceId: null },
+  purpose: Extract<UsageContext['purpose'], 'embedding' | 'knowledge'> = 'embedding',
 ): Promise<void> {
   const { provider, model } = splitModelId(call.modelId);
   const providerCall = {
@@ -32,9 +37,9 @@ export async function recordEmbedding(
   };
   const estimate = call.answered ? call.texts.reduce((sum, t) => sum + estimateTokens(t), 0) : 0;
   try {
-    const row = usageRow(providerCall, { ...who, conversationId: null, messageId: null, purpose: 'embedding' }, deps.prices, estimate);
+    const row = usageRow(providerCall, { ...who, conversationId: null, messageId: null, purpose }, deps.prices, estimate);
     await recordUsage(deps.db, [call.error ? { ...row, status: 'error' } : row]);
   } catch (err) {
-    deps.log.warn(`search: could not record embedding usage: ${(err as Error).message}`);
+    deps.log.warn(`${purpose === 'knowledge' ? 'knowledge' : 'search'}: could not record embedding usage: ${(err as Error).message}`);
   }
 }
