@@ -86,13 +86,18 @@ export function formatSources(sources: readonly Source[]): string {
 export class KnowledgeRetriever {
   constructor(private readonly options: RetrieverOptions) {}
 
+  /** Whether the Experience has any chunk to search: cheap, checked before anything else is done. */
+  hasKnowledge(experienceId: number): boolean {
+    return this.options.store.hasChunks(experienceId);
+  }
+
   async retrieve(experienceId: number, query: string, options: RetrieveOptions): Promise<Source[]> {
     const question = query.trim();
     const limit = options.limit ?? 8;
     if (!question || limit <= 0 || options.maxTokens <= 0) return [];
     const { store, db } = this.options;
     // an Experience without documents costs its turns nothing, not even the question's embedding
-    if (!store.hasChunks(experienceId)) return [];
+    if (!this.hasKnowledge(experienceId)) return [];
     const keyword = store.keyword(experienceId, question, POOL).map((r) => r.chunkId);
     const meaning = await this.meaning(experienceId, question, options);
     const fused = reciprocalRankFusion([keyword, meaning]);

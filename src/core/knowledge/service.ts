@@ -186,6 +186,11 @@ export class KnowledgeService {
     return this.options.indexer.status(experienceId);
   }
 
+  /** Whether answers in this Experience have documents to cite. */
+  hasKnowledge(experienceId: number): boolean {
+    return this.options.retriever.hasKnowledge(experienceId);
+  }
+
   retrieve(experienceId: number, query: string, options: RetrieveOptions): Promise<Source[]> {
     return this.options.retriever.retrieve(experienceId, query, options);
   }

@@ -8,7 +8,8 @@ import type { EngineDeps } from './deps.js';
  * (an embedding provider down) costs the answer its sources, never the answer.
  */
 export async function sourcesForTurn(deps: EngineDeps, experience: Experience, questionId: number, user: { platform: string; id: string }): Promise<Source[]> {
-  if (!deps.knowledge) return [];
+  // most Experiences have no documents: their turns pay one indexed lookup, not a message read
+  if (!deps.knowledge?.hasKnowledge(experience.id)) return [];
   const question = await deps.conversations.message(questionId);
   if (question.role !== 'user' || !question.content.trim()) return [];
   try {
