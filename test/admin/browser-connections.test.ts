@@ -1,42 +1,35 @@
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { databaseFile } from '../../src/core/db/open.js';
 import { modelDefaults } from '../../src/core/settings.js';
 import { startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startBrowserAdmin, type BrowserAdmin } from '../support/browser-admin.js';
+import { describeInBrowser, signedInPage } from '../support/browser.js';
 
 /** A newcomer's connection in Chromium: add it against a fake OpenAI server, test, save, pick its model. */
 
 const KEY = 'sk-browser-connection-secret-5150';
 
 describeInBrowser('connections in Chromium', () => {
-  let rt: TestRuntime;
+  let world: BrowserAdmin;
   let lab: FakeProviderServer;
-  let admin: RunningAdmin;
-  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
 
   beforeAll(async () => {
     lab = await startFakeOpenAI({ models: ['lab-model', 'lab-coder'] });
-    rt = await startTestRuntime();
-    admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
-    browser = await launchBrowser();
+    world = await startBrowserAdmin();
   });
   afterAll(async () => {
-    await browser?.close();
-    await admin?.close();
-    await rt?.shutdown();
+    await world?.close();
     await lab?.close();
   });
 
   beforeEach(async () => {
-    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD, /status of 422/));
+    ({ context, page, problems } = await signedInPage(world.browser, world.admin.url, ADMIN_PASSWORD, /status of 422/));
   });
   afterEach(async () => {
     await context.close();
@@ -77,12 +70,12 @@ describeInBrowser('connections in Chromium', () => {
     await page.locator('#default-fallbacks-1').fill('openai/gpt-4o-mini');
     await page.locator('#models-defaults').getByRole('button', { name: 'Save' }).click();
     await page.locator('#models-defaults').getByText('Saved.').waitFor();
-    expect(await modelDefaults(rt.database.db, rt.deps.config)).toMatchObject({ defaultModel: 'lab/lab-model', fallbacks: ['openai/gpt-4o-mini'] });
+    expect(await modelDefaults(world.rt.database.db, world.rt.deps.config)).toMatchObject({ defaultModel: 'lab/lab-model', fallbacks: ['openai/gpt-4o-mini'] });
 
     // the key is nowhere in plain text: not the log, not the SQLite file
-    expect(JSON.stringify(rt.logs)).not.toContain(KEY);
-    rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    expect(readFileSync(databaseFile(rt.dir)).includes(Buffer.from(KEY))).toBe(false);
+    expect(JSON.stringify(world.rt.logs)).not.toContain(KEY);
+    world.rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    expect(readFileSync(databaseFile(world.rt.dir)).includes(Buffer.from(KEY))).toBe(false);
   });
 
   it('should fit a phone at 390 px', async () => {

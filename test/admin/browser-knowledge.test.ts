@@ -1,35 +1,28 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startBrowserAdmin, type BrowserAdmin } from '../support/browser-admin.js';
+import { describeInBrowser, signedInPage } from '../support/browser.js';
 
 /** On a phone in Chromium: upload a file, see it indexed, ask the test box, open the preview; drop a second file. */
 
 const MANUAL = 'The espresso machine needs descaling every month. Fill the tank with descaler and run the rinse programme twice.';
 
 describeInBrowser('Knowledge in Chromium at 390 px', () => {
-  let rt: TestRuntime;
-  let admin: RunningAdmin;
-  let browser: Browser;
+  let world: BrowserAdmin;
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
 
   beforeAll(async () => {
-    rt = await startTestRuntime();
-    admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
-    browser = await launchBrowser();
+    world = await startBrowserAdmin();
   });
   afterAll(async () => {
-    await browser?.close();
-    await admin?.close();
-    await rt?.shutdown();
+    await world?.close();
   });
 
   beforeEach(async () => {
-    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD));
+    ({ context, page, problems } = await signedInPage(world.browser, world.admin.url, ADMIN_PASSWORD));
     await page.setViewportSize({ width: 390, height: 844 });
   });
   afterEach(async () => {
@@ -75,7 +68,7 @@ describeInBrowser('Knowledge in Chromium at 390 px', () => {
     await page.locator('.drop-names').getByText('shed.txt').waitFor();
     await Promise.all([page.waitForURL('**/knowledge/general/upload'), page.getByRole('button', { name: 'Upload' }).click()]);
     await page.locator('#knowledge-results').getByText('shed.txt').waitFor();
-    const docs = await rt.knowledge.list((await rt.deps.experiences.require('general')).id);
+    const docs = await world.rt.knowledge.list((await world.rt.deps.experiences.require('general')).id);
     expect(docs.map((d) => d.fileName)).toContain('shed.txt');
   });
 });

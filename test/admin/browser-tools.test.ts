@@ -1,36 +1,29 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { adminContext, startAdmin, type RunningAdmin } from '../../src/admin/index.js';
 import { homelabServer } from '../fakes/mcp/support.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
-import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
-import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
+import { startBrowserAdmin, type BrowserAdmin } from '../support/browser-admin.js';
+import { describeInBrowser, signedInPage } from '../support/browser.js';
 
 /** On a phone in Chromium: add an MCP server, Test it, see its tools, and set one to ask first. */
 
 const SECRET = 'browser-mcp-secret-2718';
 
 describeInBrowser('Tools in Chromium at 390 px', () => {
-  let rt: TestRuntime;
-  let admin: RunningAdmin;
-  let browser: Browser;
+  let world: BrowserAdmin;
   let context: BrowserContext;
   let page: Page;
   let problems: string[];
 
   beforeAll(async () => {
-    rt = await startTestRuntime();
-    admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
-    browser = await launchBrowser();
+    world = await startBrowserAdmin();
   });
   afterAll(async () => {
-    await browser?.close();
-    await admin?.close();
-    await rt?.shutdown();
+    await world?.close();
   });
 
   beforeEach(async () => {
-    ({ context, page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD, /status of 422/));
+    ({ context, page, problems } = await signedInPage(world.browser, world.admin.url, ADMIN_PASSWORD, /status of 422/));
     await page.setViewportSize({ width: 390, height: 844 });
   });
   afterEach(async () => {
@@ -68,7 +61,7 @@ describeInBrowser('Tools in Chromium at 390 px', () => {
     await page.getByText('Saved the tools of').waitFor();
     expect(await page.getByLabel('homelab__list_machines').inputValue()).toBe('confirm');
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-    const tools = (await rt.deps.experiences.require('homelab')).tools;
+    const tools = (await world.rt.deps.experiences.require('homelab')).tools;
     expect(tools.sources).toEqual(['homelab']);
     expect(tools.modes).toEqual({ homelab__list_machines: 'confirm' });
   });
