@@ -14,13 +14,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import OpenAI from 'openai';
 import { loadConfig } from '../src/core/config.js';
-import type { Inbound, Reply } from '../src/core/inbound.js';
 import { silentLogger } from '../src/core/log.js';
 import { startRuntime } from '../src/core/runtime.js';
 import { ToolRegistry } from '../src/core/tools/registry.js';
 import { McpServers } from '../src/core/tools/mcp/source.js';
 import type { ToolCallContext, ToolDefinition, ToolOutput, ToolSource } from '../src/core/tools/types.js';
 import { startFakeOpenAI } from '../test/fakes/providers.js';
+import { NullReply, message } from './chat.js';
 import { figure, summarise } from './stats.js';
 
 const TURNS = 200;
@@ -28,26 +28,6 @@ const MCP_CALLS = 300;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const HOMELAB = path.join(ROOT, 'test/fakes/mcp/homelab-server.ts');
-
-class NullReply implements Reply {
-  readonly capabilities = { maxMessageLength: 2000, minEditIntervalMs: 1000, markdown: 'commonmark' as const, buttons: true, threads: false };
-  private n = 0;
-  async post(): Promise<string> {
-    return `r${++this.n}`;
-  }
-  async edit(): Promise<void> {}
-  async typing(): Promise<void> {}
-}
-
-let events = 0;
-function message(text: string): Inbound {
-  const n = ++events;
-  return {
-    platform: 'bench', eventId: `e${n}`, channelId: 'dm-ada', threadId: null, messageId: `m${n}`,
-    author: { id: 'ada', name: 'Ada', isBot: false }, text, attachments: [], replyTo: null,
-    mentionsBot: false, isDirect: true, kind: 'message',
-  };
-}
 
 /** A tool that answers at once and notes when its result left it. */
 class Stopwatch implements ToolSource {
@@ -88,7 +68,7 @@ async function loopOverhead(): Promise<void> {
 
     arrivals.length = 0;
     fake.script({ toolCalls: [{ id: `c${i}`, name: 'bench__ping', arguments: {} }] }, {});
-    await runtime.engine.handle(message('ping'), reply);
+    await runtime.engine.handle(message('ada', 'ping'), reply);
     // the answer's request after the tool's result: the last arrival of the turn (a title call may precede)
     const gap = arrivals.at(-1)! - stopwatch.resultAt;
     if (i >= 20) {

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import OpenAI from 'openai';
 import { loadConfig } from '../src/core/config.js';
-import type { Inbound, Reply } from '../src/core/inbound.js';
 import { silentLogger } from '../src/core/log.js';
 import { startRuntime } from '../src/core/runtime.js';
+import { NullReply, message } from './chat.js';
 import { figure, summarise } from './stats.js';
 
 const TURNS = 300;
@@ -30,27 +30,6 @@ function startFake(env: Record<string, string>): Promise<{ url: string; child: C
     child.once('error', reject);
     createInterface({ input: child.stdout! }).once('line', (url) => resolve({ url, child }));
   });
-}
-
-/** An in-process adapter: what a platform would receive, with no network in between. */
-class NullReply implements Reply {
-  readonly capabilities = { maxMessageLength: 2000, minEditIntervalMs: 1000, markdown: 'commonmark' as const, buttons: true, threads: false };
-  private n = 0;
-  async post(): Promise<string> {
-    return `r${++this.n}`;
-  }
-  async edit(): Promise<void> {}
-  async typing(): Promise<void> {}
-}
-
-let events = 0;
-function message(user: string, text: string): Inbound {
-  const n = ++events;
-  return {
-    platform: 'bench', eventId: `e${n}`, channelId: `dm-${user}`, threadId: null, messageId: `m${n}`,
-    author: { id: user, name: user, isBot: false }, text, attachments: [], replyTo: null,
-    mentionsBot: false, isDirect: true, kind: 'message',
-  };
 }
 
 async function directTurn(client: OpenAI): Promise<number> {
