@@ -187,6 +187,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
     });
     indexer.start();
+    // nothing is being added yet: a document still being read was cut short by the last stop
+    await knowledge.failInterrupted();
     knowledge.indexer.start();
     return {
       engine,

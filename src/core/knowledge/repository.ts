@@ -1,7 +1,7 @@
 import type { Db } from '../db/open.js';
 import type { DbExecutor } from '../db/types.js';
 import type { DocumentChunk } from './types.js';
-import type { KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeDocumentUpdate, NewKnowledgeDocument } from './table.js';
+import type { DocumentSource, KnowledgeChunkRow, KnowledgeDocumentRow, KnowledgeDocumentUpdate, NewKnowledgeDocument } from './table.js';
 
 /** The documents and chunks tables; the FTS index, queue and vectors are SQLite's own (store.ts). */
 
@@ -32,6 +32,18 @@ export async function listDocuments(db: DbExecutor, experienceId: number): Promi
 
 export async function updateDocument(db: DbExecutor, id: number, update: KnowledgeDocumentUpdate): Promise<void> {
   await db.updateTable('knowledge_documents').set(update).where('id', '=', id).execute();
+}
+
+/** Marks every "queued" document of one source failed with `error`; returns their ids. */
+export async function failQueuedDocuments(db: DbExecutor, source: DocumentSource, error: string): Promise<number[]> {
+  const rows = await db
+    .updateTable('knowledge_documents')
+    .set({ status: 'failed', error })
+    .where('status', '=', 'queued')
+    .where('source', '=', source)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 /** Deletes a document; its chunks go by cascade, and their triggers take FTS, queue and vector rows. */

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { chunkDocument } from './chunk.js';
 import { extractDocument } from './extract/index.js';
 import type { KnowledgeIndexer, KnowledgeIndexerStatus } from './indexer.js';
-import { deleteDocument, findDocument, findDocumentByHash, insertDocument, listDocuments, replaceChunks, updateDocument } from './repository.js';
+import { deleteDocument, failQueuedDocuments, findDocument, findDocumentByHash, insertDocument, listDocuments, replaceChunks, updateDocument } from './repository.js';
 import type { KnowledgeRetriever, RetrieveOptions, Source } from './retrieve.js';
 import type { DocumentSource, DocumentStatus, KnowledgeDocumentRow } from './table.js';
 import type { ChunkOptions, DocumentBlock, DocumentChunk, DocumentFormat, ExtractedDocument, ExtractLimits, IncomingFile } from './types.js';
@@ -15,7 +15,12 @@ export type Extractor = (file: IncomingFile, limits: ExtractLimits) => Promise<E
 export type Chunker = (doc: ExtractedDocument, options: ChunkOptions) => DocumentChunk[];
 
 const MEGABYTE = 1024 * 1024;
-export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = { maxBytes: 25 * MEGABYTE, maxPages: 500, maxChars: 2_000_000 };
+/**
+ * A document added to the knowledge (upload, URL, chat command). 64 MB takes a manual whose
+ * scans or photos make it large; the text kept is bounded by pages and characters, and a
+ * chat attachment read into one message has its own, smaller limits (context/attachments.ts).
+ */
+export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = { maxBytes: 64 * MEGABYTE, maxPages: 500, maxChars: 2_000_000 };
 export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxTokens: 400, overlapTokens: 50 };
 /** characters of a document's text a preview shows */
 export const PREVIEW_CHARS = 4_000;
@@ -88,6 +93,14 @@ function textDocument(title: string, text: string): ExtractedDocument {
   return { format: 'text', title, blocks, pageCount: null, pagesWithoutText: [], notes: [] };
 }
 
+/** What to tell about a document whose reading a stop cut short: its bytes were never kept, so it must come again. */
+const INTERRUPTED: Record<DocumentSource, string> = {
+  upload: 'Reading it was interrupted when Threadloom stopped; add the file again.',
+  chat: 'Reading it was interrupted when Threadloom stopped; add the file again.',
+  url: 'Reading it was interrupted when Threadloom stopped; add the URL again.',
+  text: 'Adding it was interrupted when Threadloom stopped; add the text again.',
+};
+
 function notFound(id: number): ThreadloomError {
   return new ThreadloomError('not_found', `knowledge document ${id} not found`, { userMessage: `There is no document ${id}.` });
 }
@@ -144,6 +157,25 @@ export class KnowledgeService {
       title: name, file_name: name, mime_type: 'text/plain', size_bytes: Buffer.byteLength(text), source: 'text', source_url: null, added_by: addedBy,
     });
     return this.index(row.id, textDocument(name, text));
+  }
+
+  /**
+   * At start, before anything is added: a document still "queued" was being read when the
+   * process stopped (killed, power lost). Its file was held in memory only, so it cannot be
+   * read again here; it becomes failed, saying to add it again. Chunks and their text are
+   * written with the status in one transaction, so an "indexing" document has all of them and
+   * its vectors resume from the queue (indexer).
+   */
+  async failInterrupted(): Promise<KnowledgeDocument[]> {
+    const failed: KnowledgeDocument[] = [];
+    for (const source of Object.keys(INTERRUPTED) as DocumentSource[]) {
+      for (const id of await failQueuedDocuments(this.options.db, source, INTERRUPTED[source])) {
+        const doc = (await this.get(id))!;
+        this.options.log.warn(`knowledge: "${doc.fileName}" (document ${id}) was being read when Threadloom stopped; it is marked failed and must be added again`);
+        failed.push(doc);
+      }
+    }
+    return failed;
   }
 
   async list(experienceId: number): Promise<KnowledgeDocument[]> {
@@ -205,7 +237,9 @@ export class KnowledgeService {
         userMessage: `This is already in the knowledge as "${existing.title}" (document ${existing.id}, added ${existing.created_at.slice(0, 10)}).`,
       });
     const existing = await findDocumentByHash(this.options.db, experienceId, contentHash);
-    if (existing) throw refuse(existing);
+    // a failed document holds no chunks: adding the same bytes again is trying again
+    if (existing?.status === 'failed') await deleteDocument(this.options.db, existing.id);
+    else if (existing) throw refuse(existing);
     try {
       return await insertDocument(this.options.db, { ...fields, experience_id: experienceId, format: 'text', content_hash: contentHash, status: 'queued' });
     } catch (err) {

@@ -1,12 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ThreadloomError } from '../../../src/core/errors.js';
 import { createKnowledge } from '../../../src/core/knowledge/create.js';
 import { KnowledgeService } from '../../../src/core/knowledge/service.js';
+import { until } from '../../support/wait.js';
 import { file, knowledgeWorld, readFake, type KnowledgeWorld } from './world.js';
 
 let world: KnowledgeWorld;
+/** data dirs a test keeps across a restart */
+const dirs: string[] = [];
 afterEach(async () => {
   await world?.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const GUIDE = `# Install
@@ -58,6 +65,44 @@ describe(KnowledgeService.name, () => {
       );
       await expect(broken.add(world.homelab, file('guide.md', GUIDE), 'test:ada')).rejects.toThrow('chunker bug');
       expect(await world.knowledge.list(world.homelab)).toMatchObject([{ status: 'failed', error: 'could not be indexed: chunker bug' }]);
+    });
+
+    it('should take a file again that failed before, in place of the failed document', async () => {
+      world = await knowledgeWorld({ embedding: false });
+      const { rt } = world;
+      const flaky = createKnowledge(
+        { database: rt.database, config: rt.deps.config, router: rt.deps.router, prices: rt.deps.prices, log: rt.deps.log, now: rt.deps.now },
+        { extract: async () => { throw new Error('disk hiccup'); } },
+      );
+      await expect(flaky.add(world.homelab, file('guide.md', GUIDE), 'test:ada')).rejects.toThrow();
+      const again = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
+      expect(again.status).toBe('indexed');
+      expect((await world.knowledge.list(world.homelab)).map((d) => [d.id, d.status])).toEqual([[again.id, 'indexed']]);
+    });
+
+    it('should mark a file that was being read when Threadloom stopped as failed at the next start, saying to add it again, and take it again', async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-knowledge-interrupted-'));
+      dirs.push(dir);
+      world = await knowledgeWorld({ embedding: false, dir });
+      const { rt } = world;
+      // reading never ends: the process stops with the document recorded and nothing read
+      const reading = createKnowledge(
+        { database: rt.database, config: rt.deps.config, router: rt.deps.router, prices: rt.deps.prices, log: rt.deps.log, now: rt.deps.now },
+        { extract: () => new Promise(() => {}) },
+      );
+      void reading.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
+      void reading.add(world.homelab, file('notes.txt', 'Set a static address.'), 'test:ada', 'url', 'https://wiki.lan/notes.txt');
+      await until(() => world.knowledge.status(world.homelab).documents.queued === 2);
+      await world.close();
+
+      world = await knowledgeWorld({ embedding: false, dir });
+      expect((await world.knowledge.list(world.homelab)).map((d) => [d.fileName, d.status, d.error])).toEqual([
+        ['notes.txt', 'failed', 'Reading it was interrupted when Threadloom stopped; add the URL again.'],
+        ['guide.md', 'failed', 'Reading it was interrupted when Threadloom stopped; add the file again.'],
+      ]);
+      expect(world.knowledge.status(world.homelab).documents).toMatchObject({ queued: 0, failed: 2 });
+      const again = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
+      expect(again).toMatchObject({ status: 'indexed', chunkCount: 2 });
     });
 
     it('should read a Markdown file with the real reader and chunker when none is injected', async () => {
