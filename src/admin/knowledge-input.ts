@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { MultipartFile } from '@fastify/multipart';
 import { ThreadloomError } from '../core/errors.js';
 import { formatBytes } from '../core/format/figures.js';
-import type { KnowledgeDocument, KnowledgeService } from '../core/knowledge/service.js';
+import { DocumentRefused, type KnowledgeDocument, type KnowledgeService } from '../core/knowledge/service.js';
 import type { DocumentSource } from '../core/knowledge/table.js';
 import type { IncomingFile } from '../core/knowledge/types.js';
 import type { FetchUrlConfig } from '../core/tools/builtin/config.js';
@@ -50,8 +50,9 @@ function describeAdded(doc: KnowledgeDocument): AddResult {
 }
 
 /**
- * Adds one file and says how it went. A duplicate is refused (nothing recorded); a file that
- * cannot be read is kept as failed with the reason; anything else unexpected is logged.
+ * Adds one file and says how it went. A duplicate, or a format not read, is refused (nothing
+ * recorded); a file that cannot be read is kept as failed with the reason; anything else
+ * unexpected is logged.
  */
 export async function addOne(
   knowledge: KnowledgeService,
@@ -65,8 +66,7 @@ export async function addOne(
     return describeAdded(await knowledge.add(experienceId, file, addedBy, source, sourceUrl));
   } catch (err) {
     if (!(err instanceof ThreadloomError)) throw err;
-    const duplicate = err.message.startsWith('duplicate of');
-    return { name: file.name, outcome: duplicate ? 'refused' : 'failed', message: err.userMessage, documentId: null };
+    return { name: file.name, outcome: err instanceof DocumentRefused ? 'refused' : 'failed', message: err.userMessage, documentId: null };
   }
 }
 

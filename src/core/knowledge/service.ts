@@ -4,7 +4,7 @@ import { ThreadloomError } from '../errors.js';
 import { readJson } from '../json-column.js';
 import type { Logger } from '../log.js';
 import { chunkDocument } from './chunk.js';
-import { extractDocument } from './extract/index.js';
+import { extractDocument, refusalOf } from './extract/index.js';
 import type { KnowledgeIndexer, KnowledgeIndexerStatus } from './indexer.js';
 import { deleteDocument, failQueuedDocuments, findDocument, findDocumentByHash, insertDocument, listDocuments, replaceChunks, updateDocument } from './repository.js';
 import type { KnowledgeRetriever, RetrieveOptions, Source } from './retrieve.js';
@@ -101,6 +101,14 @@ const INTERRUPTED: Record<DocumentSource, string> = {
   text: 'Adding it was interrupted when Threadloom stopped; add the text again.',
 };
 
+/** A file not taken at all (a duplicate, too large, not a document Threadloom reads): nothing was recorded. */
+export class DocumentRefused extends ThreadloomError {
+  constructor(message: string, userMessage: string) {
+    super('invalid', message, { userMessage });
+    this.name = 'DocumentRefused';
+  }
+}
+
 function notFound(id: number): ThreadloomError {
   return new ThreadloomError('not_found', `knowledge document ${id} not found`, { userMessage: `There is no document ${id}.` });
 }
@@ -124,17 +132,21 @@ export class KnowledgeService {
   }
 
   /**
-   * Reads a file into an Experience's knowledge. The same bytes twice in one Experience are
-   * refused, naming the document they are. A file that cannot be read is kept as failed, with
-   * the reason, and the reason is thrown for the caller to show.
+   * Reads a file into an Experience's knowledge. A file too large or of a format not read, and
+   * the same bytes twice in one Experience (naming the document they are), are refused with
+   * nothing recorded. A file that cannot be read is kept as failed, with the reason, and the
+   * reason is thrown for the caller to show.
    */
   async add(experienceId: number, file: IncomingFile, addedBy: string, source: DocumentSource = 'upload', sourceUrl: string | null = null): Promise<KnowledgeDocument> {
+    const limits = this.options.limits ?? DEFAULT_EXTRACT_LIMITS;
+    const refusal = refusalOf(file, limits);
+    if (refusal) throw new DocumentRefused(refusal.message, refusal.userMessage);
     const row = await this.record(experienceId, sha256(file.bytes), {
       title: file.name, file_name: file.name, mime_type: file.mimeType, size_bytes: file.bytes.length, source, source_url: sourceUrl, added_by: addedBy,
     });
     let extracted: ExtractedDocument;
     try {
-      extracted = await this.extract(file, this.options.limits ?? DEFAULT_EXTRACT_LIMITS);
+      extracted = await this.extract(file, limits);
     } catch (err) {
       const error = err instanceof ThreadloomError ? err : new ThreadloomError('invalid', `could not read ${file.name}: ${(err as Error).message}`, { cause: err, userMessage: `"${file.name}" could not be read.` });
       await updateDocument(this.options.db, row.id, { status: 'failed', error: error.userMessage });
@@ -232,10 +244,11 @@ export class KnowledgeService {
     contentHash: string,
     fields: Pick<KnowledgeDocumentRow, 'title' | 'file_name' | 'mime_type' | 'size_bytes' | 'source' | 'source_url' | 'added_by'>,
   ): Promise<KnowledgeDocumentRow> {
-    const refuse = (existing: KnowledgeDocumentRow): ThreadloomError =>
-      new ThreadloomError('invalid', `duplicate of knowledge document ${existing.id}`, {
-        userMessage: `This is already in the knowledge as "${existing.title}" (document ${existing.id}, added ${existing.created_at.slice(0, 10)}).`,
-      });
+    const refuse = (existing: KnowledgeDocumentRow): DocumentRefused =>
+      new DocumentRefused(
+        `duplicate of knowledge document ${existing.id}`,
+        `This is already in the knowledge as "${existing.title}" (document ${existing.id}, added ${existing.created_at.slice(0, 10)}).`,
+      );
     const existing = await findDocumentByHash(this.options.db, experienceId, contentHash);
     // a failed document holds no chunks: adding the same bytes again is trying again
     if (existing?.status === 'failed') await deleteDocument(this.options.db, existing.id);

@@ -1,5 +1,5 @@
 import { Document, HeadingLevel, Packer, Paragraph, Table, TableCell, TableRow, TextRun } from 'docx';
-import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { concatTransformationMatrix, drawObject, PDFDocument, PDFName, popGraphicsState, pushGraphicsState, StandardFonts } from 'pdf-lib';
 import { deflateSync } from 'node:zlib';
 
 /** Real files for the extraction tests, made by the libraries people make them with. */
@@ -45,6 +45,29 @@ export interface PdfPage {
 }
 
 export async function makePdf(pages: PdfPage[], title?: string): Promise<Uint8Array> {
+  return (await buildPdf(pages, title)).save();
+}
+
+/**
+ * A PDF of `pages` followed by one page holding a photo-sized image of `imageBytes` raw RGB bytes
+ * (a large scan or photo, as in a manual that is mostly pictures): big on disk, text only in `pages`.
+ */
+export async function makeLargePdf(pages: PdfPage[], imageBytes: number): Promise<Uint8Array> {
+  const doc = await buildPdf(pages);
+  const width = 4096;
+  const height = Math.ceil(imageBytes / (width * 3));
+  const pixels = new Uint8Array(width * height * 3);
+  for (let i = 0; i < pixels.length; i += 4099) pixels[i] = i & 0xff;
+  const image = doc.context.register(
+    doc.context.stream(pixels, { Type: 'XObject', Subtype: 'Image', Width: width, Height: height, ColorSpace: 'DeviceRGB', BitsPerComponent: 8 }),
+  );
+  const page = doc.addPage([600, 800]);
+  page.node.setXObject(PDFName.of('Photo'), image);
+  page.pushOperators(pushGraphicsState(), concatTransformationMatrix(520, 0, 0, 720, 40, 40), drawObject('Photo'), popGraphicsState());
+  return doc.save({ useObjectStreams: false });
+}
+
+async function buildPdf(pages: PdfPage[], title?: string): Promise<PDFDocument> {
   const doc = await PDFDocument.create();
   if (title) doc.setTitle(title);
   const font = await doc.embedFont(StandardFonts.Helvetica);
@@ -74,7 +97,7 @@ export async function makePdf(pages: PdfPage[], title?: string): Promise<Uint8Ar
       y -= 14;
     }
   }
-  return doc.save();
+  return doc;
 }
 
 /** A three-page manual: headings on pages 1 and 2, a scanned page 3, text again on page 4. */

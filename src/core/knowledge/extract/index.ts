@@ -22,13 +22,31 @@ function decode(bytes: Uint8Array): string {
   return new TextDecoder('utf-8').decode(bytes).replace(/^\uFEFF/, '');
 }
 
-/** A file read into blocks with its structure; refused with a user-facing reason when it can't be. */
-export async function extractDocument(file: IncomingFile, limits: ExtractLimits): Promise<ExtractedDocument> {
+function unreadable(file: IncomingFile, why: Extract<FormatVerdict, { format: null }>['why']): ThreadloomError {
+  return new ThreadloomError('invalid', `${file.name} (${file.mimeType}) is not a readable document: ${why}`, {
+    userMessage: `"${file.name}" can't be read: ${REFUSALS[why]}.`,
+  });
+}
+
+/**
+ * Why a file is not taken at all, told before anything is done with it: too large, or not a
+ * document of a format read (a program, an archive, an image, an old Office file); null when it
+ * may be read. A file named as a PDF or Word document that is not one is read and fails (damaged).
+ */
+export function refusalOf(file: IncomingFile, limits: ExtractLimits): ThreadloomError | null {
   if (file.bytes.length > limits.maxBytes) {
-    throw new ThreadloomError('invalid', `${file.name} is ${file.bytes.length} bytes, over the ${limits.maxBytes} byte limit`, {
+    return new ThreadloomError('invalid', `${file.name} is ${file.bytes.length} bytes, over the ${limits.maxBytes} byte limit`, {
       userMessage: `"${file.name}" is ${megabytes(file.bytes.length)}; files up to ${megabytes(limits.maxBytes)} are read.`,
     });
   }
+  const verdict = detectFormat(file);
+  return verdict.format === null && (verdict.why === 'binary' || verdict.why === 'old-office') ? unreadable(file, verdict.why) : null;
+}
+
+/** A file read into blocks with its structure; refused with a user-facing reason when it can't be. */
+export async function extractDocument(file: IncomingFile, limits: ExtractLimits): Promise<ExtractedDocument> {
+  const refusal = refusalOf(file, limits);
+  if (refusal) throw refusal;
   const verdict = detectFormat(file);
   // the readers of PDF, Word and HTML load on first use: pdf.js, mammoth and html-to-text together
   // are ~60 MB and half a second that a start should not pay for a file that may never come
@@ -46,8 +64,6 @@ export async function extractDocument(file: IncomingFile, limits: ExtractLimits)
     case 'text':
       return extractText(file.name, decode(file.bytes), limits);
     case null:
-      throw new ThreadloomError('invalid', `${file.name} (${file.mimeType}) is not a readable document: ${verdict.why}`, {
-        userMessage: `"${file.name}" can't be read: ${REFUSALS[verdict.why]}.`,
-      });
+      throw unreadable(file, verdict.why);
   }
 }
