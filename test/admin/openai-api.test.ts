@@ -125,6 +125,23 @@ describe('OpenAI-compatible API', () => {
     expect(conversations).toHaveLength(2);
   });
 
+  it('continues the conversation when the client sends back an answer with the notice it was shown under it', async () => {
+    // a window of two messages: the second turn leaves the first out and says so under its answer
+    await admin.rt.deps.experiences.update('homelab', { contextPolicy: { maxMessages: 2, tokenBudget: null, summarize: false } });
+    admin.rt.openai.script({ answer: 'Three nodes.' }, { answer: 'Use a qdevice.' }, { answer: 'Yes, one vote.' });
+    const chat: Array<{ role: 'user' | 'assistant'; content: string }> = [];
+    for (const question of ['how many nodes for quorum?', 'and with two?', 'does the qdevice vote?']) {
+      chat.push({ role: 'user', content: question });
+      const completion = await client.chat.completions.create({ model: 'experience/homelab', messages: chat });
+      chat.push({ role: 'assistant', content: completion.choices[0]!.message.content! });
+    }
+    expect(chat[3]!.content).toMatch(/^Use a qdevice\.\n\nℹ Only the last 2 messages are used/);
+    const conversations = await apiConversations();
+    expect(conversations).toHaveLength(1);
+    const path = await admin.rt.deps.conversations.path(conversations[0]!);
+    expect(path.map((m) => m.content)).toEqual(['how many nodes for quorum?', 'Three nodes.', 'and with two?', 'Use a qdevice.', 'does the qdevice vote?', 'Yes, one vote.']);
+  });
+
   it('answers errors in OpenAI\'s shape: bad key, revoked key, unknown model, bad body', async () => {
     const bad = new OpenAI({ baseURL: client.baseURL, apiKey: 'tl-not-a-real-token', maxRetries: 0 });
     await expect(bad.chat.completions.create({ model: 'experience/general', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);

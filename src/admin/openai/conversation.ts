@@ -11,6 +11,15 @@ export interface ChatTurn {
 }
 
 /**
+ * A message the client sends back is the one stored, or for an answer, the stored text with the
+ * lines the client was shown under it (a notice such as "ℹ Only the last 20 messages are used").
+ */
+function sameMessage(stored: { role: string; content: string }, sent: ChatTurn): boolean {
+  if (stored.role !== sent.role) return false;
+  return sent.content === stored.content || (sent.role === 'assistant' && sent.content.startsWith(`${stored.content}\n\n`));
+}
+
+/**
  * OpenAI clients send the whole chat every time; Threadloom keeps it as a conversation. A request
  * continues the conversation whose active path is exactly its earlier messages. Candidates are
  * found by a key of the token, the Experience and the first user message; when none matches (a
@@ -32,7 +41,7 @@ export async function conversationFor(deps: EngineDeps, tokenId: number, experie
   for (const candidate of candidates) {
     if (candidate.experience_id !== experience.id) continue;
     const path = (await deps.conversations.path(candidate)).filter((m) => m.role === 'user' || m.role === 'assistant');
-    if (path.length === history.length && path.every((m, i) => m.role === history[i]!.role && m.content === history[i]!.content)) return candidate;
+    if (path.length === history.length && path.every((m, i) => sameMessage(m, history[i]!))) return candidate;
   }
   const threadId = candidates.length === 0 ? `chat:${key}` : `chat:${key}:${randomBytes(4).toString('hex')}`;
   const conversation = await deps.conversations.create({ platform: API_PLATFORM, channelId, threadId }, experience.id, `token:${tokenId}`);
