@@ -21,18 +21,41 @@ export interface AddResult {
   documentId: number | null;
 }
 
-/** An uploaded file as the multipart hook keeps it; `tooLarge` when its bytes were cut at the limit. */
+/**
+ * An uploaded file as the multipart hook keeps it; `tooLarge` when its bytes were cut at the
+ * limit, `overUpload` when the upload's earlier files already held all it may; either way its
+ * bytes are not kept.
+ */
 export interface UploadedFile extends IncomingFile {
   tooLarge: boolean;
+  overUpload: boolean;
+}
+
+/** What one upload may still hold in memory: every file is read before the first is added. */
+export interface UploadBudget {
+  maxBytes: number;
+  left: number;
 }
 
 const UPLOAD_ACCEPT = 'application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document, text/html, text/markdown, text/csv, text/plain;q=0.9, */*;q=0.5';
 
-/** Reads one file part into memory (a document is at most the extractor's byte limit). */
-export async function readFilePart(part: MultipartFile): Promise<UploadedFile> {
+/**
+ * Reads one file part into memory (a document is at most the extractor's byte limit) while the
+ * upload's budget lasts; a file cut at the limit, or past the budget, is read to its end and dropped.
+ */
+export async function readFilePart(part: MultipartFile, budget: UploadBudget): Promise<UploadedFile> {
   const chunks: Buffer[] = [];
-  for await (const chunk of part.file as AsyncIterable<Buffer>) chunks.push(chunk);
-  return { name: path.basename(part.filename), mimeType: part.mimetype || 'application/octet-stream', bytes: Buffer.concat(chunks), tooLarge: part.file.truncated };
+  let size = 0;
+  for await (const chunk of part.file as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= budget.left) chunks.push(chunk);
+    else chunks.length = 0;
+  }
+  const tooLarge = part.file.truncated;
+  const overUpload = !tooLarge && size > budget.left;
+  if (!tooLarge && !overUpload) budget.left -= size;
+  const bytes = tooLarge || overUpload ? Buffer.alloc(0) : Buffer.concat(chunks);
+  return { name: path.basename(part.filename), mimeType: part.mimetype || 'application/octet-stream', bytes, tooLarge, overUpload };
 }
 
 /** The parts of a multipart body named `field`: none, one or many. */
@@ -72,6 +95,11 @@ export async function addOne(
 
 export function tooLargeResult(file: UploadedFile, maxBytes: number): AddResult {
   return { name: file.name, outcome: 'refused', message: `It is larger than ${formatBytes(maxBytes)}, the most a document may be; nothing was added.`, documentId: null };
+}
+
+/** A file that came after the upload's earlier files held all one upload may. */
+export function overUploadResult(file: UploadedFile, budget: Pick<UploadBudget, 'maxBytes'>): AddResult {
+  return { name: file.name, outcome: 'refused', message: `The files in this upload come to more than ${formatBytes(budget.maxBytes)}; this one was not read. Add it in another upload.`, documentId: null };
 }
 
 /** A name for a fetched document: the last part of its path, else its host. */

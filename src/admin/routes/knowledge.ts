@@ -11,7 +11,7 @@ import type { DocumentBlock } from '../../core/knowledge/types.js';
 import { knowledgeSpend } from '../../core/usage/ledger.js';
 import { actorOf, audit } from '../audit.js';
 import type { AdminContext } from '../context.js';
-import { addFromUrl, addOne, filesOf, readFilePart, tooLargeResult, type AddResult } from '../knowledge-input.js';
+import { addFromUrl, addOne, filesOf, overUploadResult, readFilePart, tooLargeResult, type AddResult, type UploadBudget } from '../knowledge-input.js';
 
 /**
  * The Knowledge page: each Experience's documents with their progress; per Experience, upload
@@ -23,6 +23,8 @@ import { addFromUrl, addOne, filesOf, readFilePart, tooLargeResult, type AddResu
 
 /** files in one upload at most */
 const MAX_FILES = 50;
+/** bytes of files one upload holds in memory at most (all are read before the first is added): two of the largest documents */
+const UPLOAD_MAX_BYTES = 2 * DEFAULT_EXTRACT_LIMITS.maxBytes;
 /** the test box asks for no more than this many sources */
 const TEST_LIMIT = 8;
 
@@ -118,13 +120,16 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
   }
 
   // many files in one request: each is added on its own, so one that fails loses no other
+  const budgets = new WeakMap<FastifyRequest, UploadBudget>();
   app.register(async (uploads) => {
     await uploads.register(multipart, {
       attachFieldsToBody: 'keyValues',
       throwFileSizeLimit: false,
       limits: { fields: 10, fieldSize: 64 * 1024, files: MAX_FILES, parts: MAX_FILES + 10, headerPairs: 100, fileSize: DEFAULT_EXTRACT_LIMITS.maxBytes },
-      async onFile(part: MultipartFile) {
-        (part as MultipartFile & { value: unknown }).value = await readFilePart(part);
+      async onFile(this: FastifyRequest, part: MultipartFile) {
+        let budget = budgets.get(this);
+        if (!budget) budgets.set(this, (budget = { maxBytes: UPLOAD_MAX_BYTES, left: UPLOAD_MAX_BYTES }));
+        (part as MultipartFile & { value: unknown }).value = await readFilePart(part, budget);
       },
     });
     uploads.post('/knowledge/:slug/upload', { config: { upload: true } }, async (request, reply) => {
@@ -133,7 +138,9 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
       if (!files.length) return experiencePage(reply.code(400), found, { results: { heading: 'Nothing was uploaded', lines: [{ name: '(no file)', outcome: 'refused', message: 'Choose or drop one or more files first.', documentId: null }] } });
       const lines: AddResult[] = [];
       for (const file of files) {
-        lines.push(file.tooLarge ? tooLargeResult(file, DEFAULT_EXTRACT_LIMITS.maxBytes) : await addOne(knowledge(), found.id, file, actorOf(request)));
+        if (file.tooLarge) lines.push(tooLargeResult(file, DEFAULT_EXTRACT_LIMITS.maxBytes));
+        else if (file.overUpload) lines.push(overUploadResult(file, { maxBytes: UPLOAD_MAX_BYTES }));
+        else lines.push(await addOne(knowledge(), found.id, file, actorOf(request)));
       }
       await recordResults(request, found, lines, 'upload');
       return experiencePage(reply, found, { results: { heading: `Uploaded ${files.length} file${files.length === 1 ? '' : 's'}`, lines } });
