@@ -223,6 +223,9 @@ export class StreamRenderer {
   private scheduleFlush(): void {
     if (this.finished || this.flushTimer || this.inFlight || !this.nextWrite()) return;
     const delay = Math.max(0, this.nextWriteAt - this.now());
+    // due now (a platform without an edit interval, such as an API client): written at once, not
+    // after a timer, which would wait until the stream's chunks already read had all been pushed
+    if (delay === 0) return this.flush();
     const handle = this.scheduler.setTimeout(() => {
       this.flushTimer = null;
       this.flush();
