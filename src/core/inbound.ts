@@ -109,6 +109,11 @@ export interface Reply {
   startThread?(title: string): Promise<string>;
   /** names the thread this reply opened, once the conversation has a generated title */
   setTitle?(title: string): Promise<void>;
+  /**
+   * The answer is saved and its last write is done; what the turn does after (naming a new
+   * conversation) changes nothing the reader sees. An API client's response can end here.
+   */
+  answered?(): void;
 }
 
 /** What admission looks at; an invite (no message yet) is judged on the same facts. */

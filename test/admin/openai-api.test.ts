@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiToken } from '../../src/core/api-tokens.js';
 import { startTestAdmin, type TestAdmin } from '../support/admin.js';
 
@@ -54,7 +54,27 @@ describe('OpenAI-compatible API', () => {
     expect(usage).toHaveLength(1);
     expect(usage[0]).toMatchObject({ platform: 'api', tokens_in: 50, tokens_out: 9 });
     expect(await apiConversations()).toHaveLength(1);
-    expect(titleRequests()).toHaveLength(1);
+    await vi.waitFor(() => expect(titleRequests()).toHaveLength(1));
+  });
+
+  it('ends the response when the answer is written, and names the new conversation after it', async () => {
+    // the title call (to the other fake) is slow: the client does not wait for it
+    admin.rt.openai.script({ answer: 'Three nodes.' });
+    admin.rt.anthropic.script({ answer: 'Quorum sizes', delayMs: 1500 }, { answer: 'Streamed chats', delayMs: 1500 });
+    for (const stream of [false, true]) {
+      const question = stream ? 'and for a streamed chat?' : 'how many nodes for quorum?';
+      const text = stream
+        ? await (async () => {
+            let all = '';
+            for await (const chunk of await client.chat.completions.create({ model: 'experience/homelab', messages: [{ role: 'user', content: question }], stream: true })) all += chunk.choices[0]?.delta?.content ?? '';
+            return all;
+          })()
+        : (await client.chat.completions.create({ model: 'experience/homelab', messages: [{ role: 'user', content: question }] })).choices[0]!.message.content;
+      expect(text).toBe(stream ? 'Echo: and for a streamed chat?' : 'Three nodes.');
+      const conversation = (await apiConversations()).at(-1)!;
+      expect(conversation.title).toBeNull();
+      await vi.waitFor(async () => expect((await admin.rt.deps.conversations.get(conversation.id)).title).toBe(stream ? 'Streamed chats' : 'Quorum sizes'), { timeout: 5000 });
+    }
   });
 
   it('streams the answer in chunks that reassemble it exactly, with usage when asked', async () => {

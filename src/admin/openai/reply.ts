@@ -12,6 +12,9 @@ export class ApiReply implements Reply {
   refused = false;
   private shown = '';
   private posts = 0;
+  private markAnswered: () => void = () => undefined;
+  /** resolves when the answer is saved and written: the response may end, the turn may still be naming the conversation */
+  readonly whenAnswered = new Promise<void>((resolve) => (this.markAnswered = resolve));
 
   constructor(private readonly onDelta: (delta: string) => void = () => undefined) {}
 
@@ -32,6 +35,10 @@ export class ApiReply implements Reply {
   }
 
   async typing(): Promise<void> {}
+
+  answered(): void {
+    this.markAnswered();
+  }
 
   /** Text only grows for a client that already has a prefix: anything else is left as it was. */
   private advance(text: string): void {

@@ -135,9 +135,21 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
       total_tokens: (answer.tokens_in ?? 0) + (answer.tokens_out ?? 0),
     });
 
+    // the response ends when the answer is written: naming a new conversation, which follows in
+    // the same turn, is no reason to keep the client waiting for a second model call
+    const answerInto = async (apiReply: ApiReply): Promise<void> => {
+      let answered = false;
+      const handled = engine.handle(inbound, apiReply);
+      handled.catch((err) => {
+        if (answered) ctx.log.error('api: the turn failed after its answer was sent', { error: errorMessage(err) });
+      });
+      await Promise.race([handled, apiReply.whenAnswered]);
+      answered = true;
+    };
+
     if (!body.stream) {
       const apiReply = new ApiReply();
-      await engine.handle(inbound, apiReply);
+      await answerInto(apiReply);
       const result = turnResult(await outcome(), apiReply);
       if ('error' in result) return fail(reply, result.error);
       const { answer } = result;
@@ -165,7 +177,7 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
     send(chunk({ role: 'assistant', content: '' }));
     const apiReply = new ApiReply((delta) => send(chunk({ content: delta })));
     try {
-      await engine.handle(inbound, apiReply);
+      await answerInto(apiReply);
       finished = true;
       const result = turnResult(await outcome(), apiReply);
       if ('error' in result) {

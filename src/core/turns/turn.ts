@@ -104,6 +104,7 @@ export class TurnRunner {
       const footer = footerOf([input.notice, window.notice, ...sourceNotes, ...toolNotes, ending, ...budgetNotes]);
       const messageIds = await closeAnswerReply(deps, renderer, reply, { answer, outcome, footer });
       await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
+      reply.answered?.();
       // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
       if (!conversation.title && !running.signal.aborted) await titleConversation(deps, conversation, parentId, choice.candidates, usage, reply);
       return { answerId: answer.id, outcome, platformMessageIds: messageIds };
