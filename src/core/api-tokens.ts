@@ -10,6 +10,7 @@ export interface ApiToken {
 }
 
 const PREFIX = 'tl-';
+const LAST_USED_PRECISION_MS = 60_000;
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** Makes a token; the plain token is returned once and only its hash is stored. */
@@ -27,6 +28,11 @@ export async function verifyApiToken(db: Db, token: string, now: Date): Promise<
   if (!token.startsWith(PREFIX)) return null;
   const row = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', hash(token)).executeTakeFirst();
   if (!row || row.revoked_at) return null;
+  // "last used" is shown to the minute: a client making many calls writes it once a minute, not per call
+  const shown = row.last_used_at;
+  if (shown !== null && now.getTime() - Date.parse(shown) < LAST_USED_PRECISION_MS) {
+    return { id: row.id, name: row.name, createdAt: row.created_at, lastUsedAt: shown, revokedAt: null };
+  }
   await db.updateTable('api_tokens').set({ last_used_at: now.toISOString() }).where('id', '=', row.id).execute();
   return { id: row.id, name: row.name, createdAt: row.created_at, lastUsedAt: now.toISOString(), revokedAt: null };
 }
