@@ -6,7 +6,7 @@
  * conversation continued turn after turn.
  */
 import OpenAI from 'openai';
-import { seedDatabase, startFakeProvider, startThreadloom } from './process.js';
+import { seedDatabase, startFakeProvider, startThreadloom, type ThreadloomProcess } from './process.js';
 import { figure, quantile } from './stats.js';
 
 const TURNS = Number(process.env.API_TURNS ?? 200);
@@ -57,7 +57,16 @@ async function main(): Promise<void> {
       ({ token } = await seedDatabase(dir));
     },
   });
-  const direct = new OpenAI({ apiKey: 'sk-bench', baseURL: fake.url, maxRetries: 0 });
+  try {
+    await measure(threadloom, fake.url, token);
+  } finally {
+    await threadloom.stop();
+    fake.close();
+  }
+}
+
+async function measure(threadloom: ThreadloomProcess, fakeUrl: string, token: string): Promise<void> {
+  const direct = new OpenAI({ apiKey: 'sk-bench', baseURL: fakeUrl, maxRetries: 0 });
   const api = new OpenAI({ apiKey: token, baseURL: `${threadloom.adminUrl}/v1`, maxRetries: 0 });
   figure('api_ready_rss', threadloom.memory().rssMb, 'MB', 1);
 
@@ -110,8 +119,6 @@ async function main(): Promise<void> {
   figure('api_turns_through_threadloom', modes.length * (WARMUP + TURNS), 'turns', 0);
   figure('api_after_rss', memory.rssMb, 'MB', 1);
   figure('api_after_anon_rss', memory.anonMb, 'MB', 1);
-  await threadloom.stop();
-  fake.close();
 }
 
 await main();
