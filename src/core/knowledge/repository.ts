@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/open.js';
 import type { DbExecutor } from '../db/types.js';
 import type { DocumentChunk } from './types.js';
@@ -77,7 +78,9 @@ export async function chunksWithDocuments(db: Db, experienceId: number, chunkIds
     .selectFrom('knowledge_chunks as c')
     .innerJoin('knowledge_documents as d', 'd.id', 'c.document_id')
     .select(['c.id', 'c.document_id as documentId', 'c.text', 'c.page_start as pageStart', 'c.page_end as pageEnd', 'c.headings', 'c.tokens', 'd.title', 'd.file_name as fileName'])
-    .where('d.experience_id', '=', experienceId)
+    // `+` keeps SQLite from starting at the Experience's documents (and reading all their chunks):
+    // the chunks are looked up by id, then their document checked
+    .where(sql<number>`+${sql.ref('d.experience_id')}`, '=', experienceId)
     .where('c.id', 'in', [...chunkIds])
     .execute();
 }

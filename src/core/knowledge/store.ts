@@ -54,9 +54,21 @@ export function contentWords(query: string): string[] {
   return [...new Set(words)];
 }
 
+/**
+ * A word in more chunks than this is left out of the wider keyword net (it still counts towards
+ * a chunk's share of the question's words): ranking its chunks would cost more than it tells.
+ */
+const COMMON_WORD_CHUNKS = 2_000;
+
+/** How many of every Experience's best chunks are ranked, per chunk asked for, before an Experience's own are sought. */
+const RANKED_ACROSS_EXPERIENCES = 4;
+
 const json = (values: readonly unknown[]): string => JSON.stringify(values);
 
 export class KnowledgeStore {
+  /** the retrieval queries, prepared once: they run on every turn of an Experience with documents */
+  private readonly statements = new Map<string, SQLite.Statement>();
+
   constructor(readonly sqlite: SQLite.Database) {}
 
   state(): KnowledgeIndexState | null {
@@ -195,28 +207,69 @@ export class KnowledgeStore {
     const words = contentWords(query);
     if (!words.length) return [];
     const needed = Math.max(1, Math.ceil(words.length / 2));
-    const ranked = this.sqlite.prepare(
+    // chunks with every word first: that match is narrow and cheap, where OR over common words
+    // ranks most of a large collection; only when too few have them all is the wider net cast
+    const all = this.ranked(experienceId, ftsExpression(words.join(' '), 'AND')!, limit);
+    if (all.length >= limit || words.length === 1) return all;
+    // the wider net holds the words few chunks have: bm25 gives a word in most chunks almost no
+    // weight, yet ranking every chunk that has it was most of a slow question's time
+    const rare = words.filter((word) => !this.common(word));
+    if (!rare.length) return all;
+    const net = ftsExpression(rare.join(' '), 'OR')!;
+    const candidates = this.ranked(experienceId, net, limit * 4);
+    if (!candidates.length) return all;
+    // which words each candidate has; within the net, so a common word's chunks are skipped over, not read
+    const hits = new Map<number, number>();
+    const has = this.statement('SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ?').pluck();
+    const wanted = new Set(candidates.map((c) => c.chunkId));
+    for (const word of words) {
+      for (const id of has.all(`(${net}) AND ${ftsExpression(word, 'AND')}`) as number[]) if (wanted.has(id)) hits.set(id, (hits.get(id) ?? 0) + 1);
+    }
+    const inAll = new Set(all.map((c) => c.chunkId));
+    const wider = candidates.filter((c) => !inAll.has(c.chunkId) && (hits.get(c.chunkId) ?? 0) >= needed);
+    return [...all.map((chunk) => ({ chunk, hits: words.length })), ...wider.map((chunk) => ({ chunk, hits: hits.get(chunk.chunkId)! }))]
+      .sort((a, b) => b.hits - a.hits || a.chunk.score - b.chunk.score)
+      .slice(0, limit)
+      .map((c) => c.chunk);
+  }
+
+  /**
+   * The best `limit` chunks of one Experience for an FTS5 expression, by bm25. The best of every
+   * Experience are ranked first without reading a chunk row (reading one per match was half the
+   * time); when they hold `limit` of this Experience's, those are its best. Otherwise, as when
+   * the Experience holds few of the chunks, every match is ranked with its Experience checked.
+   */
+  private ranked(experienceId: number, expression: string, limit: number): RankedChunk[] {
+    const overall = this.statement('SELECT rowid AS chunkId, bm25(knowledge_fts) AS score FROM knowledge_fts WHERE knowledge_fts MATCH ? ORDER BY score LIMIT ?')
+      .all(expression, limit * RANKED_ACROSS_EXPERIENCES) as RankedChunk[];
+    const own = new Set(
+      this.statement(
+        `SELECT c.id FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id
+         WHERE c.id IN (SELECT value FROM json_each(?)) AND +d.experience_id = ?`,
+      )
+        .pluck()
+        .all(json(overall.map((c) => c.chunkId)), experienceId) as number[],
+    );
+    const mine = overall.filter((c) => own.has(c.chunkId));
+    if (mine.length >= limit || overall.length < limit * RANKED_ACROSS_EXPERIENCES) return mine.slice(0, limit);
+    return this.statement(
       `SELECT c.id AS chunkId, bm25(knowledge_fts) AS score
        FROM knowledge_fts JOIN knowledge_chunks c ON c.id = knowledge_fts.rowid JOIN knowledge_documents d ON d.id = c.document_id
        WHERE knowledge_fts MATCH ? AND d.experience_id = ?
        ORDER BY score LIMIT ?`,
-    );
-    // chunks with every word first: that match is narrow and cheap, where OR over common words
-    // ranks most of a large collection; only when too few have them all is the wider net cast
-    const all = ranked.all(ftsExpression(words.join(' '), 'AND'), experienceId, limit) as RankedChunk[];
-    if (all.length >= limit || words.length === 1) return all;
-    const candidates = ranked.all(ftsExpression(words.join(' '), 'OR'), experienceId, limit * 4) as RankedChunk[];
-    if (!candidates.length) return [];
-    const hits = new Map<number, number>();
-    const ids = json(candidates.map((c) => c.chunkId));
-    const has = this.sqlite.prepare('SELECT rowid AS id FROM knowledge_fts WHERE knowledge_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))');
-    for (const word of words) {
-      for (const { id } of has.all(ftsExpression(word, 'AND'), ids) as Array<{ id: number }>) hits.set(id, (hits.get(id) ?? 0) + 1);
-    }
-    return candidates
-      .filter((c) => (hits.get(c.chunkId) ?? 0) >= needed)
-      .sort((a, b) => (hits.get(b.chunkId) ?? 0) - (hits.get(a.chunkId) ?? 0) || a.score - b.score)
-      .slice(0, limit);
+    ).all(expression, experienceId, limit) as RankedChunk[];
+  }
+
+  /** Whether a word is in more than COMMON_WORD_CHUNKS chunks (of any Experience): counted only up to there. */
+  private common(word: string): boolean {
+    const seen = this.statement('SELECT count(*) AS n FROM (SELECT 1 FROM knowledge_fts WHERE knowledge_fts MATCH ? LIMIT ?)').get(ftsExpression(word, 'AND'), COMMON_WORD_CHUNKS + 1) as { n: number };
+    return seen.n > COMMON_WORD_CHUNKS;
+  }
+
+  private statement(sql: string): SQLite.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.sqlite.prepare(sql)));
+    return statement;
   }
 
   /** The nearest chunks of one Experience to `vector`, by cosine distance. */
