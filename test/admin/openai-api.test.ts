@@ -148,7 +148,8 @@ describe('OpenAI-compatible API', () => {
   it('continues the conversation when the client sends back an answer with the notice it was shown under it', async () => {
     // a window of two messages: the second turn leaves the first out and says so under its answer
     await admin.rt.deps.experiences.update('homelab', { contextPolicy: { maxMessages: 2, tokenBudget: null, summarize: false } });
-    admin.rt.openai.script({ answer: 'Three nodes.' }, { answer: 'Use a qdevice.' }, { answer: 'Yes, one vote.' });
+    // answers as models often end them, with white space the client is not shown
+    admin.rt.openai.script({ answer: 'Three nodes. ' }, { answer: 'Use a qdevice.\n' }, { answer: 'Yes, one vote.' });
     const chat: Array<{ role: 'user' | 'assistant'; content: string }> = [];
     for (const question of ['how many nodes for quorum?', 'and with two?', 'does the qdevice vote?']) {
       chat.push({ role: 'user', content: question });
@@ -159,7 +160,7 @@ describe('OpenAI-compatible API', () => {
     const conversations = await apiConversations();
     expect(conversations).toHaveLength(1);
     const path = await admin.rt.deps.conversations.path(conversations[0]!);
-    expect(path.map((m) => m.content)).toEqual(['how many nodes for quorum?', 'Three nodes.', 'and with two?', 'Use a qdevice.', 'does the qdevice vote?', 'Yes, one vote.']);
+    expect(path.map((m) => m.content.trim())).toEqual(['how many nodes for quorum?', 'Three nodes.', 'and with two?', 'Use a qdevice.', 'does the qdevice vote?', 'Yes, one vote.']);
   });
 
   it('answers errors in OpenAI\'s shape: bad key, revoked key, unknown model, bad body', async () => {

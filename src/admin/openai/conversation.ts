@@ -11,12 +11,16 @@ export interface ChatTurn {
 }
 
 /**
- * A message the client sends back is the one stored, or for an answer, the stored text with the
- * lines the client was shown under it (a notice such as "ℹ Only the last 20 messages are used").
+ * A message the client sends back is the one stored (but for white space at its ends), or for an
+ * answer, the stored text with the lines the client was shown under it (a notice such as
+ * "ℹ Only the last 20 messages are used").
  */
 function sameMessage(stored: { role: string; content: string }, sent: ChatTurn): boolean {
   if (stored.role !== sent.role) return false;
-  return sent.content === stored.content || (sent.role === 'assistant' && sent.content.startsWith(`${stored.content}\n\n`));
+  // the text as written to the client: the answer stored as the model ended it, the shown one trimmed
+  const kept = stored.content.trim();
+  const back = sent.content.trim();
+  return back === kept || (sent.role === 'assistant' && back.startsWith(`${kept}\n\n`));
 }
 
 /**
