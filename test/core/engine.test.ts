@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nodeForPlatformMessage } from '../../src/core/conversations/platform-messages.js';
 import { Engine } from '../../src/core/engine.js';
+import type { PostOptions } from '../../src/core/inbound.js';
 import { RecordingReply, command, inbound } from '../support/reply.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { answerRequests, until } from '../support/wait.js';
@@ -45,6 +47,21 @@ describe(Engine.name, () => {
       // gpt-4o-mini: $0.15 in / $0.60 out per million tokens
       expect(chat[0]).toMatchObject({ model: 'openai/gpt-4o-mini', tokens_in: 120, tokens_out: 12, estimated: 0, status: 'ok', user_id: 'ada', platform: 'test' });
       expect(chat[0]!.cost_usd).toBeCloseTo((120 * 0.15 + 12 * 0.6) / 1e6, 12);
+    });
+
+    it('should know the answer by its post before the last edit shows Regenerate, so a press at once finds it', async () => {
+      const seen: Array<number | null> = [];
+      class PressingReply extends RecordingReply {
+        override async edit(messageId: string, text: string, options: PostOptions = {}): Promise<void> {
+          // the moment the buttons appear, as a quick user would press them
+          if (options.buttons?.some((b) => b.action === 'regen')) seen.push((await nodeForPlatformMessage(rt.deps.db, 'test', messageId))?.id ?? null);
+          return super.edit(messageId, text, options);
+        }
+      }
+      rt.openai.script({ answer: 'Use `ip -br a`.' });
+      await rt.engine.handle(inbound('how do I list addresses?'), new PressingReply());
+      const answer = (await messages()).find((m) => m.role === 'assistant')!;
+      expect(seen).toEqual([answer.id]);
     });
 
     it('should send the persona and substituted variables as the system prompt', async () => {

@@ -102,8 +102,12 @@ export class TurnRunner {
       }
       const sourceNotes: TurnNotice[] = cited.length ? [{ kind: 'sources', lines: citationLines(cited) }] : [];
       const footer = footerOf([input.notice, window.notice, ...sourceNotes, ...toolNotes, ending, ...budgetNotes]);
+      // the posts are known as this answer's before the last edit shows its buttons: a press on
+      // Regenerate the moment it appears finds the answer
+      const shownSoFar = renderer.messageIds;
+      await mapPlatformMessages(deps.db, user.platform, shownSoFar, answer.id, conversation.id);
       const messageIds = await closeAnswerReply(deps, renderer, reply, { answer, outcome, footer });
-      await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
+      if (messageIds.join('\n') !== shownSoFar.join('\n')) await mapPlatformMessages(deps.db, user.platform, messageIds, answer.id, conversation.id);
       reply.answered?.();
       // a stopped turn (its client left, or Stop) leaves the title to the next one, and the provider's slots to others
       if (!conversation.title && !running.signal.aborted) await titleConversation(deps, conversation, parentId, choice.candidates, usage, reply);
