@@ -53,6 +53,8 @@ export interface ThreadloomOptions {
   dataDir?: string;
   /** called before the spawn, with the data directory: seed the database here */
   prepare?: (dataDir: string) => Promise<void>;
+  /** every line the process logs (stderr), with the ms since the spawn: to time lines other than "ready" */
+  onLine?: (line: string, msSinceSpawn: number) => void;
 }
 
 /** Reads VmRSS, RssAnon and RssFile of a process, in MB. */
@@ -91,30 +93,38 @@ export async function startThreadloom(options: ThreadloomOptions): Promise<Threa
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const tail: string[] = [];
-  const ready = await new Promise<{ internal: number; url: string }>((resolve, reject) => {
+  const ready = new Promise<{ internal: number; url: string }>((resolve, reject) => {
     let url = '';
     const timer = setTimeout(() => reject(new Error(`threadloom was not ready within 30 s:\n${tail.join('\n')}`)), 30_000);
     child.once('exit', (code) => reject(new Error(`threadloom exited with ${code} before it was ready:\n${tail.join('\n')}`)));
     createInterface({ input: child.stderr! }).on('line', (line) => {
+      options.onLine?.(line, performance.now() - spawnedAt);
       tail.push(line);
       if (tail.length > 30) tail.shift();
       const listening = /admin web listening on (http:\/\/[^/\s"]+)/.exec(line);
       if (listening) url = listening[1]!;
-      const m = /ready in (\d+) ms/.exec(line);
+      // "threadloom ready", not the Matrix adapter's own "ready in N ms"
+      const m = /threadloom ready in (\d+) ms/.exec(line);
       if (m) {
         clearTimeout(timer);
         resolve({ internal: Number(m[1]), url });
       }
     });
   });
+  // a process that never said ready is not left running behind a failed benchmark
+  const said = await ready.catch((error: unknown) => {
+    child.kill('SIGKILL');
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  });
   const readyWallMs = performance.now() - spawnedAt;
   child.removeAllListeners('exit');
   return {
     child,
     dataDir,
-    adminUrl: ready.url,
+    adminUrl: said.url,
     readyWallMs,
-    readyInternalMs: ready.internal,
+    readyInternalMs: said.internal,
     memory: () => processMemory(child.pid!),
     cpuMs: () => processCpuMs(child.pid!),
     stop: async () => {
