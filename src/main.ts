@@ -96,18 +96,22 @@ async function main(): Promise<void> {
     // the bots work without it; a port in use is the usual reason
     log.error(`admin web could not start on ${config.admin.host}:${config.admin.port}: ${errorMessage(err)} (set THREADLOOM_ADMIN_PORT)`);
   }
-  // platform SDKs load only when their platform is configured
+  // platform SDKs load only when their platform is configured; each platform connects as soon as
+  // its own SDK is loaded, so one's handshake overlaps the next one's loading
   const context = { engine: runtime.engine, config, log };
-  if (config.discord.token) adapters.push((await import('./bots/discord/index.js')).createDiscordAdapter(context));
-  if (slackConfigured(config)) adapters.push((await import('./bots/slack/index.js')).createSlackAdapter(context));
-  if (matrixConfigured(config)) adapters.push((await import('./bots/matrix/index.js')).createMatrixAdapter(context));
+  const configured: Array<[string, () => Promise<ChatAdapter>]> = [];
+  if (config.discord.token) configured.push(['discord', async () => (await import('./bots/discord/index.js')).createDiscordAdapter(context)]);
+  if (slackConfigured(config)) configured.push(['slack', async () => (await import('./bots/slack/index.js')).createSlackAdapter(context)]);
+  if (matrixConfigured(config)) configured.push(['matrix', async () => (await import('./bots/matrix/index.js')).createMatrixAdapter(context)]);
   const board = runtime.platforms;
-  for (const [platform, configured, hint] of platformTable(config)) if (!configured) board.set(platform, 'off', `not configured: ${hint}`);
+  for (const [platform, isConfigured, hint] of platformTable(config)) if (!isConfigured) board.set(platform, 'off', `not configured: ${hint}`);
   // an adapter that cannot connect (bad token, no network) is reported; the others keep running
   let fatal: ThreadloomError | null = null;
   await Promise.all(
-    adapters.map((adapter) => {
-      board.set(adapter.platform, 'connecting', 'starting');
+    configured.map(async ([platform, load]) => {
+      board.set(platform, 'connecting', 'starting');
+      const adapter = await load();
+      adapters.push(adapter);
       return startAdapter(running.engine, adapter).then(
         () => board.set(adapter.platform, 'connected', adapter.status().detail),
         (err) => {
