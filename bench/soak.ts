@@ -109,10 +109,9 @@ async function main(): Promise<void> {
   let fake: FakeProviderServer | undefined;
   let threadloom: ThreadloomProcess | undefined;
   try {
-    // In this process, not bench/fake-openai-server.ts: that one's answer ends in a space, and the
-    // API shows answers without their trailing whitespace but looks for the chat by the stored text,
-    // so a client sending the chat back would start a new conversation seeded with it every turn.
-    // Threadloom's memory is what is measured; this process's own load does not count in it.
+    // In this process, with an answer that ends as most models' do (fake-openai-server.ts's ends in a
+    // space; until ae451c3 such an answer made every continued turn a new conversation seeded with
+    // the whole chat). Threadloom's memory is what is measured; this process's load does not count.
     const answer = Array.from({ length: ANSWER_WORDS }, () => 'tok').join(' ');
     const answerFor = (request: { body: { max_tokens?: number; max_completion_tokens?: number } }): string =>
       (request.body.max_completion_tokens ?? request.body.max_tokens ?? Infinity) < ANSWER_WORDS ? 'A chat title' : answer;
