@@ -28,6 +28,8 @@ const FIRST_SYNC_TIMEOUT_MS = 120_000;
 /** a message whose keys arrive late is decrypted when they do; after this long the sender is asked to re-send */
 const LATE_KEYS_WAIT_MS = 10_000;
 const SYNC_SAVE_DELAY_MS = 1_000;
+/** a stop waits this long for cross-signing still being set up */
+const CROSS_SIGNING_STOP_WAIT_MS = 5_000;
 
 export interface MatrixAdapterOptions {
   /** fast tests against a fake homeserver run without end-to-end encryption; real use never does */
@@ -68,6 +70,8 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
   const encryption = options.encryption ?? true;
   const files = matrixFiles(config.dataDir);
   let client: MatrixClient | null = null;
+  /** cross-signing, set up after the bot is connected: it is a few round trips nobody waits on */
+  let crossSigning: Promise<void> | null = null;
   let session: MatrixSession | null = null;
   let persisted: PersistedIndexedDB | null = null;
   let syncStore: IndexedDBStore | null = null;
@@ -280,8 +284,9 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
         await syncedOnce(matrix);
         const profile = await matrix.getProfileInfo(session.userId).catch(() => ({ displayname: undefined }));
         bot.displayName = profile.displayname ?? session.userId.slice(1).split(':')[0]!;
-        if (encryption) await setUpCrossSigning(matrix, session, settings.password, log);
         health.connected = true;
+        // it logs its own failure; Element shows the device as verified once it is done
+        if (encryption) crossSigning = setUpCrossSigning(matrix, session, settings.password, log);
         log.info(`matrix: connected as ${session.userId} (${bot.displayName}), device ${session.deviceId}${encryption ? ', end-to-end encryption on' : ''}, ready in ${Math.round(performance.now() - startedAt)} ms`);
       } catch (err) {
         health.remember(err);
@@ -293,6 +298,9 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
       health.connected = false;
       if (syncSaveTimer) clearTimeout(syncSaveTimer);
       syncSaveTimer = null;
+      // its keys belong in the crypto store saved below; a homeserver that does not answer holds the stop 5 s at most
+      if (crossSigning) await Promise.race([crossSigning, new Promise((resolve) => setTimeout(resolve, CROSS_SIGNING_STOP_WAIT_MS).unref())]);
+      crossSigning = null;
       client?.stopClient();
       await syncStore?.save(true).catch(() => undefined);
       await persisted?.flush().catch((err) => log.error(`matrix: saving the crypto store failed: ${errorMessage(err)}`));
