@@ -11,6 +11,7 @@
  */
 import OpenAI from 'openai';
 import { startFakeDiscord, type FakeDiscord } from '../test/fakes/discord/index.js';
+import { discordTurn, type DiscordTurn } from './discord-turn.js';
 import { seedDatabase, startFakeProvider, startThreadloom, type FakeProvider, type ThreadloomProcess } from './process.js';
 import { figure, spread } from './stats.js';
 
@@ -21,7 +22,6 @@ const ANSWER_WORDS = 50;
 const FIRST_POST_DELAY_MS = 400;
 /** DMs rotate over this many people: each DM channel then sees an edit every few seconds, far under Discord's 5 per 5 s */
 const PEOPLE = 8;
-const POLL_MS = 2;
 
 const SCENARIOS = [
   // 50 tokens, 10 ms apart: ~490 ms from the first token to the last, past the first-post delay
@@ -32,12 +32,6 @@ const SCENARIOS = [
 interface DirectSample {
   firstToken: number;
   total: number;
-}
-interface ChatSample {
-  firstPost: number;
-  finalEdit: number;
-  /** writes of the answer message: 1 when posted once */
-  writes: number;
 }
 
 async function directTurn(client: OpenAI, question: string): Promise<DirectSample> {
@@ -52,30 +46,6 @@ async function directTurn(client: OpenAI, question: string): Promise<DirectSampl
   }
   if (text.trim().split(' ').length !== ANSWER_WORDS) throw new Error(`unexpected direct answer: ${JSON.stringify(text)}`);
   return { firstToken, total: performance.now() - start };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * One DM, timed by the fake's own record of each REST request (`at`, when it arrived), so the
- * polling here adds nothing to the figures.
- */
-async function chatTurn(discord: FakeDiscord, authorId: string, question: string): Promise<ChatSample> {
-  const known = new Set(discord.dmMessages(authorId).map((m) => m.id));
-  const from = discord.rest.length;
-  const sentAt = Date.now();
-  discord.dmSays({ content: question, authorId });
-  const deadline = sentAt + 30_000;
-  for (;;) {
-    const answer = discord.dmMessages(authorId).find((m) => !known.has(m.id) && JSON.stringify(m.components).includes('tl:regen'));
-    if (answer) {
-      const writes = discord.rest.slice(from).filter((r) => (r.method === 'POST' && r.path === `/channels/${answer.channelId}/messages`) || (r.method === 'PATCH' && r.path === `/channels/${answer.channelId}/messages/${answer.id}`));
-      if (answer.content.trim().split(/\s+/).filter((w) => w === 'tok').length !== ANSWER_WORDS) throw new Error(`unexpected answer on Discord: ${JSON.stringify(answer.content)}`);
-      return { firstPost: writes[0]!.at - sentAt, finalEdit: writes.at(-1)!.at - sentAt, writes: writes.length };
-    }
-    if (Date.now() > deadline) throw new Error(`no answer on the fake Discord within 30 s to ${JSON.stringify(question)}`);
-    await sleep(POLL_MS);
-  }
 }
 
 function report(prefix: string, values: number[]): void {
@@ -105,13 +75,13 @@ async function runScenario(scenario: (typeof SCENARIOS)[number]): Promise<void> 
     const people = Array.from({ length: PEOPLE }, (_, i) => fakeDiscord.addUser({ username: `person${i}` }).id);
     const direct = new OpenAI({ apiKey: 'sk-bench', baseURL: fake.url, maxRetries: 0 });
     const directSamples: DirectSample[] = [];
-    const chatSamples: ChatSample[] = [];
+    const chatSamples: DiscordTurn[] = [];
     let cpuAtStart = 0;
     for (let i = 0; i < WARMUP + TURNS; i++) {
       const question = `question ${i} in a running DM`;
       // interleaved, so drift on a shared machine hits both alike
       const a = await directTurn(direct, question);
-      const b = await chatTurn(fakeDiscord, people[i % PEOPLE]!, question);
+      const b = await discordTurn(fakeDiscord, people[i % PEOPLE]!, question, ANSWER_WORDS);
       if (i === WARMUP - 1) cpuAtStart = threadloom.cpuMs();
       if (i < WARMUP) continue;
       directSamples.push(a);
