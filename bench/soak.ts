@@ -7,6 +7,9 @@
  * libraries, and SQLite's memory map of the database, which grows with the file), beside the
  * database and WAL sizes on disk. Nothing is forced: no --expose-gc, no gc() calls.
  *
+ * Discord is connected to the fake Discord (in this process) from the start, and after the API
+ * turns SOAK_DISCORD_TURNS (1,000) DMs go through it, two people per client.
+ *
  * SOAK_TURNS shortens the run; SOAK_CLIENTS sets the concurrent clients. The samples go to a CSV
  * file under the OS tmp dir, whose path is printed.
  */
@@ -14,12 +17,18 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { startFakeDiscord, type FakeDiscord } from '../test/fakes/discord/index.js';
 import { startFakeOpenAI, type FakeProviderServer } from '../test/fakes/providers.js';
+import { discordTurn } from './discord-turn.js';
 import { seedDatabase, startThreadloom, type ThreadloomProcess } from './process.js';
 import { figure } from './stats.js';
 
 const TURNS = Number(process.env.SOAK_TURNS ?? 10_000);
 const CLIENTS = Number(process.env.SOAK_CLIENTS ?? 4);
+/** after the API turns, DMs on the fake Discord (connected from the start; 0: no Discord) */
+const DISCORD_TURNS = Number(process.env.SOAK_DISCORD_TURNS ?? 1_000);
+/** DMs go to this many people, two per concurrent client, so no DM channel nears Discord's rate limits */
+const DISCORD_PEOPLE = 8;
 const WARMUP_TURNS = Math.min(1_000, Math.floor(TURNS / 10));
 const SAMPLE_EVERY = Math.max(10, Math.floor(TURNS / 100));
 const ANSWER_WORDS = 120;
@@ -107,6 +116,7 @@ async function turn(client: OpenAI, messages: Message[], stream: boolean): Promi
 
 async function main(): Promise<void> {
   let fake: FakeProviderServer | undefined;
+  let discord: FakeDiscord | undefined;
   let threadloom: ThreadloomProcess | undefined;
   try {
     // In this process, with an answer that ends as most models' do (fake-openai-server.ts's ends in a
@@ -116,6 +126,7 @@ async function main(): Promise<void> {
     const answerFor = (request: { body: { max_tokens?: number; max_completion_tokens?: number } }): string =>
       (request.body.max_completion_tokens ?? request.body.max_tokens ?? Infinity) < ANSWER_WORDS ? 'A chat title' : answer;
     fake = await startFakeOpenAI({ models: ['*'], defaultAnswer: answerFor, chunkSize: 4 });
+    if (DISCORD_TURNS > 0) discord = await startFakeDiscord();
     let token = '';
     const log: string[] = [];
     threadloom = await startThreadloom({
@@ -128,6 +139,7 @@ async function main(): Promise<void> {
         providers: { openai: { kind: 'openai', baseURL: fake.url, apiKey: 'sk-bench', maxConcurrent: 64 } },
         limits: { userTurnsPerMinute: 1_000_000 },
         ...(HEAP_METRICS ? { admin: { password: ADMIN_PASSWORD } } : {}),
+        ...(discord ? { discord: { token: 'bench-token', apiBaseURL: discord.apiUrl } } : {}),
       },
       prepare: async (dir) => {
         ({ token } = await seedDatabase(dir));
@@ -200,12 +212,33 @@ async function main(): Promise<void> {
     if (samples.at(-1)!.turns !== done) await sample(done);
     const wallSeconds = (performance.now() - started) / 1000;
     const cpuMs = threadloom.cpuMs() - cpuAtReady;
+    const apiEnd = samples.at(-1)!;
+
+    const discordStarted = performance.now();
+    const finalEdits: number[] = [];
+    if (discord) {
+      const people = Array.from({ length: DISCORD_PEOPLE }, (_, i) => discord!.addUser({ username: `person${i}` }).id);
+      let nextDm = 0;
+      const dmClient = async (c: number): Promise<void> => {
+        for (let t = 0; nextDm < DISCORD_TURNS; t++) {
+          nextDm++;
+          const person = people[2 * c + (t % 2)]!;
+          finalEdits.push((await discordTurn(discord!, person, `question ${t} in a running DM`, ANSWER_WORDS)).finalEdit);
+          const turns = TURNS + finalEdits.length;
+          if (turns % SAMPLE_EVERY === 0) await sample(turns);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CLIENTS, DISCORD_PEOPLE / 2) }, (_, c) => dmClient(c)));
+      if (samples.at(-1)!.turns !== TURNS + finalEdits.length) await sample(TURNS + finalEdits.length);
+    }
+    const discordSeconds = (performance.now() - discordStarted) / 1000;
 
     const warm = samples.find((s) => s.turns === WARMUP_TURNS)!;
-    const end = samples.at(-1)!;
-    const lastHalf = samples.filter((s) => s.turns >= TURNS / 2);
+    const end = apiEnd;
+    const lastHalf = samples.filter((s) => s.turns >= TURNS / 2 && s.turns <= TURNS);
     const perThousand = (pick: (s: Sample) => number) => slope(lastHalf.map((s) => [s.turns / 1000, pick(s)]));
-    const peak = (pick: (s: Sample) => number) => Math.max(...samples.map(pick));
+    const apiSamples = samples.filter((s) => s.turns <= TURNS);
+    const peak = (pick: (s: Sample) => number) => Math.max(...apiSamples.map(pick));
 
     figure('soak_turns', done, 'turns', 0);
     figure('soak_chats', chats, 'chats', 0);
@@ -238,6 +271,18 @@ async function main(): Promise<void> {
     figure('soak_anon_rss_floor_last_tenth', floors.at(-1)![1], 'MB', 1);
     figure('soak_file_rss_slope_last_half', perThousand((s) => s.fileMb), 'MB/1000 turns', 2);
     figure('soak_db_file_slope_last_half', perThousand((s) => s.dbFileMb), 'MB/1000 turns', 2);
+    if (discord) {
+      const afterDiscord = samples.at(-1)!;
+      const sorted = [...finalEdits].sort((a, b) => a - b);
+      figure('soak_discord_turns', finalEdits.length, 'turns', 0);
+      figure('soak_discord_wall', discordSeconds, 's', 1);
+      figure('soak_discord_final_edit_median', sorted[Math.floor(sorted.length / 2)]!, 'ms', 1);
+      figure('soak_after_discord_anon_rss', afterDiscord.anonMb, 'MB', 1);
+      figure('soak_after_discord_file_rss', afterDiscord.fileMb, 'MB', 1);
+      figure('soak_after_discord_rss', afterDiscord.rssMb, 'MB', 1);
+      figure('soak_discord_peak_anon_rss', Math.max(...samples.filter((s) => s.turns > TURNS).map((s) => s.anonMb)), 'MB', 1);
+      figure('soak_after_discord_db_file', afterDiscord.dbFileMb, 'MB', 1);
+    }
     figure('soak_load_average_1min_min', Math.min(...samples.map((s) => s.load1)), '', 2);
     figure('soak_load_average_1min_max', peak((s) => s.load1), '', 2);
 
@@ -248,12 +293,13 @@ async function main(): Promise<void> {
     const heapColumns = HEAP_METRICS ? ' heapU heapT   extn' : '';
     console.error(`#  turns   anon${heapColumns}   file db-map    rss db-file   wal   load cpu-s`);
     const every = Math.max(1, Math.floor(samples.length / 20));
-    for (const s of samples.filter((x, i) => i % every === 0 || x === end)) {
+    for (const s of samples.filter((x, i) => i % every === 0 || x === end || i === samples.length - 1)) {
       console.error(`# ${[s.turns, s.anonMb, ...(HEAP_METRICS ? [s.heapUsedMb, s.heapTotalMb, s.externalMb] : []), s.fileMb, s.dbMappedMb, s.rssMb, s.dbFileMb, s.walFileMb, s.load1, s.cpuMs / 1000].map((v, i) => (i === 0 ? String(v).padStart(6) : v.toFixed(1).padStart(6))).join(' ')}`);
     }
   } finally {
     threadloom?.child.removeAllListeners('exit');
     await threadloom?.stop();
+    await discord?.close();
     await fake?.close();
   }
 }
