@@ -83,6 +83,8 @@ export async function startThreadloom(options: ThreadloomOptions): Promise<Threa
   const nodeArgs = process.env.THREADLOOM_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
     env: {
+      // as the Docker image and the systemd unit run it (docs/deploy.md, "Memory: what top shows")
+      MALLOC_ARENA_MAX: '2',
       ...process.env,
       THREADLOOM_DATA_DIR: dataDir,
       THREADLOOM_CONFIG: configFile,
