@@ -30,8 +30,6 @@ const textOf = (content: z.infer<typeof contentSchema>): string =>
   typeof content === 'string' ? content : (content ?? []).filter((p) => p.type === 'text').map((p) => p.text ?? '').join('\n');
 
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
-/** a streamed response's status line waits at most this long for the first text to go with it */
-const HEADERS_WITHIN_MS = 50;
 
 export function registerOpenAIApiRoutes(app: FastifyInstance, ctx: AdminContext): void {
   // a context of its own, so its errors and unknown paths answer in OpenAI's shape, not with the admin's pages
@@ -176,27 +174,11 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
       // the response closed before the answer ended: the client went away, stop writing for nobody
       if (!finished) engine.turns.stop(conversation.id);
     });
-    // the status line and the role chunk go out with the first text, in one write, rather than in
-    // a write of their own before the model is even asked; a slow model's client gets them soon anyway
-    raw.cork();
-    let corked = true;
-    const uncork = (): void => {
-      if (!corked) return;
-      corked = false;
-      clearTimeout(opening);
-      raw.uncork();
-    };
-    const opening = setTimeout(uncork, HEADERS_WITHIN_MS);
     send(chunk({ role: 'assistant', content: '' }));
-    const apiReply = new ApiReply((delta) => {
-      send(chunk({ content: delta }));
-      uncork();
-    });
+    const apiReply = new ApiReply((delta) => send(chunk({ content: delta })));
     try {
       await answerInto(apiReply);
       finished = true;
-      // the end of the stream in one write too; end() sends what is corked
-      if (!corked) raw.cork();
       const result = turnResult(await outcome(), apiReply);
       if ('error' in result) {
         send(errorBody(result.error, secrets));
@@ -210,7 +192,6 @@ function registerV1(v1: FastifyInstance, ctx: AdminContext): void {
       ctx.log.error('api: streamed completion failed', { error: errorMessage(err) });
       send(errorBody(internalFailure, secrets));
     }
-    clearTimeout(opening);
     raw.end('data: [DONE]\n\n');
     return reply;
   });
