@@ -18,6 +18,10 @@ import { admit, isAdmin, mayAct } from './turns/admission.js';
 import * as queries from './turns/platform-queries.js';
 
 const ANSWERS_NOW = new Set(['stop', 'approve', 'deny']);
+/** the buttons of a finished answer */
+const ON_ANSWERS = new Set(['regen', 'prev', 'next']);
+/** how long such a press on a message not known (yet) waits for the answers being written */
+const UNKNOWN_MESSAGE_WAIT_MS = 3_000;
 /** Stop and the answers to a tool's approval request act at once, not after the turn they concern. */
 const isStop = (inbound: Inbound): boolean => ANSWERS_NOW.has(inbound.command?.name ?? '') || ANSWERS_NOW.has(inbound.action?.name ?? '');
 
@@ -223,7 +227,13 @@ export class Engine implements CommandHost, ChatEngine {
   private async action(inbound: Inbound, reply: Reply): Promise<void> {
     const action = inbound.action;
     if (!action) return;
-    const node = await nodeForPlatformMessage(this.deps.db, inbound.platform, action.targetMessageId);
+    let node = await nodeForPlatformMessage(this.deps.db, inbound.platform, action.targetMessageId);
+    // a press the moment an answer shows (a reaction comes outside the thread's queue) can come
+    // before the answer is known by its post, which is recorded just after its last write
+    for (let waited = 0; !node && ON_ANSWERS.has(action.name) && this.turns.busy && waited < UNKNOWN_MESSAGE_WAIT_MS; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      node = await nodeForPlatformMessage(this.deps.db, inbound.platform, action.targetMessageId);
+    }
     if (action.name === 'stop') {
       // an answer still streaming is not mapped to its message yet: stop what runs in this place
       const conversationId = node?.conversation_id ?? (await findConversationFor(this.deps, inbound))?.id;

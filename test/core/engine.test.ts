@@ -64,6 +64,28 @@ describe(Engine.name, () => {
       expect(seen).toEqual([answer.id]);
     });
 
+    it('should regenerate on a press that comes the moment the answer is posted, outside the thread\'s queue (a Matrix reaction)', async () => {
+      const pressed: Array<Promise<void>> = [];
+      const other = new RecordingReply();
+      class QuickReply extends RecordingReply {
+        override async post(text: string, options: PostOptions = {}): Promise<string> {
+          const id = await super.post(text, options);
+          // the reaction arrives before the turn has recorded which answer this post shows
+          if (!options.private) pressed.push(rt.engine.handle(inbound('', { kind: 'action', action: { name: 'regen', targetMessageId: id }, threadId: 'reactions' }), other));
+          return id;
+        }
+      }
+      rt.openai.script({ answer: 'Debian.' });
+      await rt.engine.handle(inbound('name a linux distro'), new QuickReply());
+      await Promise.all(pressed);
+      expect(pressed).toHaveLength(1);
+      expect(other.messages.filter((m) => m.private).map((m) => m.text)).toEqual([]);
+      const answers = (await messages()).filter((m) => m.role === 'assistant');
+      // the second answer is a sibling of the first: a regenerated one
+      expect(answers).toHaveLength(2);
+      expect(answers[1]!.parent_id).toBe(answers[0]!.parent_id);
+    });
+
     it('should send the persona and substituted variables as the system prompt', async () => {
       await rt.engine.handle(inbound('hi'), new RecordingReply());
       const body = rt.openai.chatRequests()[0]!.body;

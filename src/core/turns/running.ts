@@ -30,6 +30,11 @@ export class RunningAnswers {
     };
   }
 
+  /** Whether any answer is being written now. */
+  get busy(): boolean {
+    return this.active.size > 0;
+  }
+
   /** Aborts the conversation's running answers; what arrived is kept. */
   stop(conversationId: number): boolean {
     const running = this.active.get(conversationId);

@@ -49,6 +49,11 @@ export class TurnRunner {
 
   constructor(private readonly deps: EngineDeps) {}
 
+  /** Whether any answer is being written now (its posts may not be known as it yet). */
+  get busy(): boolean {
+    return this.running.busy;
+  }
+
   /** Aborts the conversation's running answers; what arrived is kept. */
   stop(conversationId: number): boolean {
     return this.running.stop(conversationId);
