@@ -3,7 +3,7 @@ import type { CommandActions, CommandHost } from './commands/types.js';
 import { attachmentsToStore, withAttachmentText } from './context/attachments.js';
 import type { ConversationRow } from './conversations/table.js';
 import { ThreadloomError, errorMessage } from './errors.js';
-import { withLogContext } from './log.js';
+import { withFields, type Logger } from './log.js';
 import type { Admission, Admittee, ChatEngine, ChatPlace, Greeting, Inbound, Reply } from './inbound.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
@@ -42,12 +42,8 @@ export class Engine implements CommandHost, ChatEngine {
     this.limiter = new UserRateLimiter(deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
   }
 
-  /** Handles one platform event; every log line written meanwhile carries its request id. */
-  handle(inbound: Inbound, reply: Reply): Promise<void> {
-    return withLogContext({ request: `${inbound.platform}:${inbound.eventId}` }, () => this.handleEvent(inbound, reply));
-  }
-
-  private async handleEvent(inbound: Inbound, reply: Reply): Promise<void> {
+  /** Handles one platform event; the lines its turn logs carry its request id. */
+  async handle(inbound: Inbound, reply: Reply): Promise<void> {
     if (inbound.author.isBot || this.closing) return;
     try {
       if ((await this.admit(inbound)) !== 'admitted') return;
@@ -72,7 +68,7 @@ export class Engine implements CommandHost, ChatEngine {
     if (this.closing && !isStop(inbound)) return releaseEvent(this.deps.db, inbound);
     switch (inbound.kind) {
       case 'command':
-        return runCommand(this, this.deps, inbound, reply);
+        return runCommand(this, { ...this.deps, log: this.logFor(inbound) }, inbound, reply);
       case 'action':
         return this.action(inbound, reply);
       case 'edit':
@@ -140,12 +136,22 @@ export class Engine implements CommandHost, ChatEngine {
     return {
       regenerate: (answerId) => this.regenerate(answerId, inbound, reply),
       answer: async (conversation, questionId) => {
-        await this.turns.run({ conversation, parentId: questionId, reply, user: this.user(inbound) });
+        await this.turns.run({ conversation, parentId: questionId, reply, ...this.asker(inbound) });
       },
       stop: (conversationId) => this.turns.stop(conversationId),
       answerApproval: (conversationId, approve) => this.answerApproval(inbound, null, approve, conversationId),
       directory: this.directories.get(inbound.platform),
     };
+  }
+
+  /** the log of one event: each line carries its request id */
+  private logFor(inbound: Inbound): Logger {
+    return withFields(this.deps.log, { request: `${inbound.platform}:${inbound.eventId}` });
+  }
+
+  /** who a turn answers, and the log it writes to */
+  private asker(inbound: Inbound): { user: TurnUser; log: Logger } {
+    return { user: this.user(inbound), log: this.logFor(inbound) };
   }
 
   user(inbound: Inbound): TurnUser {
@@ -206,7 +212,7 @@ export class Engine implements CommandHost, ChatEngine {
       attachments: attachmentsToStore(inbound.attachments),
     });
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
-    await this.turns.run({ conversation, parentId: userMessage.id, reply, user: this.user(inbound) });
+    await this.turns.run({ conversation, parentId: userMessage.id, reply, ...this.asker(inbound) });
   }
 
   /** An edited user message grows a branch and gets a fresh answer. */
@@ -221,7 +227,7 @@ export class Engine implements CommandHost, ChatEngine {
     const conversation = await this.deps.conversations.get(edited.conversation_id);
     const { siblings } = await this.deps.conversations.siblings(edited.id);
     const notice = { kind: 'edited', branch: siblings.length, of: siblings.length, buttons: reply.capabilities.buttons } as const;
-    await this.turns.run({ conversation, parentId: edited.id, reply, user: this.user(inbound), notice });
+    await this.turns.run({ conversation, parentId: edited.id, reply, ...this.asker(inbound), notice });
   }
 
   private async action(inbound: Inbound, reply: Reply): Promise<void> {
@@ -260,7 +266,7 @@ export class Engine implements CommandHost, ChatEngine {
     const conversation = await this.deps.conversations.get(answer.conversation_id);
     // an answer that came after tool calls is regenerated whole, from its question
     const head = await this.deps.conversations.turnHead(answer.id);
-    await this.turns.run({ conversation, parentId: head.parent_id ?? answer.parent_id, reply, user: this.user(inbound) });
+    await this.turns.run({ conversation, parentId: head.parent_id ?? answer.parent_id, reply, ...this.asker(inbound) });
   }
 
   /**
@@ -291,11 +297,11 @@ export class Engine implements CommandHost, ChatEngine {
   private async fail(err: unknown, inbound: Inbound, reply: Reply): Promise<void> {
     const known = err instanceof ThreadloomError;
     if (!known || err.code === 'database') {
-      this.deps.log.error('event failed', { eventId: inbound.eventId, platform: inbound.platform, error: errorMessage(err) });
+      this.logFor(inbound).error('event failed', { eventId: inbound.eventId, platform: inbound.platform, error: errorMessage(err) });
     }
     const text = known ? err.userMessage : 'Something went wrong on my side; nothing you sent was lost. Please try again.';
     await reply.post(text, { private: true, refusal: known && err.code === 'rate_limited' }).catch((postErr) => {
-      this.deps.log.warn('could not tell the user about a failure', { error: errorMessage(postErr) });
+      this.logFor(inbound).warn('could not tell the user about a failure', { error: errorMessage(postErr) });
     });
   }
 }

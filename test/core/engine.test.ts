@@ -163,6 +163,16 @@ describe(Engine.name, () => {
       expect(conversation.title).toBe('Disk Space On The NAS');
       expect((await usage()).map((u) => u.purpose)).toEqual(['chat', 'title']);
     });
+
+    it("should put the event's request id on the lines its turn logs, and only on them", async () => {
+      rt.openai.script({ answer: 'sure' }, { status: 400, errorMessage: 'no titles today' });
+      const event = inbound('what can I delete on my NAS?');
+      await rt.engine.handle(event, new RecordingReply());
+      const warning = rt.logs.find((l) => l.message === 'title generation failed');
+      expect(warning?.fields).toMatchObject({ request: `${event.platform}:${event.eventId}`, error: expect.stringContaining('no titles today') });
+      rt.deps.log.warn('between events');
+      expect(rt.logs.at(-1)).toEqual({ level: 'warn', message: 'between events', fields: undefined });
+    });
   });
 
   describe('branches', () => {

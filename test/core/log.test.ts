@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { configSecrets, loadConfig } from '../../src/core/config.js';
-import { createLogger, redactSecrets, withLogContext } from '../../src/core/log.js';
+import { createLogger, redactSecrets, withFields } from '../../src/core/log.js';
 
 function capture(secrets: string[] = []) {
   const lines: string[] = [];
@@ -16,15 +16,17 @@ describe('structured logs', () => {
     expect(typeof parsed()[0]!.time).toBe('number');
   });
 
-  it('puts the request id on every line written while an event is handled, and only then', async () => {
+  it("puts an event's request id on every line its logger writes, beside the line's own fields", () => {
     const { log, parsed } = capture();
-    await withLogContext({ request: 'discord:123' }, async () => {
-      log.info('turn started');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      log.error('provider failed');
-    });
+    const event = withFields(log, { request: 'discord:123' });
+    event.info('turn started');
+    event.error('provider failed', { provider: 'openai' });
     log.info('idle');
-    expect(parsed().map((l) => l.request)).toEqual(['discord:123', 'discord:123', undefined]);
+    expect(parsed().map((l) => [l.msg, l.request, l.provider])).toEqual([
+      ['turn started', 'discord:123', undefined],
+      ['provider failed', 'discord:123', 'openai'],
+      ['idle', undefined, undefined],
+    ]);
   });
 
   it('never writes a configured secret or a secret-shaped string, wherever it hides', () => {

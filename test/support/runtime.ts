@@ -12,7 +12,7 @@ export interface TestRuntime extends Runtime {
   openai: FakeProviderServer;
   anthropic: FakeProviderServer;
   ollama: FakeProviderServer;
-  logs: Array<{ level: string; message: string }>;
+  logs: Array<{ level: string; message: string; fields?: Record<string, unknown> }>;
   dir: string;
   shutdown(): Promise<void>;
 }
@@ -48,9 +48,9 @@ export async function startTestRuntime(
   if (options.config) config = options.config(config);
   const logs: TestRuntime['logs'] = [];
   const log: Logger = {
-    info: (message) => logs.push({ level: 'info', message }),
-    warn: (message) => logs.push({ level: 'warn', message }),
-    error: (message) => logs.push({ level: 'error', message }),
+    info: (message, fields) => logs.push({ level: 'info', message, fields }),
+    warn: (message, fields) => logs.push({ level: 'warn', message, fields }),
+    error: (message, fields) => logs.push({ level: 'error', message, fields }),
   };
   const runtime = await startRuntime(config, { log, now: options.now });
   return {

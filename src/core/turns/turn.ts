@@ -3,6 +3,7 @@ import { mapPlatformMessages } from '../conversations/platform-messages.js';
 import type { ConversationRow } from '../conversations/table.js';
 import type { Experience } from '../experiences/service.js';
 import type { Reply } from '../inbound.js';
+import type { Logger } from '../log.js';
 import { chooseModel, type ModelChoice } from '../providers/model-choice.js';
 import type { StreamOutcome } from '../providers/router.js';
 import { promptTokenEstimate } from '../usage/ledger.js';
@@ -35,6 +36,8 @@ export interface TurnInput {
   user: TurnUser;
   /** what to say under this answer, e.g. that it answers an edited message */
   notice?: TurnNotice;
+  /** where this turn's lines go (the engine's carry the event's request id); else the shared log */
+  log?: Logger;
 }
 
 export interface TurnResult {
@@ -69,7 +72,7 @@ export class TurnRunner {
   }
 
   async run(input: TurnInput): Promise<TurnResult> {
-    const { deps } = this;
+    const deps = input.log ? { ...this.deps, log: input.log } : this.deps;
     const { reply, user, parentId } = input;
     const experience = (await deps.experiences.getById(input.conversation.experience_id)) as Experience;
     const { choice, budget } = await this.route(input.conversation, experience, user);
