@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { adminContext, buildAdminApp } from '../src/admin/index.js';
 import { loadConfig } from '../src/core/config.js';
+import { requireSqlite } from '../src/core/db/open.js';
 import { silentLogger } from '../src/core/log.js';
 import { startRuntime } from '../src/core/runtime.js';
 import { addUtcDays as addDays, utcDay as dayOf } from '../src/core/format/utc.js';
@@ -50,7 +51,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-bench-admin-'));
 // the whole runtime over a real file (no model providers: the usage page needs none)
 const config = loadConfig({ THREADLOOM_DATA_DIR: dir, THREADLOOM_DEFAULT_MODEL: 'ollama/llama3.2', OLLAMA_HOST: 'http://127.0.0.1:9' });
 const runtime = await startRuntime(config, { log: silentLogger, providers: new Map() });
-const { database } = runtime;
+const database = requireSqlite(runtime.database, 'bench:admin');
 
 // 20 Experiences, each with its own chat model (the embedding model is nobody's chat model)
 const experienceModel: number[] = [];

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { loadConfig } from '../src/core/config.js';
+import { requireSqlite } from '../src/core/db/open.js';
 import { createKnowledge } from '../src/core/knowledge/create.js';
 import { insertDocument, replaceChunks } from '../src/core/knowledge/repository.js';
 import type { KnowledgeService } from '../src/core/knowledge/service.js';
@@ -188,11 +189,11 @@ async function labelledSet(runtime: Runtime, keywordsOnly: KnowledgeService, pag
   const ingestStarted = performance.now();
   for (const page of pages) {
     const bytes = new TextEncoder().encode(page.markdown);
-    const added = await runtime.knowledge.add(manuals, { name: `${page.page}.md`, mimeType: 'text/markdown', bytes }, 'bench');
+    const added = await runtime.knowledge!.add(manuals, { name: `${page.page}.md`, mimeType: 'text/markdown', bytes }, 'bench');
     documents.set(page.page, added.id);
   }
   const manualsMs = performance.now() - ingestStarted;
-  const status = runtime.knowledge.status(manuals);
+  const status = runtime.knowledge!.status(manuals);
   console.log(`# ${pages.length} manual pages (${status.chunks} chunks) added in ${(manualsMs / 1000).toFixed(1)} s; ${generated.length} questions from NAME lines, ${written.length} of ${handWritten} hand-written`);
   for (const q of generated.slice(0, 4)) console.log(`#   ${q.page}: ${q.question}`);
   figure('knowledge_pages', pages.length, 'pages', 0);
@@ -201,12 +202,12 @@ async function labelledSet(runtime: Runtime, keywordsOnly: KnowledgeService, pag
   figure('recall_at_5_keywords', keywords.recall, '', 3);
   figure('recall_at_5_keywords_generated', (await recallAt5(keywordsOnly, manuals, generated, documents)).recall, '', 3);
   figure('recall_at_5_keywords_handwritten', (await recallAt5(keywordsOnly, manuals, written, documents)).recall, '', 3);
-  if (!(await waitForVectors(runtime.knowledge, manuals))) throw new Error('the manual pages were not embedded in time');
-  const hybrid = await recallAt5(runtime.knowledge, manuals, questions, documents);
+  if (!(await waitForVectors(runtime.knowledge!, manuals))) throw new Error('the manual pages were not embedded in time');
+  const hybrid = await recallAt5(runtime.knowledge!, manuals, questions, documents);
   figure('recall_at_5_hybrid', hybrid.recall, '', 3);
   figure('questions_with_meaning_source', hybrid.meaning, '', 3);
   // the vectors alone, below the floor too: what the stand-in embedder finds without keywords
-  const nearest = runtime.database.sqlite.prepare('SELECT v.document_id AS documentId FROM knowledge_vec v WHERE embedding MATCH ? AND k = 40 AND experience_id = ? ORDER BY distance');
+  const nearest = requireSqlite(runtime.database, 'bench:knowledge').sqlite.prepare('SELECT v.document_id AS documentId FROM knowledge_vec v WHERE embedding MATCH ? AND k = 40 AND experience_id = ? ORDER BY distance');
   let vectorHits = 0;
   for (const q of questions) {
     const vector = Buffer.from(Float32Array.from(bagOfWords(q.question, EMBED_DIMENSION)).buffer);
@@ -263,7 +264,7 @@ async function main(): Promise<void> {
   if (!LATENCY_ONLY) await labelledSet(runtime, keywordsOnly, pages, generated, written, handWritten.length);
 
   // (b) a 500-page PDF, keywords only (the background indexer is stopped meanwhile)
-  await runtime.knowledge.indexer.stop();
+  await runtime.knowledge!.indexer.stop();
   const prose = proseOf(pages).map((p) => p.replace(/[^\x20-\x7e]/g, ' '));
   if (!LATENCY_ONLY) await pdfIngest(keywordsOnly, await experience('manual-pdf'), pages, prose);
 
@@ -304,7 +305,7 @@ async function main(): Promise<void> {
   figure('retrieve_100k_median', keywordTimes.median, 'ms', 1);
   figure('retrieve_100k_p99', keywordTimes.p99, 'ms', 1);
   // of which the FTS5 stage alone (KnowledgeStore.keyword, the pool retrieve() asks for)
-  const keywordStore = new KnowledgeStore(runtime.database.sqlite);
+  const keywordStore = new KnowledgeStore(requireSqlite(runtime.database, 'bench:knowledge').sqlite);
   const ftsTimes = summarise(asked.map((q) => {
     const started = performance.now();
     keywordStore.keyword(large, q, 40);
@@ -314,10 +315,10 @@ async function main(): Promise<void> {
   figure('keyword_stage_100k_p99', ftsTimes.p99, 'ms', 1);
   if (VECTORS_100K) {
     const embedStarted = performance.now();
-    runtime.knowledge.indexer.start();
-    if (await waitForVectors(runtime.knowledge, large)) {
+    runtime.knowledge!.indexer.start();
+    if (await waitForVectors(runtime.knowledge!, large)) {
       console.log(`# ${CHUNKS.toLocaleString('en')} chunks embedded by the fake in ${((performance.now() - embedStarted) / 1000).toFixed(1)} s`);
-      const hybridTimes = summarise(await timeRetrievals(runtime.knowledge));
+      const hybridTimes = summarise(await timeRetrievals(runtime.knowledge!));
       figure('retrieve_100k_hybrid_median', hybridTimes.median, 'ms', 1);
       figure('retrieve_100k_hybrid_p99', hybridTimes.p99, 'ms', 1);
     } else {

@@ -96,6 +96,16 @@ export type BudgetsConfig = z.output<typeof budgetsSchema>;
 
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
+  database: z
+    .strictObject({
+      /** `postgres://user:password@host:port/db`: PostgreSQL instead of the SQLite file in dataDir; null: SQLite */
+      url: z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL, e.g. postgres://threadloom:secret@127.0.0.1:5432/threadloom')
+        .nullable()
+        .default(null),
+    })
+    .prefault({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** unset: readable lines on a terminal, JSON lines otherwise (containers, journald) */
   logFormat: z.enum(['json', 'pretty']).optional(),
@@ -256,6 +266,7 @@ type Env = Record<string, string | undefined>;
 /** env variable → config path; env wins over the file. */
 const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number' | 'trust']> = [
   ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
+  ['THREADLOOM_DATABASE_URL', ['database', 'url'], 'string'],
   ['THREADLOOM_SHUTDOWN_GRACE_MS', ['shutdownGraceMs'], 'number'],
   ['THREADLOOM_LOG_LEVEL', ['logLevel'], 'string'],
   ['THREADLOOM_LOG_FORMAT', ['logFormat'], 'string'],
@@ -459,9 +470,21 @@ export function configSecrets(config: Config, env: Env = process.env): string[] 
     config.matrix.password,
     config.matrix.storeKey,
     config.admin.password,
+    ...databaseSecrets(config.database.url),
     ...mcpSecrets(config.mcp.servers, env),
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+/** The URL and its password alone: a driver's error may quote either. */
+function databaseSecrets(url: string | null): string[] {
+  if (!url) return [];
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password ? [url, password] : [url];
+  } catch {
+    return [url];
+  }
 }
 
 export function apiKeyFor(provider: ProviderConfig, env: Env = process.env): string | undefined {

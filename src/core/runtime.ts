@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import { ConnectionService } from './connections/service.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFileProblem } from './db/problems.js';
-import { databaseFile, openDatabase, type Db, type OpenedDatabase } from './db/open.js';
+import { databaseFile, openConfiguredDatabase, type Db, type OpenedDatabase } from './db/open.js';
 import { migrateToLatest } from './db/migrate.js';
 import { Metrics } from './metrics.js';
 import { ReadinessBoard } from './providers/readiness.js';
@@ -51,8 +51,8 @@ export interface Runtime {
   mcp: McpServers;
   /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
   mcpStore: McpServerStore;
-  /** each Experience's documents, indexed in the background and retrieved as sources */
-  knowledge: KnowledgeService;
+  /** each Experience's documents, indexed in the background and retrieved as sources; none on PostgreSQL yet */
+  knowledge: KnowledgeService | undefined;
   close(): Promise<void>;
 }
 
@@ -82,6 +82,7 @@ export interface RuntimeOptions {
   /** replaces the providers built from config (tests) */
   providers?: Map<string, Provider>;
   now?: () => Date;
+  /** the SQLite file (default: threadloom.db in the data dir); unused when config.database.url is set */
   databaseFile?: string;
   /** where THREADLOOM_SECRET_KEY is read (default process.env) */
   env?: Record<string, string | undefined>;
@@ -105,7 +106,7 @@ export async function recoverInterruptedAnswers(db: Db): Promise<number> {
  */
 export async function startRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const log = options.log ?? consoleLogger();
-  const database = openDatabase(options.databaseFile ?? databaseFile(config.dataDir));
+  const database = openConfiguredDatabase({ url: config.database.url, file: options.databaseFile ?? databaseFile(config.dataDir) });
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
@@ -145,15 +146,23 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log });
     await budgets.start();
     deps.budgets = budgets;
-    const store = new SearchStore(database.sqlite);
-    const indexer = new SearchIndexer({
-      store, router, prices: deps.prices, db: database.db, log, now: deps.now,
-      model: config.search.embeddingModel, batchSize: config.search.batchSize,
-      concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
-    });
-    deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
-    const knowledge = createKnowledge({ database, config, router, prices: deps.prices, log, now: deps.now });
-    deps.knowledge = knowledge;
+    // the search and knowledge indexes are FTS5 and sqlite-vec tables read through the raw SQLite
+    // handle; their PostgreSQL port (tsvector + pgvector) is a later step
+    let indexer: SearchIndexer | undefined;
+    let knowledge: KnowledgeService | undefined;
+    if (database.kind === 'sqlite') {
+      const store = new SearchStore(database.sqlite);
+      indexer = new SearchIndexer({
+        store, router, prices: deps.prices, db: database.db, log, now: deps.now,
+        model: config.search.embeddingModel, batchSize: config.search.batchSize,
+        concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
+      });
+      deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
+      knowledge = createKnowledge({ database, config, router, prices: deps.prices, log, now: deps.now });
+      deps.knowledge = knowledge;
+    } else {
+      log.info(`database: PostgreSQL at ${database.where}; search and knowledge on PostgreSQL: not yet, both are off`);
+    }
     const tools = new ToolRegistry();
     deps.tools = tools;
     deps.approvals = new ApprovalDesk((entry) => writeAudit(database.db, entry));
@@ -161,7 +170,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     const search = deps.search;
     tools.put(createBuiltinTools({
       config: config.tools, now: deps.now,
-      search: { search, scopeFor: (caller) => scopeForCaller(deps, caller, engine.directory(caller.platform), { isDirect: caller.isDirect ?? false }) },
+      search: search && { search, scopeFor: (caller) => scopeForCaller(deps, caller, engine.directory(caller.platform), { isDirect: caller.isDirect ?? false }) },
       knowledge,
     }));
     const mcp = new McpServers(config.mcp.servers, { dataDir: config.dataDir, env: options.env ?? process.env, logger: log });
@@ -186,10 +195,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       metrics.observeUsage(rows);
       if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
     });
-    indexer.start();
+    indexer?.start();
     // nothing is being added yet: a document still being read was cut short by the last stop
-    await knowledge.failInterrupted();
-    knowledge.indexer.start();
+    await knowledge?.failInterrupted();
+    knowledge?.indexer.start();
     return {
       engine,
       deps,
@@ -205,8 +214,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       close: async () => {
         stopObserving();
         budgets.stop();
-        await indexer.stop();
-        await knowledge.indexer.stop();
+        await indexer?.stop();
+        await knowledge?.indexer.stop();
         deps.approvals?.closeAll();
         engine.turns.stopAll();
         await mcp.stop();
@@ -217,6 +226,6 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   } catch (err) {
     await database.close();
     // a file whose header is fine can still be damaged further in, or on a read-only mount
-    throw databaseFileProblem(err, database.file) ?? err;
+    throw (database.kind === 'sqlite' ? databaseFileProblem(err, database.file) : null) ?? err;
   }
 }

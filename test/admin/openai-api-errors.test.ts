@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { adminContext } from '../../src/admin/context.js';
 import { createApiToken } from '../../src/core/api-tokens.js';
+import { requireSqlite } from '../../src/core/db/open.js';
 import { configSecrets, loadConfig, type Config } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/log.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
@@ -96,7 +97,7 @@ describe('OpenAI-compatible API failures', () => {
 
     // the echo was real: the SDK sent the configured key
     expect(api.openai.chatRequests()[0]!.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
-    const file = new Database(api.rt.database.file, { readonly: true });
+    const file = new Database(requireSqlite(api.rt.database, 'this test').file, { readonly: true });
     const stored = file.prepare("SELECT error FROM messages WHERE role = 'assistant'").all() as Array<{ error: string }>;
     const usage = file.prepare('SELECT error FROM usage_events WHERE error IS NOT NULL').all() as Array<{ error: string }>;
     file.close();
@@ -114,7 +115,7 @@ describe('OpenAI-compatible API failures', () => {
     api = await startApi((c) => ({ ...c, providers: { ...c.providers, openai: { ...c.providers.openai!, apiKey: key } as Config['providers'][string] } }));
     api.openai.script(...Array.from({ length: 4 }, () => ({ status: 401, errorMessage: `key ${key} is not valid here` })));
     const failed = await failure(api.client.chat.completions.create(ask('hello?')));
-    const file = new Database(api.rt.database.file, { readonly: true });
+    const file = new Database(requireSqlite(api.rt.database, 'this test').file, { readonly: true });
     const stored = JSON.stringify(file.prepare('SELECT m.error, u.error AS usage_error FROM messages m, usage_events u WHERE m.role = \'assistant\'').all());
     file.close();
     expect(stored).toContain('is not valid here');
@@ -124,14 +125,14 @@ describe('OpenAI-compatible API failures', () => {
   it('answers an internal failure 500 server_error, streamed or not, and keeps 429 for a real refusal', async () => {
     api = await startApi((c) => ({ ...c, limits: { ...c.limits, userTurnsPerMinute: 2 } }));
     // the disk refuses the turn's first write
-    api.rt.database.sqlite.exec("CREATE TEMP TRIGGER broken_disk BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    requireSqlite(api.rt.database, 'this test').sqlite.exec("CREATE TEMP TRIGGER broken_disk BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
     const plain = await failure(api.client.chat.completions.create(ask('hello?')));
     expect(plain.status).toBe(500);
     expect(plain.error).toMatchObject({ type: 'server_error', code: 'internal_error' });
     expect(plain.message).not.toContain('disk I/O');
     expect(lastEvent(await streamed({ ...ask('and now?'), stream: true })).error).toMatchObject({ type: 'server_error', code: 'internal_error' });
 
-    api.rt.database.sqlite.exec('DROP TRIGGER broken_disk');
+    requireSqlite(api.rt.database, 'this test').sqlite.exec('DROP TRIGGER broken_disk');
     const refused = await failure(api.client.chat.completions.create(ask('third?')));
     expect(refused.status).toBe(429);
     expect(refused.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limited' });
@@ -160,8 +161,8 @@ describe('OpenAI-compatible API failures', () => {
       expect(Object.keys(body.error).sort(), name).toEqual(['code', 'message', 'param', 'type']);
     }
 
-    const pages = api.rt.database.sqlite.pragma('page_count', { simple: true }) as number;
-    api.rt.database.sqlite.pragma(`max_page_count = ${pages}`);
+    const pages = requireSqlite(api.rt.database, 'this test').sqlite.pragma('page_count', { simple: true }) as number;
+    requireSqlite(api.rt.database, 'this test').sqlite.pragma(`max_page_count = ${pages}`);
     const full = await post(history(400_000));
     expect(full.status).toBe(500);
     expect(await full.json()).toMatchObject({ error: { type: 'server_error', code: 'internal_error', param: null } });

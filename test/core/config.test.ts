@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/core/config.js';
+import { configSecrets, loadConfig } from '../../src/core/config.js';
 
 function withFile(name: string, text: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-config-'));
@@ -98,5 +98,13 @@ describe('loadConfig messages a careless operator meets', () => {
     expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: 'true' }).admin.trustProxy).toBe(true);
     expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: '2' }).admin.trustProxy).toBe(2);
     expect(loadConfig({ ...NO_FILE, THREADLOOM_ADMIN_TRUST_PROXY: '127.0.0.1,10.0.0.0/8' }).admin.trustProxy).toBe('127.0.0.1,10.0.0.0/8');
+  });
+
+  it('should take PostgreSQL from THREADLOOM_DATABASE_URL, keep its password out of the logs and refuse another scheme', () => {
+    expect(loadConfig(NO_FILE).database.url).toBeNull();
+    const config = loadConfig({ ...NO_FILE, THREADLOOM_DATABASE_URL: 'postgres://tl:s%40cret@db:5432/threadloom' });
+    expect(config.database.url).toBe('postgres://tl:s%40cret@db:5432/threadloom');
+    expect(configSecrets(config, {})).toEqual(expect.arrayContaining(['postgres://tl:s%40cret@db:5432/threadloom', 's@cret']));
+    expect(() => loadConfig({ ...NO_FILE, THREADLOOM_DATABASE_URL: 'mysql://db/threadloom' })).toThrow(/THREADLOOM_DATABASE_URL.*PostgreSQL URL/s);
   });
 });

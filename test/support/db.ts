@@ -3,24 +3,30 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConversationService } from '../../src/core/conversations/service.js';
 import { migrateToLatest } from '../../src/core/db/migrate.js';
-import { openDatabase, type OpenedDatabase } from '../../src/core/db/open.js';
+import { openConfiguredDatabase } from '../../src/core/db/open.js';
 import { ExperienceService, type Experience } from '../../src/core/experiences/service.js';
 import type { ExperienceInput } from '../../src/core/experiences/schema.js';
 import type { ConversationRow, MessageRow } from '../../src/core/conversations/table.js';
+import { TEST_POSTGRES_URL, asTestDatabase, freshPostgresDatabase, type TestDatabase } from './postgres.js';
 
-/** A real SQLite file in a fresh temp folder, migrated to the latest schema. */
-export async function createTestDatabase(): Promise<OpenedDatabase & { dir: string; cleanup(): Promise<void> }> {
+/**
+ * A real database, migrated to the latest schema: a SQLite file in a fresh temp folder, or, when
+ * THREADLOOM_TEST_DATABASE_URL is set, a fresh database on that PostgreSQL server. Both are
+ * removed at cleanup.
+ */
+export async function createTestDatabase(): Promise<TestDatabase & { dir: string; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-test-'));
-  const database = openDatabase(path.join(dir, 'threadloom.db'));
+  const server = TEST_POSTGRES_URL ? await freshPostgresDatabase(TEST_POSTGRES_URL) : null;
+  const database = asTestDatabase(openConfiguredDatabase({ url: server?.url ?? null, file: path.join(dir, 'threadloom.db') }));
   await migrateToLatest(database.db);
-  return {
-    ...database,
+  return Object.assign(database, {
     dir,
     cleanup: async () => {
       await database.close();
+      await server?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 let counter = 0;

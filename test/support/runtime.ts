@@ -7,8 +7,15 @@ import { DEFAULT_PRICES } from '../../src/core/providers/pricing.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import type { FakeServerOptions } from '../fakes/providers/types.js';
+import type { KnowledgeService } from '../../src/core/knowledge/service.js';
+import { TEST_POSTGRES_URL, asTestDatabase, freshPostgresDatabase, requireKnowledge, type TestDatabase } from './postgres.js';
 
-export interface TestRuntime extends Runtime {
+/** the PostgreSQL database of each data dir, so a runtime restarted on the same dir finds its data */
+const postgresOfDir = new Map<string, { url: string; drop(): Promise<void> }>();
+
+export interface TestRuntime extends Omit<Runtime, 'database' | 'knowledge'> {
+  database: TestDatabase;
+  knowledge: KnowledgeService;
   openai: FakeProviderServer;
   anthropic: FakeProviderServer;
   ollama: FakeProviderServer;
@@ -32,6 +39,11 @@ export async function startTestRuntime(
 ): Promise<TestRuntime> {
   const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(options.fakes?.openai), startFakeAnthropic(), startFakeOllama(options.fakes?.ollama)]);
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'threadloom-engine-'));
+  let server = postgresOfDir.get(dir);
+  if (TEST_POSTGRES_URL && !server) {
+    server = await freshPostgresDatabase(TEST_POSTGRES_URL);
+    postgresOfDir.set(dir, server);
+  }
   let config = loadConfig({
     THREADLOOM_DATA_DIR: dir,
     THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
@@ -40,6 +52,7 @@ export async function startTestRuntime(
     ANTHROPIC_API_KEY: 'ak-test-not-real',
     ANTHROPIC_BASE_URL: anthropic.url,
     OLLAMA_HOST: ollama.url,
+    ...(server ? { THREADLOOM_DATABASE_URL: server.url } : {}),
   });
   // the fake OpenAI and Anthropic servers listen on 127.0.0.1, which makes them local and free;
   // they stand in for the hosted APIs, so they are priced by name as the providers list them
@@ -55,6 +68,10 @@ export async function startTestRuntime(
   const runtime = await startRuntime(config, { log, now: options.now });
   return {
     ...runtime,
+    database: asTestDatabase(runtime.database),
+    get knowledge() {
+      return requireKnowledge(runtime.knowledge);
+    },
     openai,
     anthropic,
     ollama,
@@ -63,7 +80,11 @@ export async function startTestRuntime(
     shutdown: async () => {
       await runtime.close();
       await Promise.all([openai.close(), anthropic.close(), ollama.close()]);
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        await server?.drop();
+        postgresOfDir.delete(dir);
+      }
     },
   };
 }

@@ -37,7 +37,7 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
     const errors = await recentFailures(db, RECENT_ERRORS);
     const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
     const search = ctx.runtime.deps.search?.indexer.status() ?? null;
-    const knowledge = ctx.runtime.knowledge.status();
+    const knowledge = ctx.runtime.knowledge?.status() ?? null;
     return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search, knowledge, readiness: ctx.runtime.readiness.problem });
   });
 

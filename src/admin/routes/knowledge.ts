@@ -6,7 +6,7 @@ import { formatBytes } from '../../core/format/figures.js';
 import { readJson } from '../../core/json-column.js';
 import { findDocument } from '../../core/knowledge/repository.js';
 import type { Source } from '../../core/knowledge/retrieve.js';
-import { DEFAULT_EXTRACT_LIMITS, type KnowledgeDocument } from '../../core/knowledge/service.js';
+import { DEFAULT_EXTRACT_LIMITS, type KnowledgeDocument, type KnowledgeService } from '../../core/knowledge/service.js';
 import type { DocumentBlock } from '../../core/knowledge/types.js';
 import { knowledgeSpend } from '../../core/usage/ledger.js';
 import { actorOf, audit } from '../audit.js';
@@ -67,7 +67,10 @@ function field(body: unknown, name: string): string {
 
 export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext): void {
   const experiences = ctx.runtime.deps.experiences;
-  const knowledge = () => ctx.runtime.knowledge;
+  const knowledge = (): KnowledgeService => {
+    if (ctx.runtime.knowledge) return ctx.runtime.knowledge;
+    throw new ThreadloomError('unsupported', 'knowledge on PostgreSQL: not yet', { userMessage: 'Knowledge is not available yet when Threadloom runs on PostgreSQL.' });
+  };
 
   async function experience(request: FastifyRequest): Promise<Experience> {
     const slug = (request.params as { slug: string }).slug;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { OpenedDatabase } from '../db/open.js';
+import { requireSqlite, type OpenedDatabase } from '../db/open.js';
 import { errorMessage, ThreadloomError } from '../errors.js';
 import { describeBackup, writeSidecar, type BackupEntry, type Sidecar } from './catalog.js';
 import { inspectDatabaseFile, makeSelfContained } from './inspect.js';
@@ -41,7 +41,8 @@ export async function removeWithJournals(file: string): Promise<void> {
  * the copy and records the verdict in the sidecar. A copy that fails verification stays, marked
  * failed; only a copy that could not be made at all throws.
  */
-export async function createBackup(database: OpenedDatabase, dir: string, options: BackupOptions): Promise<BackupEntry> {
+export async function createBackup(opened: OpenedDatabase, dir: string, options: BackupOptions): Promise<BackupEntry> {
+  const database = requireSqlite(opened, 'backups');
   if (database.file === ':memory:') throw new ThreadloomError('unsupported', 'an in-memory database cannot be backed up');
   await mkdir(dir, { recursive: true });
   const name = freeName(dir, options.now, options.reason);

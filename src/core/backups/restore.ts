@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { MIGRATIONS_DIR, migrateToLatest } from '../db/migrate.js';
-import { openDatabase, type OpenedDatabase } from '../db/open.js';
+import { openDatabase, requireSqlite, type OpenedDatabase, type OpenedSqliteDatabase } from '../db/open.js';
 import { errorMessage, ThreadloomError } from '../errors.js';
 import { createBackup, removeWithJournals, type PageProgress } from './backup.js';
 import type { BackupEntry } from './catalog.js';
@@ -161,7 +161,7 @@ export function undoHint(preRestoreBackup: BackupEntry | null): string {
   return preRestoreBackup ? `Restore ${preRestoreBackup.name} to go back` : 'The database was empty before, so there is nothing to go back to';
 }
 
-function isEmpty(database: OpenedDatabase): boolean {
+function isEmpty(database: OpenedSqliteDatabase): boolean {
   return (database.sqlite.prepare('select count(*) as n from sqlite_master').get() as { n: number }).n === 0;
 }
 
@@ -181,7 +181,8 @@ async function takePreRestoreBackup(database: OpenedDatabase, dir: string, now: 
  * sees either the old database or the restored one, and keeps working. Before that: the
  * candidate is checked and a `pre-restore` backup is taken; a failure up to there changes nothing.
  */
-export async function restoreDatabase(database: OpenedDatabase, backupsDir: string, source: string, options: RestoreOptions): Promise<RestoreReport> {
+export async function restoreDatabase(opened: OpenedDatabase, backupsDir: string, source: string, options: RestoreOptions): Promise<RestoreReport> {
+  const database = requireSqlite(opened, 'restoring a backup');
   if (database.file === ':memory:') throw new ThreadloomError('unsupported', 'an in-memory database cannot be restored into');
   const report: Report = (phase, pagesDone = 0, pagesTotal = 0) => options.onProgress?.({ phase, pagesDone, pagesTotal });
   const migrationsDir = options.migrationsDir ?? MIGRATIONS_DIR;

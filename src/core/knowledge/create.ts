@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { OpenedDatabase } from '../db/open.js';
+import { requireSqlite, type OpenedDatabase } from '../db/open.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { ProviderRouter } from '../providers/router.js';
@@ -17,7 +17,7 @@ export function createKnowledge(
   overrides: Pick<KnowledgeServiceOptions, 'extract' | 'chunk' | 'limits' | 'chunking'> = {},
 ): KnowledgeService {
   const { database, config, router, prices, log, now } = deps;
-  const store = new KnowledgeStore(database.sqlite);
+  const store = new KnowledgeStore(requireSqlite(database, 'knowledge').sqlite);
   const model = config.search.embeddingModel;
   const indexer = new KnowledgeIndexer({
     store, router, prices, db: database.db, log, now, model,

@@ -1,0 +1,58 @@
+import type SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { OpenedDatabase } from '../../src/core/db/open.js';
+import type { KnowledgeService } from '../../src/core/knowledge/service.js';
+
+/**
+ * PostgreSQL for the suite: when THREADLOOM_TEST_DATABASE_URL is set (test/postgres/postgres.sh
+ * prints it), every test database is a fresh database on that server, dropped at cleanup;
+ * without it, tests run on SQLite files as always.
+ */
+export const TEST_POSTGRES_URL = process.env.THREADLOOM_TEST_DATABASE_URL || null;
+
+let counter = 0;
+
+async function asServer<T>(serverUrl: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new, empty database on the test server (pgvector comes from template1); `drop` removes it. */
+export async function freshPostgresDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tl_test_${process.pid}_${Date.now().toString(36)}_${++counter}`;
+  await asServer(serverUrl, (c) => c.query(`CREATE DATABASE "${name}"`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => asServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
+  };
+}
+
+function sqliteOnly(what: string): never {
+  throw new Error(`this test reads ${what}, which only SQLite has: it is a SQLite-only test (see test/postgres/README.md)`);
+}
+
+/**
+ * An opened database as the SQLite-era tests see it: `sqlite` and `file` are there on SQLite; on
+ * PostgreSQL reading them fails with a message naming the test as SQLite-only.
+ */
+export type TestDatabase = OpenedDatabase & { sqlite: SQLite.Database; file: string };
+
+export function asTestDatabase(database: OpenedDatabase): TestDatabase {
+  if (database.kind === 'sqlite') return database;
+  return Object.defineProperties(database, {
+    sqlite: { get: () => sqliteOnly('the raw SQLite handle') },
+    file: { get: () => sqliteOnly('the SQLite file') },
+  }) as TestDatabase;
+}
+
+/** The runtime's knowledge service, which a test of knowledge needs; absent on PostgreSQL for now. */
+export function requireKnowledge(knowledge: KnowledgeService | undefined): KnowledgeService {
+  return knowledge ?? sqliteOnly('knowledge (FTS5 and sqlite-vec)');
+}
