@@ -1,12 +1,13 @@
 import { sql, type Kysely } from 'kysely';
+import { floatType, idColumn, isPostgres, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
 
   await db.schema
     .createTable('experiences')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('slug', 'text', (c) => c.notNull().unique())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
@@ -29,7 +30,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('bindings')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('platform', 'text', (c) => c.notNull())
     .addColumn('channel_id', 'text', (c) => c.notNull())
     .addColumn('experience_id', 'integer', (c) => c.notNull().references('experiences.id').onDelete('cascade'))
@@ -40,14 +41,15 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('conversations')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('platform', 'text', (c) => c.notNull())
     .addColumn('channel_id', 'text', (c) => c.notNull())
     // '' when the platform message is not in a thread, so the unique index can see it
     .addColumn('thread_id', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('experience_id', 'integer', (c) => c.notNull().references('experiences.id'))
     .addColumn('title', 'text')
-    .addColumn('active_leaf_id', 'integer', (c) => c.references('messages.id').onDelete('set null'))
+    // PostgreSQL refuses a reference to a table not made yet: there it is added after messages
+    .addColumn('active_leaf_id', 'integer', (c) => (isPostgres(db) ? c : c.references('messages.id').onDelete('set null')))
     .addColumn('model_override', 'text')
     .addColumn('persona_override', 'text')
     .addColumn('notices', 'text', (c) => c.notNull().defaultTo('{}'))
@@ -62,7 +64,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('messages')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('conversation_id', 'integer', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
     .addColumn('parent_id', 'integer', (c) => c.references('messages.id').onDelete('cascade'))
     .addColumn('role', 'text', (c) => c.notNull())
@@ -76,17 +78,23 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('token_count_exact', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('tokens_in', 'integer')
     .addColumn('tokens_out', 'integer')
-    .addColumn('cost_usd', 'real')
+    .addColumn('cost_usd', floatType(db))
     .addColumn('latency_ms', 'integer')
     .addColumn('ttft_ms', 'integer')
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))
     .execute();
   await db.schema.createIndex('messages_parent').on('messages').columns(['parent_id']).execute();
   await db.schema.createIndex('messages_conversation').on('messages').columns(['conversation_id', 'parent_id']).execute();
+  if (isPostgres(db)) {
+    await db.schema
+      .alterTable('conversations')
+      .addForeignKeyConstraint('conversations_active_leaf', ['active_leaf_id'], 'messages', ['id'], (c) => c.onDelete('set null'))
+      .execute();
+  }
 
   await db.schema
     .createTable('summaries')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('conversation_id', 'integer', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
     // the checkpoint covers the path from the root down to and including this message
     .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id').onDelete('cascade'))
@@ -99,7 +107,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('attachments')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id').onDelete('cascade'))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('mime_type', 'text', (c) => c.notNull())
@@ -131,7 +139,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('users')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('platform', 'text', (c) => c.notNull())
     .addColumn('platform_user_id', 'text', (c) => c.notNull())
     .addColumn('name', 'text')
@@ -144,7 +152,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   // append-only; no foreign keys so it survives deletion of conversations and Experiences
   await db.schema
     .createTable('usage_events')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))
     .addColumn('platform', 'text')
     .addColumn('user_id', 'text')
@@ -157,7 +165,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('tokens_in', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('tokens_out', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('estimated', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('cost_usd', 'real', (c) => c.notNull().defaultTo(0))
+    .addColumn('cost_usd', floatType(db), (c) => c.notNull().defaultTo(0))
     .addColumn('latency_ms', 'integer')
     .addColumn('ttft_ms', 'integer')
     .addColumn('status', 'text', (c) => c.notNull())
@@ -174,8 +182,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('context_length', 'integer')
     .addColumn('vision', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('tools', 'integer', (c) => c.notNull().defaultTo(0))
-    .addColumn('input_price', 'real')
-    .addColumn('output_price', 'real')
+    .addColumn('input_price', floatType(db))
+    .addColumn('output_price', floatType(db))
     .addColumn('updated_at', 'text', (c) => c.notNull().defaultTo(now))
     .execute();
 
@@ -188,7 +196,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('audit_log')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))
     .addColumn('actor', 'text', (c) => c.notNull())
     .addColumn('action', 'text', (c) => c.notNull())
@@ -202,6 +210,7 @@ export async function down(db: Kysely<any>): Promise<void> {
     'audit_log', 'settings', 'models', 'usage_events', 'users', 'processed_events', 'platform_messages',
     'attachments', 'summaries', 'messages', 'conversations', 'bindings', 'experiences',
   ]) {
-    await db.schema.dropTable(table).execute();
+    // on PostgreSQL conversations and messages reference each other
+    await (isPostgres(db) ? db.schema.dropTable(table).cascade() : db.schema.dropTable(table)).execute();
   }
 }

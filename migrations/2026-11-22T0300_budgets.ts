@@ -1,11 +1,12 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { floatType, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
 // Budgets: limits set at run time by admins (config holds the rest), temporary extra allowances,
 // and which 80% warnings were already given, so a restart does not warn twice in one period.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
 
   // scope: global | platform | experience | role | user; target: '' | platform | slug | role | platform:userId
   // amount NULL: no limit at this level, whatever the config says
@@ -15,7 +16,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('target', 'text', (c) => c.notNull())
     .addColumn('period', 'text', (c) => c.notNull())
     .addColumn('unit', 'text', (c) => c.notNull())
-    .addColumn('amount', 'real')
+    .addColumn('amount', floatType(db))
     .addColumn('updated_by', 'text')
     .addColumn('updated_at', 'text', (c) => c.notNull().defaultTo(now))
     .addPrimaryKeyConstraint('budget_limits_pk', ['scope', 'target', 'period', 'unit'])
@@ -26,7 +27,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('budget_grants')
     .addColumn('identity', 'text', (c) => c.notNull())
     .addColumn('unit', 'text', (c) => c.notNull())
-    .addColumn('amount', 'real', (c) => c.notNull())
+    .addColumn('amount', floatType(db), (c) => c.notNull())
     .addColumn('expires_at', 'text', (c) => c.notNull())
     .addColumn('granted_by', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))

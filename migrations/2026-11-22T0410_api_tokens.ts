@@ -1,14 +1,15 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { idColumn, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
 // Bearer tokens for the OpenAI-compatible API, created in the admin web. Only a hash is kept:
 // the token is shown once, when it is made.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
   await db.schema
     .createTable('api_tokens')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { isPostgres, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
@@ -9,12 +10,20 @@ import { sql, type Kysely } from 'kysely';
 // Every final message enters the queue (triggers again), and leaves it in the same transaction
 // that stores its vector, so a restart resumes where it stopped and nothing is embedded twice.
 // A conversation moved to another Experience queues its messages too, to move their vectors.
+// On PostgreSQL: the queue and the index state as here, and a GIN index over the final messages'
+// English tsvector (porter stemming, as FTS5 here) for keyword search. The triggers that feed the
+// queue and the vector table are the search port's to make (with its pgvector table); until then
+// search is off on PostgreSQL and nothing would empty the queue.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
   const final = `('complete', 'partial')`;
 
-  await sql`CREATE VIRTUAL TABLE message_fts USING fts5(content, content='messages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')`.execute(db);
-  await sql.raw(`INSERT INTO message_fts(rowid, content) SELECT id, content FROM messages WHERE status IN ${final}`).execute(db);
+  if (isPostgres(db)) {
+    await sql.raw(`CREATE INDEX messages_fts ON messages USING gin (to_tsvector('english', content)) WHERE status IN ${final}`).execute(db);
+  } else {
+    await sql`CREATE VIRTUAL TABLE message_fts USING fts5(content, content='messages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')`.execute(db);
+    await sql.raw(`INSERT INTO message_fts(rowid, content) SELECT id, content FROM messages WHERE status IN ${final}`).execute(db);
+  }
 
   await db.schema
     .createTable('search_queue')
@@ -37,6 +46,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('dimension', 'integer')
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))
     .execute();
+  if (isPostgres(db)) return;
 
   await sql.raw(`
     CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN new.status IN ${final} BEGIN
@@ -65,6 +75,12 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  if (isPostgres(db)) {
+    await db.schema.dropTable('search_index').execute();
+    await db.schema.dropTable('search_queue').execute();
+    await db.schema.dropIndex('messages_fts').execute();
+    return;
+  }
   for (const trigger of ['messages_search_insert', 'messages_search_update', 'messages_search_delete', 'conversations_search_move']) {
     await sql.raw(`DROP TRIGGER ${trigger}`).execute(db);
   }

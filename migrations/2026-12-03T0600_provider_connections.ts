@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { idColumn, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
@@ -6,10 +7,10 @@ import { sql, type Kysely } from 'kysely';
 // ones from env and the config file. The API key is stored only sealed (AES-256-GCM, text
 // `v1:<iv>:<tag>:<data>`) with a key that is not in the database.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
   await db.schema
     .createTable('provider_connections')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('name', 'text', (c) => c.notNull().unique())
     .addColumn('kind', 'text', (c) => c.notNull())
     .addColumn('base_url', 'text', (c) => c.notNull())

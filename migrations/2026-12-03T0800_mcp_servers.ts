@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { idColumn, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
@@ -7,10 +8,10 @@ import { sql, type Kysely } from 'kysely';
 // values (HTTP) are stored only sealed (AES-256-GCM, `v1:<iv>:<tag>:<data>`), with a key that is
 // not in the database. Their names are kept apart so the form can say which are saved.
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
   await db.schema
     .createTable('mcp_servers')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('name', 'text', (c) => c.notNull().unique())
     .addColumn('config', 'text', (c) => c.notNull())
     .addColumn('secret_names', 'text', (c) => c.notNull().defaultTo(sql`'{"env":[],"headers":[]}'`))

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { idColumn, isPostgres, nowDefault } from './support/dialect.js';
 
 // Frozen in time: imports nothing from src/, so later code changes never alter what this did.
 //
@@ -9,12 +10,14 @@ import { sql, type Kysely } from 'kysely';
 // enters (trigger) and leaves in the same transaction that stores its vector, so a restart
 // resumes where it stopped and nothing is embedded twice. Deleting a document deletes its chunks
 // (cascade), and their triggers take the FTS rows, queue rows (and, at run time, vectors) along.
+// On PostgreSQL: the tables, and a GIN index over the chunks' English tsvector for keyword search;
+// the queue's triggers come with the knowledge port (pgvector), as for search (0500).
 export async function up(db: Kysely<any>): Promise<void> {
-  const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+  const now = nowDefault(db);
 
   await db.schema
     .createTable('knowledge_documents')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('experience_id', 'integer', (c) => c.notNull().references('experiences.id').onDelete('cascade'))
     .addColumn('title', 'text', (c) => c.notNull())
     .addColumn('file_name', 'text', (c) => c.notNull())
@@ -42,7 +45,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('knowledge_chunks')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .addColumn('id', 'integer', idColumn(db))
     .addColumn('document_id', 'integer', (c) => c.notNull().references('knowledge_documents.id').onDelete('cascade'))
     .addColumn('ordinal', 'integer', (c) => c.notNull())
     .addColumn('text', 'text', (c) => c.notNull())
@@ -53,7 +56,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex('knowledge_chunks_document').unique().on('knowledge_chunks').columns(['document_id', 'ordinal']).execute();
 
-  await sql`CREATE VIRTUAL TABLE knowledge_fts USING fts5(text, content='knowledge_chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')`.execute(db);
+  if (isPostgres(db)) {
+    await sql`CREATE INDEX knowledge_chunks_fts ON knowledge_chunks USING gin (to_tsvector('english', text))`.execute(db);
+  } else {
+    await sql`CREATE VIRTUAL TABLE knowledge_fts USING fts5(text, content='knowledge_chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2')`.execute(db);
+  }
 
   await db.schema
     .createTable('knowledge_queue')
@@ -72,6 +79,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('dimension', 'integer')
     .addColumn('created_at', 'text', (c) => c.notNull().defaultTo(now))
     .execute();
+  if (isPostgres(db)) return;
 
   await sql.raw(`
     CREATE TRIGGER knowledge_chunks_insert AFTER INSERT ON knowledge_chunks BEGIN
@@ -92,13 +100,14 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const trigger of ['knowledge_chunks_insert', 'knowledge_chunks_update', 'knowledge_chunks_delete', 'knowledge_chunks_vectors_delete']) {
+  const sqlite = !isPostgres(db);
+  for (const trigger of sqlite ? ['knowledge_chunks_insert', 'knowledge_chunks_update', 'knowledge_chunks_delete', 'knowledge_chunks_vectors_delete'] : []) {
     await sql.raw(`DROP TRIGGER IF EXISTS ${trigger}`).execute(db);
   }
   await sql`DROP TABLE IF EXISTS knowledge_vec`.execute(db);
   await db.schema.dropTable('knowledge_index').execute();
   await db.schema.dropTable('knowledge_queue').execute();
-  await sql`DROP TABLE knowledge_fts`.execute(db);
+  if (sqlite) await sql`DROP TABLE knowledge_fts`.execute(db);
   await db.schema.dropTable('knowledge_chunks').execute();
   await db.schema.dropTable('knowledge_documents').execute();
 }

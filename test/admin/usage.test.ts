@@ -1,14 +1,14 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
+import { migrateToLatest } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
 import type { NewUsageEventRow } from '../../src/core/usage/table.js';
 import { csvField, usageCsv } from '../../src/core/usage/csv.js';
 import { usageReport, type UsageReport } from '../../src/core/usage/report.js';
 import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
-import { createTestDatabase, TestContext } from '../support/db.js';
+import { copyMigrations, createTestDatabase, TestContext } from '../support/db.js';
 
 type Db = Awaited<ReturnType<typeof createTestDatabase>>;
 
@@ -236,8 +236,7 @@ describe('usage rollups', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-rollup-'));
     try {
       const folder = path.join(dir, 'migrations');
-      mkdirSync(folder);
-      copyFileSync(path.join(MIGRATIONS_DIR, '2026-11-22T0001_initial.ts'), path.join(folder, '2026-11-22T0001_initial.ts'));
+      copyMigrations(folder, ['2026-11-22T0001_initial.ts']);
       const database = openDatabase(path.join(dir, 'threadloom.db'));
       await migrateToLatest(database.db, folder);
       // a deterministic spread over three months, two platforms, three users, three models

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -8,10 +8,9 @@ import { parseBackupName } from '../../src/core/backups/names.js';
 import { restoreDatabase } from '../../src/core/backups/restore.js';
 import { BackupService, type BackupsConfig } from '../../src/core/backups/service.js';
 import { loadConfig } from '../../src/core/config.js';
-import { MIGRATIONS_DIR } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
 import { silentLogger } from '../../src/core/log.js';
-import { TestContext } from '../support/db.js';
+import { copyMigrations, TestContext } from '../support/db.js';
 
 const CONFIG: BackupsConfig = { schedule: '0 3 * * *', keepDaily: 7, keepWeekly: 4, enabled: true };
 
@@ -409,8 +408,7 @@ describe(BackupService.name, () => {
       const older = await service().backupNow('manual');
       // this "version" ships one more migration than the backup has
       const migrations = path.join(scratch, 'migrations');
-      mkdirSync(migrations);
-      for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'))) copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(migrations, file));
+      copyMigrations(migrations);
       writeFileSync(path.join(migrations, '2099-01-01T0000_bookmarks.mjs'), `export async function up(db) { await db.schema.createTable('bookmarks').addColumn('id', 'integer').execute(); }`);
       tick();
 

@@ -1,9 +1,10 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrateToLatest, pendingMigrations } from '../../src/core/db/migrate.js';
+import { migrateToLatest, pendingMigrations } from '../../src/core/db/migrate.js';
 import { openDatabase } from '../../src/core/db/open.js';
+import { copyMigrations } from '../support/db.js';
 
 function tables(database: ReturnType<typeof openDatabase>): string[] {
   return (database.sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all() as Array<{ name: string }>).map((r) => r.name);
@@ -33,9 +34,7 @@ describe('database', () => {
   it('should leave the database as it was when a migration fails', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-db-'));
     const folder = path.join(dir, 'migrations');
-    mkdirSync(folder);
-    const initial = '2026-11-22T0001_initial.ts';
-    copyFileSync(path.join(MIGRATIONS_DIR, initial), path.join(folder, initial));
+    copyMigrations(folder, ['2026-11-22T0001_initial.ts']);
     writeFileSync(
       path.join(folder, '2099-01-01T0000_broken.mjs'),
       `export async function up(db) {

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConversationService } from '../../src/core/conversations/service.js';
-import { migrateToLatest } from '../../src/core/db/migrate.js';
+import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
 import { openConfiguredDatabase } from '../../src/core/db/open.js';
 import { ExperienceService, type Experience } from '../../src/core/experiences/service.js';
 import type { ExperienceInput } from '../../src/core/experiences/schema.js';
@@ -27,6 +27,13 @@ export async function createTestDatabase(): Promise<TestDatabase & { dir: string
       rmSync(dir, { recursive: true, force: true });
     },
   });
+}
+
+/** A migrations folder holding the named migrations (default: all) and the helpers they share (support/). */
+export function copyMigrations(folder: string, names?: string[]): void {
+  mkdirSync(folder, { recursive: true });
+  for (const file of names ?? readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'))) copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(folder, file));
+  cpSync(path.join(MIGRATIONS_DIR, 'support'), path.join(folder, 'support'), { recursive: true });
 }
 
 let counter = 0;
