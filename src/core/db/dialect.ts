@@ -30,3 +30,13 @@ export function nowText(db: Kysely<any>): RawBuilder<string> {
     ? sql<string>`to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
     : sql<string>`strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 }
+
+/**
+ * The database's clock in milliseconds since the epoch: what leases expire by, so instances on
+ * machines whose clocks differ still agree on who holds what.
+ */
+export function nowMs(db: Kysely<any>): RawBuilder<number> {
+  return isPostgres(db)
+    ? sql<number>`(floor(extract(epoch from clock_timestamp()) * 1000)::bigint)`
+    : sql<number>`(CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))`;
+}

@@ -1,0 +1,8 @@
+/** Who holds what, until when (ms since the epoch, the database's clock). */
+export interface LeaseTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+  /** when this holder took it (a renewal keeps it): takeovers are timed from it */
+  since: number;
+}
