@@ -7,7 +7,8 @@ import { withFields, type Logger } from './log.js';
 import type { Admission, Admittee, ChatEngine, ChatPlace, Greeting, Inbound, Reply } from './inbound.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
-import { claimEvent, releaseEvent, UserRateLimiter } from './turns/gate.js';
+import { claimEvent, releaseEvent } from './turns/gate.js';
+import { turnRateLimiter, type TurnRateLimiter } from './turns/rate-limit.js';
 import { KeyedQueue } from './turns/queue.js';
 import { mapPlatformMessages, nodeForPlatformMessage } from './conversations/platform-messages.js';
 import { experienceForChannel, findConversationFor } from './turns/places.js';
@@ -33,13 +34,13 @@ export class Engine implements CommandHost, ChatEngine {
   readonly turns: TurnRunner;
   /** who may read which channel, per platform: the runtime registers an adapter's when it connects */
   readonly directories = new Map<string, PlatformDirectory>();
-  private readonly limiter: UserRateLimiter;
+  private readonly limiter: TurnRateLimiter;
   private readonly queue = new KeyedQueue();
   private closing = false;
 
   constructor(private readonly deps: EngineDeps) {
     this.turns = new TurnRunner(deps);
-    this.limiter = new UserRateLimiter(deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
+    this.limiter = turnRateLimiter(deps.db, deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
   }
 
   /** Handles one platform event; the lines its turn logs carry its request id. */
@@ -202,7 +203,7 @@ export class Engine implements CommandHost, ChatEngine {
     const existing = await findConversationFor(this.deps, inbound, { byPlace: !this.threadPerMessage(inbound, reply) });
     const addressed = inbound.mentionsBot || inbound.isDirect || (existing !== null && (inbound.threadId !== null || inbound.replyTo !== null));
     if (!addressed) return;
-    this.limiter.take(authorKey(inbound));
+    await this.limiter.take(authorKey(inbound));
     const conversation = existing ?? (await this.createConversation(inbound, reply, fallbackTitle(text)));
     const userMessage = await this.deps.conversations.append(conversation.id, {
       role: 'user',
@@ -221,7 +222,7 @@ export class Engine implements CommandHost, ChatEngine {
     // platforms also report edits that change no text (a link preview arriving): those are no branch
     const content = await withAttachmentText(inbound.text.trim(), inbound.attachments);
     if (!node || node.role !== 'user' || node.content === content) return;
-    this.limiter.take(authorKey(inbound));
+    await this.limiter.take(authorKey(inbound));
     const edited = await this.deps.conversations.editUserMessage(node.id, content);
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], edited.id, edited.conversation_id);
     const conversation = await this.deps.conversations.get(edited.conversation_id);
@@ -262,7 +263,7 @@ export class Engine implements CommandHost, ChatEngine {
     if (answer.role !== 'assistant' || answer.parent_id === null) {
       throw new ThreadloomError('invalid', 'regenerate needs an answer', { userMessage: 'There is no answer to regenerate yet.' });
     }
-    this.limiter.take(authorKey(inbound));
+    await this.limiter.take(authorKey(inbound));
     const conversation = await this.deps.conversations.get(answer.conversation_id);
     // an answer that came after tool calls is regenerated whole, from its question
     const head = await this.deps.conversations.turnHead(answer.id);

@@ -14,13 +14,15 @@ import { TEST_POSTGRES_URL, asTestDatabase, freshPostgresDatabase, type TestData
  * THREADLOOM_TEST_DATABASE_URL is set, a fresh database on that PostgreSQL server. Both are
  * removed at cleanup.
  */
-export async function createTestDatabase(): Promise<TestDatabase & { dir: string; cleanup(): Promise<void> }> {
+export async function createTestDatabase(): Promise<TestDatabase & { dir: string; url: string | null; cleanup(): Promise<void> }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-test-'));
   const server = TEST_POSTGRES_URL ? await freshPostgresDatabase(TEST_POSTGRES_URL) : null;
   const database = asTestDatabase(openConfiguredDatabase({ url: server?.url ?? null, file: path.join(dir, 'threadloom.db') }));
   await migrateToLatest(database.db);
   return Object.assign(database, {
     dir,
+    /** the PostgreSQL database's URL, for a test that opens a second pool on it (a second instance) */
+    url: server?.url ?? null,
     cleanup: async () => {
       await database.close();
       await server?.drop();

@@ -12,7 +12,7 @@ import type { KnowledgeChunkTable, KnowledgeDocumentTable, KnowledgeIndexTable, 
 import type { ModelTable } from '../providers/table.js';
 import type { McpServerTable } from '../tools/mcp/table.js';
 import type { SettingTable } from '../settings.table.js';
-import type { ProcessedEventTable } from '../turns/table.js';
+import type { ProcessedEventTable, TurnRateEventTable } from '../turns/table.js';
 import type {
   UsageDailyTable,
   UsageDayModelTable,
@@ -63,6 +63,7 @@ export interface Database {
   knowledge_queue: KnowledgeQueueTable;
   knowledge_index: KnowledgeIndexTable;
   leases: LeaseTable;
+  turn_rate_events: TurnRateEventTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */

@@ -1,5 +1,4 @@
 import type { Db } from '../db/open.js';
-import { RateLimitError } from '../errors.js';
 import type { Inbound } from '../inbound.js';
 
 /**
@@ -22,40 +21,4 @@ export async function releaseEvent(db: Db, inbound: Inbound): Promise<void> {
 
 export async function pruneProcessedEvents(db: Db, olderThan: Date): Promise<void> {
   await db.deleteFrom('processed_events').where('processed_at', '<', olderThan.toISOString()).execute();
-}
-
-/**
- * Turns per user per minute, as a sliding window. (Bottleneck queues work; here a user over the
- * limit must be refused at once and told when to try again, which a window answers exactly.)
- */
-export class UserRateLimiter {
-  private readonly turns = new Map<string, number[]>();
-
-  constructor(
-    private readonly perMinute: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /** Records a turn, or throws RateLimitError saying when the next one is allowed. */
-  take(userKey: string): void {
-    const now = this.now();
-    const recent = (this.turns.get(userKey) ?? []).filter((t) => now - t < 60_000);
-    if (recent.length >= this.perMinute) {
-      const retryAfterMs = 60_000 - (now - recent[0]!);
-      const seconds = Math.ceil(retryAfterMs / 1000);
-      this.turns.set(userKey, recent);
-      throw new RateLimitError(
-        `user ${userKey} over ${this.perMinute} turns per minute`,
-        retryAfterMs,
-        `You're sending messages faster than ${this.perMinute} per minute. Try again in ${seconds} s.`,
-      );
-    }
-    recent.push(now);
-    this.turns.set(userKey, recent);
-    if (this.turns.size > 10_000) this.sweep(now);
-  }
-
-  private sweep(now: number): void {
-    for (const [key, times] of this.turns) if (times.every((t) => now - t >= 60_000)) this.turns.delete(key);
-  }
 }
