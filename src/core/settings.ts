@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
+import { nowText } from './db/dialect.js';
 import type { Db } from './db/open.js';
 import { ThreadloomError } from './errors.js';
 import { modelIdSchema } from './experiences/schema.js';
@@ -19,7 +19,7 @@ export async function setSetting(db: Db, key: string, value: string): Promise<vo
   await db
     .insertInto('settings')
     .values({ key, value })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: sql<string>`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` }))
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: nowText(db) }))
     .execute();
 }
 

@@ -64,7 +64,8 @@ export async function pathToLeaf(db: Executor, leafId: number, limit = -1): Prom
 /**
  * The newest messages of a path, walking up from the leaf until `limit` messages are taken or a
  * message carrying a summary checkpoint is reached (that message is included). Oldest first.
- * Cost is bounded by `limit`, not by the length of the conversation.
+ * Cost is bounded by `limit`, not by the length of the conversation. (CASE WHEN EXISTS: 0 or 1 on
+ * both databases; PostgreSQL's EXISTS is a boolean, which compares with no integer.)
  */
 export async function recentPath(
   db: Executor,
@@ -73,10 +74,10 @@ export async function recentPath(
 ): Promise<{ messages: MessageRow[]; checkpointMessageId: number | null; reachedRoot: boolean }> {
   const result = await sql<MessageRow & { depth: number; checkpoint: number }>`
     WITH RECURSIVE path(id, parent_id, depth, checkpoint) AS (
-      SELECT id, parent_id, 0, EXISTS (SELECT 1 FROM summaries s WHERE s.message_id = messages.id)
+      SELECT id, parent_id, 0, CASE WHEN EXISTS (SELECT 1 FROM summaries s WHERE s.message_id = messages.id) THEN 1 ELSE 0 END
       FROM messages WHERE id = ${leafId}
       UNION ALL
-      SELECT m.id, m.parent_id, path.depth + 1, EXISTS (SELECT 1 FROM summaries s WHERE s.message_id = m.id)
+      SELECT m.id, m.parent_id, path.depth + 1, CASE WHEN EXISTS (SELECT 1 FROM summaries s WHERE s.message_id = m.id) THEN 1 ELSE 0 END
       FROM messages m JOIN path ON m.id = path.parent_id
       WHERE path.checkpoint = 0 AND path.depth + 1 < ${limit}
     )
@@ -107,7 +108,7 @@ export async function childrenOf(db: Executor, conversationId: number, parentId:
 export async function newestLeafUnder(db: Executor, nodeId: number): Promise<number> {
   const row = await sql<{ id: number }>`
     WITH RECURSIVE sub(id) AS (
-      SELECT ${nodeId}
+      SELECT CAST(${nodeId} AS integer)
       UNION ALL
       SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id
     )
@@ -126,7 +127,7 @@ export async function isOnPath(db: Executor, ancestorId: number, nodeId: number)
       SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id
       WHERE path.id <> ${ancestorId}
     )
-    SELECT EXISTS (SELECT 1 FROM path WHERE id = ${ancestorId}) AS found`.execute(db);
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM path WHERE id = ${ancestorId}) THEN 1 ELSE 0 END AS found`.execute(db);
   return row.rows[0]?.found === 1;
 }
 
@@ -134,7 +135,7 @@ export async function isOnPath(db: Executor, ancestorId: number, nodeId: number)
 export async function subtreeIds(db: Executor, nodeId: number): Promise<number[]> {
   const rows = await sql<{ id: number }>`
     WITH RECURSIVE sub(id) AS (
-      SELECT ${nodeId}
+      SELECT CAST(${nodeId} AS integer)
       UNION ALL
       SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id
     )
