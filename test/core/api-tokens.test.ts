@@ -1,24 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiToken, listApiTokens, revokeApiToken, verifyApiToken } from '../../src/core/api-tokens.js';
-import { migrateToLatest } from '../../src/core/db/migrate.js';
-import { openDatabase } from '../../src/core/db/open.js';
+import { createTestDatabase } from '../support/db.js';
 
-let dir: string;
-let database: ReturnType<typeof openDatabase>;
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
 
 beforeEach(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'threadloom-tokens-'));
-  database = openDatabase(path.join(dir, 'threadloom.db'));
-  await migrateToLatest(database.db);
+  database = await createTestDatabase();
 });
 
 afterEach(async () => {
-  await database.close();
-  rmSync(dir, { recursive: true, force: true });
+  await database.cleanup();
 });
+
+/** Changes as the database counts them: SQLite's total_changes(), PostgreSQL's row version (xmin). */
+async function writes(): Promise<string> {
+  if (database.kind === 'sqlite') return String((database.sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n);
+  const { rows } = await sql<{ v: string }>`SELECT string_agg(xmin::text, ',') AS v FROM api_tokens`.execute(database.db);
+  return rows[0]!.v;
+}
 
 describe('API tokens', () => {
   it('shows when a token was last used, to the minute, without a write on every call', async () => {
@@ -26,10 +26,9 @@ describe('API tokens', () => {
     const at = (iso: string) => new Date(iso);
     expect((await verifyApiToken(database.db, token, at('2026-12-03T10:00:00.000Z')))?.lastUsedAt).toBe('2026-12-03T10:00:00.000Z');
     // calls within the minute keep the first time, and the row is not written again
-    const changes = () => (database.sqlite.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
-    const before = changes();
+    const before = await writes();
     for (const second of ['10', '30', '59']) await verifyApiToken(database.db, token, at(`2026-12-03T10:00:${second}.000Z`));
-    expect(changes()).toBe(before);
+    expect(await writes()).toBe(before);
     expect((await listApiTokens(database.db))[0]!.lastUsedAt).toBe('2026-12-03T10:00:00.000Z');
     // a minute later it moves on
     await verifyApiToken(database.db, token, at('2026-12-03T10:01:05.000Z'));
