@@ -8,6 +8,9 @@ import { loadConfig } from './core/config.js';
 import { writeFullExport } from './core/conversations/export-all.js';
 import { runDoctor } from './core/doctor.js';
 import { databaseFile, openDatabase } from './core/db/open.js';
+import { openPostgres } from './core/db/postgres.js';
+import { lockDataDir } from './core/data-dir-lock.js';
+import { moveToPostgres } from './core/move/to-postgres.js';
 import { migrateToLatest, pendingMigrations } from './core/db/migrate.js';
 import { ThreadloomError } from './core/errors.js';
 import { startAdapter, startRuntime } from './core/runtime.js';
@@ -22,7 +25,9 @@ const USAGE = `usage: threadloom <command>
   migrate                      apply pending database migrations
   backup                       back up the database now (into <dataDir>/backups) and verify the copy
   restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path)
-  export [--out <file>]        every Experience and conversation (all branches) as JSON, to stdout or a file`;
+  export [--out <file>]        every Experience and conversation (all branches) as JSON, to stdout or a file
+  migrate-to-postgres <url>    copy this installation's SQLite database into an empty PostgreSQL
+                               database and check the copy; the SQLite file is left as it was`;
 
 /** In a terminal chat only warnings and errors are logged, on stderr, so answers stay readable. */
 const quietLogger: Logger = {
@@ -145,6 +150,34 @@ function restore(args: string[]): Promise<number> {
   });
 }
 
+/**
+ * SQLite → PostgreSQL, with Threadloom stopped (the data dir's lock is taken for the move). The
+ * SQLite file is only read: until the URL is set, Threadloom goes on using it.
+ */
+async function migrateToPostgres(args: string[]): Promise<number> {
+  const url = args[0] ?? process.env.THREADLOOM_DATABASE_URL;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) {
+    console.error('usage: threadloom migrate-to-postgres postgres://user:password@host:5432/database (an empty database)');
+    return 2;
+  }
+  const config = loadConfig();
+  const lock = lockDataDir(config.dataDir);
+  const source = openDatabase(databaseFile(config.dataDir));
+  const target = openPostgres(url);
+  try {
+    console.log(`moving ${source.file} to ${target.where}`);
+    const report = await moveToPostgres(source, target, (line) => console.log(line));
+    const rows = report.tables.reduce((sum, t) => sum + t.rows, 0);
+    console.log(`moved ${rows} rows in ${report.tables.length} tables in ${(report.ms / 1000).toFixed(1)} s; checked: every count, ${report.check.rollups} usage rollups, ${report.check.sampled} sampled rows`);
+    console.log(`to use it, set THREADLOOM_DATABASE_URL (or database.url in the config file) and start Threadloom; ${source.file} stays as it was`);
+    return 0;
+  } finally {
+    await target.close();
+    await source.close();
+    lock.release();
+  }
+}
+
 /** JSON to stdout (pipe it anywhere) or to a file; the summary goes to stderr either way. */
 async function exportAll(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: 'string', short: 'o' } } });
@@ -185,6 +218,8 @@ async function main(): Promise<number> {
       return restore(rest);
     case 'export':
       return exportAll(rest);
+    case 'migrate-to-postgres':
+      return migrateToPostgres(rest);
     case 'help':
     case '--help':
     case '-h':
