@@ -9,7 +9,7 @@ export interface BackgroundPassesOptions {
   /** one pass over the queue; resolves to how much it did (0: rest before the next) */
   pass(signal: AbortSignal): Promise<number>;
   /** once per start, before the first pass */
-  beforeFirst?(): void;
+  beforeFirst?(): void | Promise<void>;
 }
 
 /**
@@ -50,7 +50,11 @@ export class BackgroundPasses {
   private async loop(): Promise<void> {
     const signal = this.controller.signal;
     const { name, intervalMs, log } = this.options;
-    this.options.beforeFirst?.();
+    try {
+      await this.options.beforeFirst?.();
+    } catch (err) {
+      log.error(`${name}: preparing to index failed: ${(err as Error).message}`);
+    }
     while (!signal.aborted) {
       let done = 0;
       try {

@@ -25,7 +25,7 @@ describeInBrowser('admin search in Chromium', () => {
     const conversation = await conversations.create({ platform: 'discord', channelId: 'ops', threadId: null }, (await experiences.defaultExperience()).id, 'ada');
     await conversations.update(conversation.id, { title: 'OSDs after the new disk' });
     await conversations.append(conversation.id, { role: 'user', content: 'the OSDs keep rebalancing since the new disk went in', authorId: 'ada', authorName: 'Ada' });
-    await until(() => rt.deps.search!.indexer.status().indexed === 1);
+    await until(async () => (await rt.deps.search!.indexer.status()).indexed === 1);
     admin = await startAdmin(adminContext(rt, { password: ADMIN_PASSWORD }), { host: '127.0.0.1', port: 0 });
     browser = await launchBrowser();
     ({ page, problems } = await signedInPage(browser, admin.url, ADMIN_PASSWORD));

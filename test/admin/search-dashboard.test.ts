@@ -15,7 +15,7 @@ describe('the dashboard’s search index card', () => {
     const conversation = await conversations.create({ platform: 'test', channelId: 'ops', threadId: null }, (await experiences.defaultExperience()).id, 'ada');
     await conversations.append(conversation.id, { role: 'user', content: 'how do I rotate restic snapshots?', authorId: 'ada' });
     await conversations.append(conversation.id, { role: 'assistant', content: 'forget --keep-daily 7, then prune' });
-    await until(() => admin.rt.deps.search!.indexer.status().indexed === 2);
+    await until(async () => (await admin.rt.deps.search!.indexer.status()).indexed === 2);
     const session = await admin.login();
     const page = (await session.get('/')).body;
     const card = page.slice(page.indexOf('id="search-state"'), page.indexOf('id="errors-h"'));

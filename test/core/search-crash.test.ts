@@ -65,8 +65,8 @@ describe('the search backfill after a crash', () => {
 
     const after: TestRuntime = await startTestRuntime({ dir, config: search('ollama/nomic-embed-text'), fakes: { ollama: { embedder: conceptEmbedder(GROUPS) } } });
     cleanup.push(() => after.shutdown());
-    await until(() => {
-      const status = after.deps.search!.indexer.status();
+    await until(async () => {
+      const status = await after.deps.search!.indexer.status();
       return status.indexed === 12 && status.queued === 0;
     });
     const secondRun = embedTexts(after.ollama.requests);

@@ -41,8 +41,8 @@ async function world(): Promise<Map<string, number>> {
     await conversations.append(conversation.id, { role: 'assistant', content: t.answer, model: 'openai/gpt-4o-mini' });
     ids.set(t.title, conversation.id);
   }
-  await until(() => {
-    const status = rt.deps.search!.indexer.status();
+  await until(async () => {
+    const status = await rt.deps.search!.indexer.status();
     return status.indexed === THREADS.length * 2 && status.queued === 0 ? status : null;
   });
   return ids;

@@ -64,8 +64,8 @@ async function seed(rt: TestRuntime, s: Seed): Promise<{ conversationId: number;
 }
 
 function indexed(rt: TestRuntime, count: number) {
-  return until(() => {
-    const status = rt.deps.search!.indexer.status();
+  return until(async () => {
+    const status = await rt.deps.search!.indexer.status();
     return status.indexed === count && status.queued === 0 ? status : null;
   });
 }
@@ -126,7 +126,7 @@ describe('search over conversations', () => {
     await seed(rt, BACKUPS);
     await indexed(rt, 4);
     await rt.deps.conversations.delete(ceph.conversationId);
-    expect(rt.deps.search!.indexer.status().indexed).toBe(2);
+    expect((await rt.deps.search!.indexer.status()).indexed).toBe(2);
     const result = await rt.deps.search!.search({ query: 'osd rebalancing storage', filter: {} });
     expect(result.hits.map((h) => h.conversationId)).not.toContain(ceph.conversationId);
   });
@@ -139,13 +139,13 @@ describe('search over conversations', () => {
     const homelab = (await rt.deps.experiences.get('homelab'))!;
     const general = (await rt.deps.experiences.get('general'))!;
     await rt.deps.conversations.update(ceph.conversationId, { experience_id: general.id });
-    await until(() => rt.deps.search!.indexer.status().queued === 0);
+    await until(async () => (await rt.deps.search!.indexer.status()).queued === 0);
     const inGeneral = await rt.deps.search!.search({ query: 'storage', filter: { experienceIds: [general.id] } });
     expect(inGeneral.hits.map((h) => [h.conversationId, h.matched])).toEqual([[ceph.conversationId, ['meaning']]]);
     expect((await rt.deps.search!.search({ query: 'storage', filter: { experienceIds: [homelab.id] } })).hits).toEqual([]);
     // the queries were embedded; the moved messages were not
     expect(rt.ollama.requests.filter((r) => r.path === '/api/embed').length).toBe(embedCalls + 2);
-    expect(rt.deps.search!.indexer.status().indexed).toBe(2);
+    expect((await rt.deps.search!.indexer.status()).indexed).toBe(2);
   });
 
   it('re-indexes every message with the new model when the embedding model changes', async () => {
@@ -155,7 +155,7 @@ describe('search over conversations', () => {
     await seed(first, CEPH);
     await seed(first, UPS);
     await indexed(first, 4);
-    expect(first.deps.search!.indexer.status()).toMatchObject({ model: 'ollama/nomic-embed-text', dimension: DIMENSION });
+    expect(await first.deps.search!.indexer.status()).toMatchObject({ model: 'ollama/nomic-embed-text', dimension: DIMENSION });
     await first.shutdown();
     runtimes.splice(runtimes.indexOf(first), 1);
 
@@ -191,7 +191,7 @@ describe('search over conversations', () => {
     const first = await start({ dir, config: withSearch('ollama/nomic-embed-text', 2, 1) });
     first.ollama.scriptFor('embed', {}, {}, { stallBeforeHeadersMs: Infinity });
     await until(() => first.ollama.requests.filter((r) => r.path === '/api/embed').length === 3);
-    expect(first.deps.search!.indexer.status()).toMatchObject({ indexed: 4, queued: 8 });
+    expect(await first.deps.search!.indexer.status()).toMatchObject({ indexed: 4, queued: 8 });
     await first.shutdown(); // cut off with a request in flight
     runtimes.splice(runtimes.indexOf(first), 1);
     await Promise.all(first.ollama.requests.map((r) => r.settled));
@@ -210,8 +210,8 @@ describe('search over conversations', () => {
     const rt = await start();
     rt.ollama.scriptFor('embed', { status: 503 });
     await seed(rt, UPS);
-    await until(() => rt.deps.search!.indexer.status().state === 'failing');
-    expect(rt.deps.search!.indexer.status()).toMatchObject({ indexed: 0, queued: 2, failing: 2 });
+    await until(async () => (await rt.deps.search!.indexer.status()).state === 'failing');
+    expect(await rt.deps.search!.indexer.status()).toMatchObject({ indexed: 0, queued: 2, failing: 2 });
     expect((await rt.deps.search!.search({ query: 'E4021', filter: {} })).hits).toHaveLength(1);
     // the failed call is in the ledger, uncharged
     const failed = await rt.database.db.selectFrom('usage_events').selectAll().where('purpose', '=', 'embedding').where('status', '=', 'error').execute();

@@ -36,8 +36,8 @@ export function registerDashboardRoutes(app: FastifyInstance, ctx: AdminContext)
     const today = await usageSince(db, startOfUtcDay(ctx.now()));
     const errors = await recentFailures(db, RECENT_ERRORS);
     const budgets = await budgetsView(db, ctx.runtime.budgets, await ctx.runtime.budgets.budgetOverview(ctx.now()));
-    const search = ctx.runtime.deps.search?.indexer.status() ?? null;
-    const knowledge = ctx.runtime.knowledge?.status() ?? null;
+    const search = (await ctx.runtime.deps.search?.indexer.status()) ?? null;
+    const knowledge = (await ctx.runtime.knowledge?.status()) ?? null;
     return reply.page('dashboard', { title: 'Dashboard', platforms: ctx.platforms.list().map((p) => withReason(ctx.config, p)), today, errors, budgets, search, knowledge, readiness: ctx.runtime.readiness.problem });
   });
 

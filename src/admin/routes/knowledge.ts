@@ -92,7 +92,7 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
     return reply.page('knowledge-experience', {
       title: `Knowledge of ${found.name}`,
       experience: { slug: found.slug, name: found.name },
-      progress: knowledge().status(found.id),
+      progress: await knowledge().status(found.id),
       spend: await knowledgeSpend(ctx.runtime.database.db, found.id),
       documents,
       results: data.results ?? null,
@@ -112,8 +112,8 @@ export function registerKnowledgeRoutes(app: FastifyInstance, ctx: AdminContext)
   }
 
   app.get('/knowledge', async (_request, reply) => {
-    const list = (await experiences.list()).map((e) => ({ slug: e.slug, name: e.name, progress: knowledge().status(e.id) }));
-    return reply.page('knowledge', { title: 'Knowledge', experiences: list, overall: knowledge().status() });
+    const list = await Promise.all((await experiences.list()).map(async (e) => ({ slug: e.slug, name: e.name, progress: await knowledge().status(e.id) })));
+    return reply.page('knowledge', { title: 'Knowledge', experiences: list, overall: await knowledge().status() });
   });
 
   app.get('/knowledge/:slug', async (request, reply) => experiencePage(reply, await experience(request)));

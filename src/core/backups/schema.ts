@@ -72,14 +72,14 @@ async function measure(migrationsDir: string): Promise<ReferenceSchema> {
     const required = describeSchema(database.sqlite);
     const store = new SearchStore(database.sqlite);
     if (database.sqlite.prepare("select 1 from sqlite_master where name = 'search_index'").get()) {
-      store.reset('reference');
-      store.ensureVectors(8);
+      await store.reset('reference');
+      await store.ensureVectors(8);
     }
     // the documents' vector table is made at run time too, once a model has embedded a chunk
     if (database.sqlite.prepare("select 1 from sqlite_master where name = 'knowledge_index'").get()) {
       const knowledge = new KnowledgeStore(database.sqlite);
-      knowledge.reset('reference');
-      knowledge.ensureVectors(8);
+      await knowledge.reset('reference');
+      await knowledge.ensureVectors(8);
     }
     const optional = new Map([...describeSchema(database.sqlite)].filter(([name]) => !required.has(name)));
     return { required, optional };

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
 import { MAX_EMBED_CHARS } from '../search/indexer.js';
-import type { KnowledgeProgress, KnowledgeStore, PendingChunk } from './store.js';
+import type { KnowledgeIndex, KnowledgeProgress, PendingChunk } from './knowledge-index.js';
 import { recordEmbedding } from '../usage/embedding.js';
 import { BackgroundPasses } from '../background-passes.js';
 
@@ -14,7 +14,7 @@ const RETRY_MAX_MS = 15 * 60_000;
 const EMBED_TIMEOUT_MS = 120_000;
 
 export interface KnowledgeIndexerOptions {
-  store: KnowledgeStore;
+  store: KnowledgeIndex;
   router: ProviderRouter;
   prices: PriceTable;
   db: Db;
@@ -43,6 +43,10 @@ export interface KnowledgeIndexerStatus extends KnowledgeProgress {
 export class KnowledgeIndexer {
   private readonly passes: BackgroundPasses;
   private lastError: string | null = null;
+  /** the model check under way before the passes start */
+  private starting: Promise<void> | null = null;
+  /** why vectors cannot be stored (PostgreSQL without pgvector), when they cannot */
+  private vectorsMissing: string | null = null;
 
   constructor(private readonly options: KnowledgeIndexerOptions) {
     this.passes = new BackgroundPasses({ name: 'knowledge', intervalMs: options.intervalMs, log: options.log, pass: (signal) => this.runOnce(signal) });
@@ -52,25 +56,45 @@ export class KnowledgeIndexer {
     return this.options.model;
   }
 
-  start(): void {
-    const { model, store, log } = this.options;
-    if (!model || this.passes.started) return;
-    const state = store.state();
-    if (state?.model !== model) {
-      if (state) log.info(`knowledge: the embedding model changed from ${state.model} to ${model}; re-embedding every chunk`);
-      store.reset(model);
-    }
-    this.passes.start();
+  /** Checks the stored vectors' model (re-embedding when it changed) and starts; resolves once checked, never throws. */
+  start(): Promise<void> {
+    if (!this.options.model || this.passes.started) return Promise.resolve();
+    return (this.starting ??= this.check().finally(() => {
+      this.starting = null;
+    }));
   }
 
-  stop(): Promise<void> {
-    return this.passes.stop();
+  private async check(): Promise<void> {
+    const { model, store, log } = this.options;
+    try {
+      const support = await store.vectorSupport();
+      this.vectorsMissing = support.ok ? null : support.reason ?? 'vectors cannot be stored';
+      if (this.vectorsMissing) {
+        log.warn(`knowledge: keywords only: ${this.vectorsMissing}`);
+        return;
+      }
+      const state = await store.state();
+      if (state?.model !== model) {
+        if (state) log.info(`knowledge: the embedding model changed from ${state.model} to ${model}; re-embedding every chunk`);
+        await store.reset(model!);
+      }
+      this.passes.start();
+    } catch (err) {
+      log.error(`knowledge: the index could not be checked, so nothing is embedded: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops, and gives back to the queue what this instance had taken and not stored. */
+  async stop(): Promise<void> {
+    await this.starting;
+    await this.passes.stop();
+    await this.options.store.release();
   }
 
   /** After a restore the index on disk is another one: check its model again and go on from its queue. */
   async restart(): Promise<void> {
     await this.stop();
-    this.start();
+    await this.start();
   }
 
   /** New chunks are queued: look now rather than at the next interval. */
@@ -78,9 +102,10 @@ export class KnowledgeIndexer {
     this.passes.nudge();
   }
 
-  status(experienceId?: number): KnowledgeIndexerStatus {
-    const progress = this.options.store.progress(experienceId);
+  async status(experienceId?: number): Promise<KnowledgeIndexerStatus> {
+    const progress = await this.options.store.progress(experienceId);
     const { model } = this.options;
+    if (this.vectorsMissing) return { ...progress, model, state: 'off', lastError: this.vectorsMissing };
     let state: KnowledgeIndexerStatus['state'] = 'off';
     if (model) state = progress.failing > 0 ? 'failing' : progress.waiting > 0 ? 'indexing' : 'idle';
     return { ...progress, model, state, lastError: progress.lastError ?? (model ? this.lastError : null) };
@@ -88,7 +113,7 @@ export class KnowledgeIndexer {
 
   private async runOnce(signal: AbortSignal): Promise<number> {
     const { store, batchSize, concurrency, now } = this.options;
-    const due = store.due(batchSize * concurrency, now());
+    const due = await store.due(batchSize * concurrency, now());
     if (!due.length) return 0;
     const byExperience = new Map<number, PendingChunk[]>();
     for (const chunk of due) (byExperience.get(chunk.experienceId) ?? byExperience.set(chunk.experienceId, []).get(chunk.experienceId)!).push(chunk);
@@ -122,11 +147,11 @@ export class KnowledgeIndexer {
         for (const chunk of batch) stored += await this.embedBatch([chunk], signal);
         return stored;
       }
-      this.fail(batch, error);
+      await this.fail(batch, error);
       return 0;
     }
     try {
-      const dimension = store.state()?.dimension ?? outcome.vectors[0]?.length ?? 0;
+      const dimension = (await store.state())?.dimension ?? outcome.vectors[0]?.length ?? 0;
       const vectors = outcome.vectors.map((values) => {
         if (!values.length || values.length !== dimension) throw new ProviderError('malformed', `embedding has ${values.length} dimensions, expected ${dimension}`);
         const vector = Float32Array.from(values);
@@ -134,27 +159,27 @@ export class KnowledgeIndexer {
         return vector;
       });
       if (vectors.length !== batch.length) throw new ProviderError('malformed', `${vectors.length} embeddings for ${batch.length} texts`);
-      store.ensureVectors(dimension);
-      store.store(batch.map((chunk, i) => ({ chunk, vector: vectors[i]! })), now());
+      await store.ensureVectors(dimension);
+      await store.store(batch.map((chunk, i) => ({ chunk, vector: vectors[i]! })), now());
       this.lastError = null;
       await this.record(batch, texts, outcome, outcome.latencyMs, null);
       return batch.length;
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError('malformed', (err as Error).message, { cause: err });
       await this.record(batch, texts, outcome, outcome.latencyMs, error);
-      this.fail(batch, error);
+      await this.fail(batch, error);
       return 0;
     }
   }
 
-  private fail(batch: PendingChunk[], error: ProviderError): void {
+  private async fail(batch: PendingChunk[], error: ProviderError): Promise<void> {
     const attempts = Math.max(...batch.map((c) => c.attempts));
     const delay = error.retryAfterMs ?? Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempts);
     if (error.message !== this.lastError) {
       this.options.log.warn(`knowledge: embedding with ${this.options.model} failed (${error.message}); retrying in ${Math.round(delay / 1000)} s`);
     }
     this.lastError = error.message;
-    this.options.store.failed(batch.map((c) => c.chunkId), error.message, new Date(this.options.now().getTime() + delay));
+    await this.options.store.failed(batch.map((c) => c.chunkId), error.message, new Date(this.options.now().getTime() + delay));
   }
 
   private record(batch: PendingChunk[], texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {

@@ -8,7 +8,7 @@ import { reciprocalRankFusion } from '../search/fuse.js';
 import { MIN_MEANING_SIMILARITY } from '../search/service.js';
 import { readJson } from '../json-column.js';
 import { chunksWithDocuments } from './repository.js';
-import type { KnowledgeStore } from './store.js';
+import type { KnowledgeIndex } from './knowledge-index.js';
 import { recordEmbedding } from '../usage/embedding.js';
 
 /**
@@ -54,7 +54,7 @@ export interface RetrieveOptions {
 
 export interface RetrieverOptions {
   db: Db;
-  store: KnowledgeStore;
+  store: KnowledgeIndex;
   router: ProviderRouter;
   prices: PriceTable;
   log: Logger;
@@ -87,7 +87,7 @@ export class KnowledgeRetriever {
   constructor(private readonly options: RetrieverOptions) {}
 
   /** Whether the Experience has any chunk to search: cheap, checked before anything else is done. */
-  hasKnowledge(experienceId: number): boolean {
+  hasKnowledge(experienceId: number): Promise<boolean> {
     return this.options.store.hasChunks(experienceId);
   }
 
@@ -97,8 +97,8 @@ export class KnowledgeRetriever {
     if (!question || limit <= 0 || options.maxTokens <= 0) return [];
     const { store, db } = this.options;
     // an Experience without documents costs its turns nothing, not even the question's embedding
-    if (!this.hasKnowledge(experienceId)) return [];
-    const keyword = store.keyword(experienceId, question, POOL).map((r) => r.chunkId);
+    if (!(await this.hasKnowledge(experienceId))) return [];
+    const keyword = (await store.keyword(experienceId, question, POOL)).map((r) => r.chunkId);
     const meaning = await this.meaning(experienceId, question, options);
     const fused = reciprocalRankFusion([keyword, meaning]);
     if (!fused.length) return [];
@@ -145,8 +145,8 @@ export class KnowledgeRetriever {
   /** Chunk ids near the question by meaning, above the floor; none when there is no vector index (yet). */
   private async meaning(experienceId: number, question: string, options: RetrieveOptions): Promise<number[]> {
     const { model, store, router, log } = this.options;
-    const index = store.state();
-    if (!model || !index || index.model !== model || index.dimension === null) return [];
+    const index = await store.state();
+    if (!model || !index || index.model !== model || index.dimension === null || !(await store.vectorSupport()).ok) return [];
     const started = performance.now();
     const who = { experienceId, platform: options.asker?.platform ?? null, userId: options.asker?.userId ?? null };
     try {
@@ -154,7 +154,7 @@ export class KnowledgeRetriever {
       await recordEmbedding(this.options, { modelId: model, texts: [question], usage: outcome.usage, latencyMs: outcome.latencyMs, error: null, answered: true }, who, 'knowledge');
       const vector = Float32Array.from(outcome.vectors[0] ?? []);
       if (vector.length !== index.dimension) throw new ProviderError('malformed', `the question's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
-      return store.nearest(experienceId, vector, POOL).filter((r) => 1 - r.score >= KNOWLEDGE_MIN_SIMILARITY).map((r) => r.chunkId);
+      return (await store.nearest(experienceId, vector, POOL)).filter((r) => 1 - r.score >= KNOWLEDGE_MIN_SIMILARITY).map((r) => r.chunkId);
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
       await recordEmbedding(this.options, { modelId: model, texts: [question], usage: null, latencyMs: Math.round(performance.now() - started), error, answered: false }, who, 'knowledge');

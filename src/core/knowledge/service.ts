@@ -226,12 +226,12 @@ export class KnowledgeService {
   }
 
   /** Progress of one Experience's knowledge, or of all: documents by status, chunks embedded and waiting, the last error. */
-  status(experienceId?: number): KnowledgeIndexerStatus {
+  status(experienceId?: number): Promise<KnowledgeIndexerStatus> {
     return this.options.indexer.status(experienceId);
   }
 
   /** Whether answers in this Experience have documents to cite. */
-  hasKnowledge(experienceId: number): boolean {
+  hasKnowledge(experienceId: number): Promise<boolean> {
     return this.options.retriever.hasKnowledge(experienceId);
   }
 

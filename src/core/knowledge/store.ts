@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import { floatBlob, ftsExpression } from '../search/store.js';
+import type { KnowledgeIndex, KnowledgeIndexState, KnowledgeProgress, PendingChunk, RankedChunk, VectorSupport } from './knowledge-index.js';
 
 /**
  * The knowledge index in SQLite's own dialect (FTS5, sqlite-vec): the one place that knows it.
@@ -10,36 +11,7 @@ import { floatBlob, ftsExpression } from '../search/store.js';
  * the truth of what is left to embed: a vector is stored in the transaction that dequeues it.
  */
 
-export interface KnowledgeIndexState {
-  model: string;
-  dimension: number | null;
-}
-
-export interface PendingChunk {
-  chunkId: number;
-  text: string;
-  documentId: number;
-  experienceId: number;
-  attempts: number;
-}
-
-export interface RankedChunk {
-  chunkId: number;
-  /** bm25 for keywords, cosine distance for vectors: lower is better */
-  score: number;
-}
-
-export interface KnowledgeProgress {
-  documents: { queued: number; indexing: number; indexed: number; failed: number };
-  chunks: number;
-  /** chunks with a vector */
-  embedded: number;
-  /** chunks waiting for a vector */
-  waiting: number;
-  /** waiting chunks whose last try failed */
-  failing: number;
-  lastError: string | null;
-}
+export type { KnowledgeIndexState, KnowledgeProgress, PendingChunk, RankedChunk } from './knowledge-index.js';
 
 /** Words too common to say what a question is about: a chunk matching only these is no match. */
 const STOPWORDS = new Set(
@@ -58,20 +30,31 @@ export function contentWords(query: string): string[] {
  * A word in more chunks than this is left out of the wider keyword net (it still counts towards
  * a chunk's share of the question's words): ranking its chunks would cost more than it tells.
  */
-const COMMON_WORD_CHUNKS = 2_000;
+export const COMMON_WORD_CHUNKS = 2_000;
 
 /** How many of every Experience's best chunks are ranked, per chunk asked for, before an Experience's own are sought. */
 const RANKED_ACROSS_EXPERIENCES = 4;
 
 const json = (values: readonly unknown[]): string => JSON.stringify(values);
 
-export class KnowledgeStore {
+export class KnowledgeStore implements KnowledgeIndex {
+  readonly kind = 'sqlite';
+
   /** the retrieval queries, prepared once: they run on every turn of an Experience with documents */
   private readonly statements = new Map<string, SQLite.Statement>();
 
   constructor(readonly sqlite: SQLite.Database) {}
 
-  state(): KnowledgeIndexState | null {
+  /** sqlite-vec is loaded with every database (db/sqlite.ts). */
+  async vectorSupport(): Promise<VectorSupport> {
+    return { ok: true };
+  }
+
+  async state(): Promise<KnowledgeIndexState | null> {
+    return this.stateNow();
+  }
+
+  private stateNow(): KnowledgeIndexState | null {
     return (this.sqlite.prepare('SELECT model, dimension FROM knowledge_index WHERE id = 1').get() as KnowledgeIndexState | undefined) ?? null;
   }
 
@@ -80,7 +63,7 @@ export class KnowledgeStore {
   }
 
   /** Starts the vectors afresh for a model: all dropped, every chunk queued again. */
-  reset(model: string): void {
+  async reset(model: string): Promise<void> {
     this.sqlite.transaction(() => {
       this.sqlite.exec('DROP TRIGGER IF EXISTS knowledge_chunks_vectors_delete; DROP TABLE IF EXISTS knowledge_vec;');
       this.sqlite.prepare('DELETE FROM knowledge_index').run();
@@ -91,8 +74,8 @@ export class KnowledgeStore {
   }
 
   /** Makes the vector table once the dimension is known; vectors of another length are refused. */
-  ensureVectors(dimension: number): void {
-    const state = this.state();
+  async ensureVectors(dimension: number): Promise<void> {
+    const state = this.stateNow();
     if (!state) throw new Error('the knowledge index has no model');
     if (state.dimension !== null && this.hasVectorTable()) {
       if (state.dimension !== dimension) throw new Error(`${state.model} returned ${dimension}-dimensional vectors; the index holds ${state.dimension}`);
@@ -114,7 +97,7 @@ export class KnowledgeStore {
   }
 
   /** Up to `limit` queued chunks whose time has come, oldest first. */
-  due(limit: number, now: Date): PendingChunk[] {
+  async due(limit: number, now: Date): Promise<PendingChunk[]> {
     return this.sqlite
       .prepare(
         `SELECT q.chunk_id AS chunkId, c.text, c.document_id AS documentId, d.experience_id AS experienceId, q.attempts
@@ -130,7 +113,7 @@ export class KnowledgeStore {
    * while it was embedded is skipped (or stays queued). Documents with nothing left to embed
    * become indexed.
    */
-  store(batch: ReadonlyArray<{ chunk: PendingChunk; vector: Float32Array }>, now: Date): void {
+  async store(batch: ReadonlyArray<{ chunk: PendingChunk; vector: Float32Array }>, now: Date): Promise<void> {
     const exists = this.sqlite.prepare('SELECT 1 FROM knowledge_chunks WHERE id = ? AND text = ?');
     const remove = this.sqlite.prepare('DELETE FROM knowledge_vec WHERE chunk_id = ?');
     const insert = this.sqlite.prepare(
@@ -156,7 +139,7 @@ export class KnowledgeStore {
   }
 
   /** A failed batch waits until `retryAt`; its documents carry the reason meanwhile. */
-  failed(chunkIds: readonly number[], error: string, retryAt: Date): void {
+  async failed(chunkIds: readonly number[], error: string, retryAt: Date): Promise<void> {
     this.sqlite.transaction(() => {
       this.sqlite
         .prepare('UPDATE knowledge_queue SET attempts = attempts + 1, last_error = ?, not_before = ? WHERE chunk_id IN (SELECT value FROM json_each(?))')
@@ -167,15 +150,18 @@ export class KnowledgeStore {
     })();
   }
 
-  /** Progress of one Experience, or of all. */
+  /** One process uses the file: nothing is taken from the queue beyond the pass under way. */
+  async release(): Promise<void> {}
+
   /** Whether the Experience has anything to search: checked before a question is embedded. */
-  hasChunks(experienceId: number): boolean {
+  async hasChunks(experienceId: number): Promise<boolean> {
     return this.sqlite
       .prepare('SELECT 1 FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id WHERE d.experience_id = ? LIMIT 1')
       .get(experienceId) !== undefined;
   }
 
-  progress(experienceId?: number): KnowledgeProgress {
+  /** Progress of one Experience, or of all. */
+  async progress(experienceId?: number): Promise<KnowledgeProgress> {
     const scope = experienceId === undefined ? '' : ' AND d.experience_id = ?';
     const params = experienceId === undefined ? [] : [experienceId];
     const documents = { queued: 0, indexing: 0, indexed: 0, failed: 0 };
@@ -203,7 +189,7 @@ export class KnowledgeStore {
    * content words, then those with at least half of them. A chunk that shares only a common
    * word ("the", "how") or one word of a longer question is not a match.
    */
-  keyword(experienceId: number, query: string, limit: number): RankedChunk[] {
+  async keyword(experienceId: number, query: string, limit: number): Promise<RankedChunk[]> {
     const words = contentWords(query);
     if (!words.length) return [];
     const needed = Math.max(1, Math.ceil(words.length / 2));
@@ -273,7 +259,7 @@ export class KnowledgeStore {
   }
 
   /** The nearest chunks of one Experience to `vector`, by cosine distance. */
-  nearest(experienceId: number, vector: Float32Array, limit: number): RankedChunk[] {
+  async nearest(experienceId: number, vector: Float32Array, limit: number): Promise<RankedChunk[]> {
     if (!this.hasVectorTable()) return [];
     return this.sqlite
       .prepare('SELECT chunk_id AS chunkId, distance AS score FROM knowledge_vec WHERE embedding MATCH ? AND k = ? AND experience_id = ? ORDER BY distance')

@@ -3,7 +3,7 @@ import { ProviderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { EmbedOutcome, ProviderRouter } from '../providers/router.js';
-import type { IndexProgress, PendingMessage, SearchStore } from './store.js';
+import type { IndexProgress, PendingMessage, SearchIndex } from './search-index.js';
 import { recordEmbedding } from '../usage/embedding.js';
 import { BackgroundPasses } from '../background-passes.js';
 
@@ -16,7 +16,7 @@ const PROGRESS_LOG_MS = 10_000;
 const EMBED_TIMEOUT_MS = 120_000;
 
 export interface IndexerOptions {
-  store: SearchStore;
+  store: SearchIndex;
   router: ProviderRouter;
   prices: PriceTable;
   db: Db;
@@ -59,11 +59,17 @@ export class SearchIndexer {
   private lastProgressLog = 0;
   private lastError: string | null = null;
   private busy = false;
+  /** the model check under way before the passes start */
+  private starting: Promise<void> | null = null;
+  /** why vectors cannot be stored (PostgreSQL without pgvector), when they cannot */
+  private vectorsMissing: string | null = null;
 
   constructor(private readonly options: IndexerOptions) {
     this.passes = new BackgroundPasses({
       name: 'search', intervalMs: options.intervalMs, log: options.log,
-      beforeFirst: () => options.store.dropDeadEntries(),
+      beforeFirst: async () => {
+        await options.store.dropDeadEntries();
+      },
       pass: (signal) => this.runOnce(signal),
     });
   }
@@ -72,33 +78,56 @@ export class SearchIndexer {
     return this.options.model;
   }
 
-  /** Checks the stored index against the configured model (re-indexing when it changed) and starts. */
-  start(): void {
-    const { model, store, log } = this.options;
-    if (!model || this.passes.started) return;
-    const state = store.state();
-    if (state?.model !== model) {
-      if (state) log.info(`search: the embedding model changed from ${state.model} to ${model}; re-indexing every message`);
-      store.reset(model);
-    }
-    this.passes.start();
+  /**
+   * Checks the stored index against the configured model (re-indexing when it changed) and starts.
+   * Resolves once the check is done; a database that cannot be read is logged, never thrown.
+   */
+  start(): Promise<void> {
+    if (!this.options.model || this.passes.started) return Promise.resolve();
+    return (this.starting ??= this.check().finally(() => {
+      this.starting = null;
+    }));
   }
 
-  stop(): Promise<void> {
-    return this.passes.stop();
+  private async check(): Promise<void> {
+    const { model, store, log } = this.options;
+    try {
+      const support = await store.vectorSupport();
+      this.vectorsMissing = support.ok ? null : support.reason ?? 'vectors cannot be stored';
+      if (this.vectorsMissing) {
+        log.warn(`search: keywords only: ${this.vectorsMissing}`);
+        return;
+      }
+      const state = await store.state();
+      if (state?.model !== model) {
+        if (state) log.info(`search: the embedding model changed from ${state.model} to ${model}; re-indexing every message`);
+        await store.reset(model!);
+      }
+      this.passes.start();
+    } catch (err) {
+      log.error(`search: the index could not be checked, so nothing is indexed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops, and gives back to the queue what this instance had taken and not stored. */
+  async stop(): Promise<void> {
+    await this.starting;
+    await this.passes.stop();
+    await this.options.store.release();
   }
 
   /** After a restore the index on disk is another one: check its model again and go on from its queue. */
   async restart(): Promise<void> {
     await this.stop();
-    this.start();
+    await this.start();
   }
 
-  status(): IndexerStatus {
+  async status(): Promise<IndexerStatus> {
     const { store, model } = this.options;
-    const state = store.state();
-    const progress = store.progress();
+    const state = await store.state();
+    const progress = await store.progress();
     const current = state && state.model === model ? state : null;
+    if (this.vectorsMissing) return { ...progress, model, dimension: null, state: 'off', lastError: this.vectorsMissing };
     let indexer: IndexerState = 'off';
     if (model) indexer = progress.failing > 0 && this.lastError ? 'failing' : progress.queued > 0 || this.busy ? 'indexing' : 'idle';
     return { ...progress, model, dimension: current?.dimension ?? null, state: indexer, lastError: progress.lastError ?? this.lastError };
@@ -108,11 +137,11 @@ export class SearchIndexer {
   private async runOnce(signal: AbortSignal): Promise<number> {
     const { store, batchSize, concurrency, now } = this.options;
     if (!this.options.model) return 0;
-    const queued = store.due(batchSize * concurrency, now());
+    const queued = await store.due(batchSize * concurrency, now());
     if (!queued.length) return 0;
     // conversations moved to another Experience: their vectors move without a call to the model
     const moved = queued.filter((m) => m.reason === 'moved');
-    const due = [...queued.filter((m) => m.reason !== 'moved'), ...store.move(moved)];
+    const due = [...queued.filter((m) => m.reason !== 'moved'), ...(await store.move(moved))];
     if (!due.length) return moved.length;
     this.busy = true;
     try {
@@ -120,7 +149,7 @@ export class SearchIndexer {
       for (let i = 0; i < due.length; i += batchSize) batches.push(due.slice(i, i + batchSize));
       const counts = await Promise.all(batches.map((batch) => this.embedBatch(batch, signal)));
       const stored = counts.reduce((a, b) => a + b, 0);
-      this.logProgress(stored);
+      await this.logProgress(stored);
       return stored;
     } finally {
       this.busy = false;
@@ -148,26 +177,26 @@ export class SearchIndexer {
         for (const message of batch) stored += await this.embedBatch([message], signal);
         return stored;
       }
-      this.fail(batch, error);
+      await this.fail(batch, error);
       return 0;
     }
     try {
-      const expected = store.state()?.dimension ?? null;
+      const expected = (await store.state())?.dimension ?? null;
       const vectors = outcome.vectors.map((v) => toVector(v, expected ?? outcome.vectors[0]!.length));
-      store.ensureVectors(vectors[0]!.length);
-      store.store(batch.map((message, i) => ({ message, vector: vectors[i]! })));
+      await store.ensureVectors(vectors[0]!.length);
+      await store.store(batch.map((message, i) => ({ message, vector: vectors[i]! })));
       this.lastError = null;
       await this.record(texts, outcome, outcome.latencyMs, null);
       return batch.length;
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError('malformed', (err as Error).message, { cause: err });
       await this.record(texts, outcome, outcome.latencyMs, error);
-      this.fail(batch, error);
+      await this.fail(batch, error);
       return 0;
     }
   }
 
-  private fail(batch: PendingMessage[], error: ProviderError): void {
+  private async fail(batch: PendingMessage[], error: ProviderError): Promise<void> {
     const attempts = Math.max(...batch.map((m) => m.attempts));
     const delay = error.retryAfterMs ?? Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempts);
     const retryAt = new Date(this.options.now().getTime() + delay);
@@ -175,18 +204,18 @@ export class SearchIndexer {
       this.options.log.warn(`search: embedding with ${this.options.model} failed (${error.message}); retrying in ${Math.round(delay / 1000)} s`);
     }
     this.lastError = error.message;
-    this.options.store.failed(batch.map((m) => m.messageId), error.message, retryAt);
+    await this.options.store.failed(batch.map((m) => m.messageId), error.message, retryAt);
   }
 
   private record(texts: string[], outcome: EmbedOutcome | null, latencyMs: number, error: ProviderError | null): Promise<void> {
     return recordEmbedding(this.options, { modelId: this.options.model!, texts, usage: outcome?.usage ?? null, answered: outcome !== null, latencyMs, error });
   }
 
-  private logProgress(stored: number): void {
+  private async logProgress(stored: number): Promise<void> {
     const nowMs = Date.now();
     if (!stored || nowMs - this.lastProgressLog < PROGRESS_LOG_MS) return;
     this.lastProgressLog = nowMs;
-    const { indexed, queued } = this.options.store.progress();
+    const { indexed, queued } = await this.options.store.progress();
     if (queued > 0) this.options.log.info(`search: ${indexed} messages indexed, ${queued} to go`);
   }
 }

@@ -2,7 +2,7 @@ import type { Inbound } from '../inbound.js';
 import type { EngineDeps } from '../turns/deps.js';
 import { experienceForChannel, findConversationFor } from '../turns/places.js';
 import type { PlatformDirectory } from './directory.js';
-import type { VectorFilter } from './store.js';
+import type { VectorFilter } from './search-index.js';
 
 export interface ChatScope {
   filter: VectorFilter;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { MessageRole } from '../conversations/table.js';
+import { isPostgres } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
 import { ProviderError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -9,7 +10,7 @@ import type { TokenUsage } from '../providers/types.js';
 import { reciprocalRankFusion } from './fuse.js';
 import type { SearchIndexer } from './indexer.js';
 import { snippetOf } from './snippet.js';
-import type { SearchStore, VectorFilter } from './store.js';
+import type { SearchIndex, VectorFilter, VectorSupport } from './search-index.js';
 import { recordEmbedding } from '../usage/embedding.js';
 import { firstPlatformMessageIds } from '../conversations/platform-messages.js';
 
@@ -73,7 +74,7 @@ export interface SearchRequest {
 
 export interface SearchServiceOptions {
   db: Db;
-  store: SearchStore;
+  store: SearchIndex;
   indexer: SearchIndexer;
   router: ProviderRouter;
   prices: PriceTable;
@@ -103,12 +104,17 @@ export class SearchService {
     return this.options.indexer;
   }
 
+  /** Whether messages can be searched by meaning on this database (`doctor` and the start log say why not). */
+  vectorSupport(): Promise<VectorSupport> {
+    return this.options.store.vectorSupport();
+  }
+
   async search(request: SearchRequest): Promise<SearchResult> {
     const { store } = this.options;
     const limit = request.limit ?? 5;
     const query = request.query.trim();
     if (!query) return { hits: [], semantic: 'off', detail: null };
-    const keyword = store.keyword(query, request.filter, POOL).map((r) => r.messageId);
+    const keyword = (await store.keyword(query, request.filter, POOL)).map((r) => r.messageId);
     const semantic = await this.semantic(query, request);
     const fused = reciprocalRankFusion([keyword, semantic.ids]);
     const found = new Map<number, Set<'keywords' | 'meaning'>>();
@@ -132,7 +138,9 @@ export class SearchService {
     const { indexer, store, router, log } = this.options;
     const model = indexer.model;
     if (!model) return { ids: [], state: 'off', detail: 'no embedding model is configured (search.embeddingModel): keywords only' };
-    const index = store.state();
+    const support = await store.vectorSupport();
+    if (!support.ok) return { ids: [], state: 'off', detail: `${support.reason}: keywords only` };
+    const index = await store.state();
     if (!index || index.model !== model || index.dimension === null) {
       return { ids: [], state: 'building', detail: 'the semantic index is still being built: keywords only for now' };
     }
@@ -142,11 +150,10 @@ export class SearchService {
       await this.record(query, request, outcome.usage, outcome.latencyMs, null);
       const vector = Float32Array.from(outcome.vectors[0] ?? []);
       if (vector.length !== index.dimension) throw new ProviderError('malformed', `the query's embedding has ${vector.length} dimensions, the index ${index.dimension}`);
-      const ids = store
-        .nearest(vector, request.filter, POOL, RESCORE_CANDIDATES)
+      const ids = (await store.nearest(vector, request.filter, POOL, RESCORE_CANDIDATES))
         .filter((r) => 1 - r.score >= MIN_MEANING_SIMILARITY)
         .map((r) => r.messageId);
-      const { queued } = store.progress();
+      const { queued } = await store.progress();
       return { ids, state: queued > 0 ? 'building' : 'on', detail: queued > 0 ? `${queued} messages are still waiting to be indexed` : null };
     } catch (err) {
       const error = err instanceof ProviderError ? err : new ProviderError('malformed', String(err), { cause: err });
@@ -180,7 +187,8 @@ export class SearchService {
         'm.created_at as createdAt', 'c.title', 'c.experience_id as experienceId', 'e.name as experienceName',
         'c.platform', 'c.channel_id as channelId', 'c.thread_id as threadId',
       ])
-      .where('m.id', 'in', sql<number>`(SELECT value FROM json_each(${JSON.stringify(ids)}))`)
+      // one statement whatever the number of ids (SQLite's statement cache keeps it prepared)
+      .where(isPostgres(this.options.db) ? sql<boolean>`m.id = ANY(${ids}::integer[])` : sql<boolean>`m.id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`)
       .execute();
     const links = await firstPlatformMessageIds(this.options.db, ids);
     const byId = new Map(rows.map((r) => [r.messageId, { ...r, platformMessageId: links.get(r.messageId) ?? null }]));

@@ -1,4 +1,5 @@
 import type SQLite from 'better-sqlite3';
+import { queryWords, type IndexProgress, type IndexState, type KeywordFilter, type PendingMessage, type Ranked, type SearchIndex, type VectorFilter, type VectorSupport } from './search-index.js';
 
 /**
  * The search tables, in SQLite's own dialect (FTS5, sqlite-vec): the one place that knows them.
@@ -13,51 +14,7 @@ import type SQLite from 'better-sqlite3';
 
 const FINAL = `('complete', 'partial')`;
 
-export interface IndexState {
-  model: string;
-  /** null until the model's first vector said how long its vectors are */
-  dimension: number | null;
-}
-
-/** A queued message, with what the index keeps beside its vector. */
-export interface PendingMessage {
-  messageId: number;
-  content: string;
-  experienceId: number;
-  conversationId: number;
-  platform: string;
-  channelId: string;
-  authorId: string;
-  /** failed tries so far */
-  attempts: number;
-  /** content: embed it; moved: its conversation changed Experience (its vector, if any, moves) */
-  reason: 'content' | 'moved';
-}
-
-export interface VectorFilter {
-  /** Experiences to search; absent: all */
-  experienceIds?: readonly number[];
-  platform?: string;
-  /** absent: every channel */
-  channelIds?: readonly string[];
-  conversationIds?: readonly number[];
-}
-
-export interface KeywordFilter extends VectorFilter {}
-
-export interface Ranked {
-  messageId: number;
-  /** cosine distance for vectors, bm25 for keywords: lower is better */
-  score: number;
-}
-
-export interface IndexProgress {
-  indexed: number;
-  queued: number;
-  /** queued messages whose last attempt failed */
-  failing: number;
-  lastError: string | null;
-}
+export type { IndexProgress, IndexState, KeywordFilter, PendingMessage, Ranked, VectorFilter } from './search-index.js';
 
 /** Sign bits of a vector, padded to whole bytes: what `bit[N]` columns hold. */
 export function quantize(vector: Float32Array): Buffer {
@@ -103,15 +60,26 @@ function filterSql(filter: VectorFilter, columns: { experience: string; platform
 
 /** Words of a query as an FTS5 expression: each quoted (no operators from users), joined by `glue`. */
 export function ftsExpression(query: string, glue: 'AND' | 'OR'): string | null {
-  const words = query.match(/[\p{L}\p{N}_]+/gu) ?? [];
+  const words = queryWords(query);
   if (!words.length) return null;
-  return [...new Set(words.map((w) => w.toLowerCase()))].map((w) => `"${w}"`).join(` ${glue} `);
+  return words.map((w) => `"${w}"`).join(` ${glue} `);
 }
 
-export class SearchStore {
+export class SearchStore implements SearchIndex {
+  readonly kind = 'sqlite';
+
   constructor(readonly sqlite: SQLite.Database) {}
 
-  state(): IndexState | null {
+  /** sqlite-vec is loaded with every database (db/sqlite.ts). */
+  async vectorSupport(): Promise<VectorSupport> {
+    return { ok: true };
+  }
+
+  async state(): Promise<IndexState | null> {
+    return this.stateNow();
+  }
+
+  private stateNow(): IndexState | null {
     const row = this.sqlite.prepare('SELECT model, dimension FROM search_index WHERE id = 1').get() as IndexState | undefined;
     return row ?? null;
   }
@@ -124,7 +92,7 @@ export class SearchStore {
    * Starts the index afresh for a model: vectors dropped, every final message queued again.
    * The dimension is learnt from the model's first answer (`ensureVectors`).
    */
-  reset(model: string): void {
+  async reset(model: string): Promise<void> {
     this.sqlite.transaction(() => {
       this.sqlite.exec('DROP TRIGGER IF EXISTS messages_search_vectors_delete; DROP TABLE IF EXISTS search_vectors;');
       this.sqlite.prepare('DELETE FROM search_index').run();
@@ -135,8 +103,8 @@ export class SearchStore {
   }
 
   /** Makes the vector table once the dimension is known; a model whose vectors changed length is refused. */
-  ensureVectors(dimension: number): void {
-    const state = this.state();
+  async ensureVectors(dimension: number): Promise<void> {
+    const state = this.stateNow();
     if (!state) throw new Error('the search index has no model');
     if (state.dimension !== null && this.hasVectorTable()) {
       if (state.dimension !== dimension) {
@@ -165,7 +133,7 @@ export class SearchStore {
   }
 
   /** Up to `limit` queued messages whose time has come, oldest first. */
-  due(limit: number, now: Date): PendingMessage[] {
+  async due(limit: number, now: Date): Promise<PendingMessage[]> {
     return this.sqlite
       .prepare(
         `SELECT q.message_id AS messageId, m.content, c.experience_id AS experienceId, c.id AS conversationId,
@@ -178,7 +146,7 @@ export class SearchStore {
   }
 
   /** Queue entries whose message is gone or empty: nothing to embed. */
-  dropDeadEntries(): number {
+  async dropDeadEntries(): Promise<number> {
     return this.sqlite
       .prepare(`DELETE FROM search_queue WHERE message_id NOT IN (SELECT id FROM messages WHERE status IN ${FINAL} AND content <> '')`)
       .run().changes;
@@ -188,7 +156,11 @@ export class SearchStore {
    * Stores vectors and takes their messages off the queue in one transaction. A message whose
    * text changed while it was being embedded stays queued, to be embedded again as it is now.
    */
-  store(batch: ReadonlyArray<{ message: PendingMessage; vector: Float32Array }>): void {
+  async store(batch: ReadonlyArray<{ message: PendingMessage; vector: Float32Array }>): Promise<void> {
+    this.storeNow(batch);
+  }
+
+  private storeNow(batch: ReadonlyArray<{ message: PendingMessage; vector: Float32Array }>): void {
     const remove = this.sqlite.prepare('DELETE FROM search_vectors WHERE message_id = ?');
     const insert = this.sqlite.prepare(
       `INSERT INTO search_vectors(message_id, experience_id, quantized, conversation_id, platform, channel_id, author_id, embedding)
@@ -211,7 +183,7 @@ export class SearchStore {
    * the new partition (sqlite-vec cannot update a partition key), with no embedding. Returns the
    * messages that have no vector yet, to be embedded.
    */
-  move(messages: readonly PendingMessage[]): PendingMessage[] {
+  async move(messages: readonly PendingMessage[]): Promise<PendingMessage[]> {
     if (!this.hasVectorTable()) return [...messages];
     const read = this.sqlite.prepare('SELECT embedding FROM search_vectors WHERE message_id = ?');
     const dequeue = this.sqlite.prepare(`DELETE FROM search_queue WHERE message_id = ? AND reason = 'moved'`);
@@ -227,20 +199,23 @@ export class SearchStore {
       moves.push({ message, vector: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4) });
     }
     this.sqlite.transaction(() => {
-      this.store(moves);
+      this.storeNow(moves);
       for (const { message } of moves) dequeue.run(message.messageId);
     })();
     return unembedded;
   }
 
   /** A failed batch waits `delayMs` before its next try. */
-  failed(messageIds: readonly number[], error: string, retryAt: Date): void {
+  async failed(messageIds: readonly number[], error: string, retryAt: Date): Promise<void> {
     this.sqlite
       .prepare('UPDATE search_queue SET attempts = attempts + 1, last_error = ?, not_before = ? WHERE message_id IN (SELECT value FROM json_each(?))')
       .run(error.slice(0, 500), retryAt.toISOString(), json(messageIds));
   }
 
-  progress(): IndexProgress {
+  /** One process uses the file: nothing is taken from the queue beyond the pass under way. */
+  async release(): Promise<void> {}
+
+  async progress(): Promise<IndexProgress> {
     const indexed = this.hasVectorTable() ? (this.sqlite.prepare('SELECT count(*) AS n FROM search_vectors').get() as { n: number }).n : 0;
     const queue = this.sqlite
       .prepare(`SELECT count(*) AS queued, count(*) FILTER (WHERE attempts > 0) AS failing,
@@ -257,7 +232,7 @@ export class SearchStore {
    * sqlite-vec's scan costs rows × k, but rows beyond the distance bound never reach the
    * selection, so the wide second scan costs little more than the narrow probe.
    */
-  nearest(vector: Float32Array, filter: VectorFilter, limit: number, candidates: number): Ranked[] {
+  async nearest(vector: Float32Array, filter: VectorFilter, limit: number, candidates: number): Promise<Ranked[]> {
     if (!this.hasVectorTable()) return [];
     const where = filterSql(filter, { experience: 'experience_id', platform: 'platform', channel: 'channel_id', conversation: 'conversation_id' });
     const bits = quantize(vector);
@@ -279,7 +254,7 @@ export class SearchStore {
    * Messages containing the query's words, best bm25 first: all of the words when any message
    * has them all, topped up with messages that have some of them.
    */
-  keyword(query: string, filter: KeywordFilter, limit: number): Ranked[] {
+  async keyword(query: string, filter: KeywordFilter, limit: number): Promise<Ranked[]> {
     const where = filterSql(filter, { experience: 'c.experience_id', platform: 'c.platform', channel: 'c.channel_id', conversation: 'c.id' });
     const statement = this.sqlite.prepare(
       `SELECT m.id AS messageId, bm25(message_fts) AS score

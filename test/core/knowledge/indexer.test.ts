@@ -27,9 +27,9 @@ describe(KnowledgeIndexer.name, () => {
 
     expect(world.embedded()).toHaveLength(7);
     expect(new Set(world.embedded()).size).toBe(7);
-    expect(world.count('knowledge_vec')).toBe(7);
-    expect(world.knowledge.status(world.homelab)).toMatchObject({ state: 'idle', chunks: 5, embedded: 5, waiting: 0, documents: { indexed: 1 } });
-    expect(world.knowledge.status()).toMatchObject({ chunks: 7, embedded: 7, documents: { indexed: 2 } });
+    expect(await world.count('knowledge_vec')).toBe(7);
+    expect(await world.knowledge.status(world.homelab)).toMatchObject({ state: 'idle', chunks: 5, embedded: 5, waiting: 0, documents: { indexed: 1 } });
+    expect(await world.knowledge.status()).toMatchObject({ chunks: 7, embedded: 7, documents: { indexed: 2 } });
     expect(await world.knowledge.get(doc.id)).toMatchObject({ status: 'indexed', error: null });
     const usage = await world.rt.database.db.selectFrom('usage_events').select(['purpose', 'experience_id', 'model']).where('purpose', '=', 'knowledge').execute();
     // batches are per Experience: each row names the one its chunks belong to
@@ -46,7 +46,7 @@ describe(KnowledgeIndexer.name, () => {
     world.rt.openai.scriptFor('embed', {}, { stallBeforeHeadersMs: Infinity });
     await world.knowledge.addText(world.homelab, 'Switch', paragraphs(6, 'vlan trunk'), 'test:ada');
     await until(() => world!.rt.openai.requests.filter((r) => r.path.endsWith('/embeddings')).length === 2);
-    await until(() => world!.count('knowledge_vec') === 2);
+    await until(async () => await world!.count('knowledge_vec') === 2);
     const firstRun = world.rt.openai.requests.filter((r) => r.path.endsWith('/embeddings')).slice(0, 1).flatMap((r) => (r.body as { input: string[] }).input);
     await world.close();
 
@@ -55,23 +55,23 @@ describe(KnowledgeIndexer.name, () => {
     const secondRun = world.embedded();
     expect(secondRun).toHaveLength(4);
     expect(secondRun.filter((t) => firstRun.includes(t))).toEqual([]);
-    expect(world.count('knowledge_vec')).toBe(6);
-    expect(world.knowledge.status()).toMatchObject({ documents: { indexed: 1 }, waiting: 0 });
+    expect(await world.count('knowledge_vec')).toBe(6);
+    expect(await world.knowledge.status()).toMatchObject({ documents: { indexed: 1 }, waiting: 0 });
   });
 
   it('should keep chunks queued with the reason when the model fails, and embed them on a later try', async () => {
     world = await knowledgeWorld({ embedding: true, batchSize: 8 });
     world.rt.openai.scriptFor('embed', { status: 400, errorMessage: 'model is overloaded with nonsense' });
     const doc = await world.knowledge.addText(world.homelab, 'Notes', 'One paragraph about restic.', 'test:ada');
-    const failing = await until(() => {
-      const status = world!.knowledge.status(world!.homelab);
+    const failing = await until(async () => {
+      const status = await world!.knowledge.status(world!.homelab);
       return status.failing > 0 ? status : null;
     });
     expect(failing.state).toBe('failing');
     expect(failing.lastError).toContain('overloaded');
     expect((await world.knowledge.get(doc.id))!.error).toContain('embedding failed, will retry');
     // the retry waits its backoff; make it due now
-    world.rt.database.sqlite.prepare('UPDATE knowledge_queue SET not_before = NULL').run();
+    await world.rt.database.db.updateTable('knowledge_queue').set({ not_before: null }).execute();
     await world.drained();
     expect(await world.knowledge.get(doc.id)).toMatchObject({ status: 'indexed', error: null });
   });

@@ -52,8 +52,8 @@ describe(KnowledgeService.name, () => {
       await expect(added).rejects.toMatchObject({ userMessage: '"scan.broken" is damaged and could not be read.' });
       const [doc] = await world.knowledge.list(world.homelab);
       expect(doc).toMatchObject({ fileName: 'scan.broken', source: 'chat', status: 'failed', error: '"scan.broken" is damaged and could not be read.', chunkCount: 0 });
-      expect(world.knowledge.status(world.homelab).documents).toMatchObject({ failed: 1, indexed: 0 });
-      expect(world.count('knowledge_chunks')).toBe(0);
+      expect((await world.knowledge.status(world.homelab)).documents).toMatchObject({ failed: 1, indexed: 0 });
+      expect(await world.count('knowledge_chunks')).toBe(0);
     });
 
     it('should mark a document failed, not leave it queued, when it cannot be cut into chunks', async () => {
@@ -92,7 +92,7 @@ describe(KnowledgeService.name, () => {
       );
       void reading.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
       void reading.add(world.homelab, file('notes.txt', 'Set a static address.'), 'test:ada', 'url', 'https://wiki.lan/notes.txt');
-      await until(() => world.knowledge.status(world.homelab).documents.queued === 2);
+      await until(async () => (await world.knowledge.status(world.homelab)).documents.queued === 2);
       await world.close();
 
       world = await knowledgeWorld({ embedding: false, dir });
@@ -100,7 +100,7 @@ describe(KnowledgeService.name, () => {
         ['notes.txt', 'failed', 'Reading it was interrupted when Threadloom stopped; add the URL again.'],
         ['guide.md', 'failed', 'Reading it was interrupted when Threadloom stopped; add the file again.'],
       ]);
-      expect(world.knowledge.status(world.homelab).documents).toMatchObject({ queued: 0, failed: 2 });
+      expect((await world.knowledge.status(world.homelab)).documents).toMatchObject({ queued: 0, failed: 2 });
       const again = await world.knowledge.add(world.homelab, file('guide.md', GUIDE), 'test:ada');
       expect(again).toMatchObject({ status: 'indexed', chunkCount: 2 });
     });
@@ -139,7 +139,7 @@ describe(KnowledgeService.name, () => {
       expect(again).toMatchObject({ status: 'indexing', chunkCount: 2 });
       await world.drained();
       expect(world.embedded().length).toBe(embeddedBefore + 2);
-      expect(world.count('knowledge_vec')).toBe(4);
+      expect(await world.count('knowledge_vec')).toBe(4);
       const [source] = await world.knowledge.retrieve(world.homelab, 'static address', { maxTokens: 300 });
       expect(source).toMatchObject({ title: 'guide', pageStart: 2, headings: ['Network'] });
     });

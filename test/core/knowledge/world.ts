@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { estimateTokens } from '../../../src/core/context/tokens.js';
 import type { Config } from '../../../src/core/config.js';
 import { ThreadloomError } from '../../../src/core/errors.js';
@@ -9,7 +10,7 @@ import { startTestRuntime, type TestRuntime } from '../../support/runtime.js';
 import { until } from '../../support/wait.js';
 
 /**
- * A runtime over a real SQLite file with a knowledge service whose reader and chunker are small
+ * A runtime over a real database (SQLite, or PostgreSQL with THREADLOOM_TEST_DATABASE_URL) with a knowledge service whose reader and chunker are small
  * stand-ins (the real ones are tested on their own): a file is UTF-8 text, `# Heading` lines
  * set the headings, `[page N]` lines the page, and each paragraph is one chunk.
  */
@@ -60,8 +61,8 @@ export interface KnowledgeWorld {
   kitchen: number;
   /** texts the fake OpenAI was asked to embed, leaving out requests the client gave up on */
   embedded(): string[];
-  /** rows in a table, or in the vec table */
-  count(table: string): number;
+  /** rows in a table, or in the vec table (0 when it is not there) */
+  count(table: string): Promise<number>;
   drained(experienceId?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -73,16 +74,18 @@ export async function knowledgeWorld(options: { embedding: boolean; dir?: string
   });
   const rt = await startTestRuntime({ dir: options.dir, config: withSearch, fakes: { openai: { embedder: conceptEmbedder(GROUPS), embeddingDimension: 16 } } });
   // the runtime's own service reads files with the real reader; this one with the stand-ins
-  await rt.knowledge.indexer.stop();
+  await rt.deps.knowledge?.indexer.stop();
   const knowledge = createKnowledge(
     { database: rt.database, config: rt.deps.config, router: rt.deps.router, prices: rt.deps.prices, log: rt.deps.log, now: rt.deps.now },
     { extract: readFake, chunk: chunkFake },
   );
   knowledge.indexer.start();
   const [first, second] = await rt.deps.experiences.list();
-  const count = (table: string): number => {
-    const exists = rt.database.sqlite.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table);
-    return exists ? (rt.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n : 0;
+  const count = async (table: string): Promise<number> => {
+    const exists = rt.database.kind === 'sqlite'
+      ? rt.database.sqlite.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table) !== undefined
+      : (await sql<{ present: boolean }>`SELECT to_regclass(${table}) IS NOT NULL AS present`.execute(rt.database.db)).rows[0]!.present;
+    return exists ? Number((await sql<{ n: number }>`SELECT count(*) AS n FROM ${sql.table(table)}`.execute(rt.database.db)).rows[0]!.n) : 0;
   };
   return {
     rt,
@@ -92,8 +95,8 @@ export async function knowledgeWorld(options: { embedding: boolean; dir?: string
     embedded: () => rt.openai.requests.filter((r) => r.path.endsWith('/embeddings') && !r.disconnected).flatMap((r) => (r.body as { input: string[] }).input),
     count,
     drained: async (experienceId) => {
-      await until(() => {
-        const status = knowledge.status(experienceId);
+      await until(async () => {
+        const status = await knowledge.status(experienceId);
         return status.waiting === 0 && status.embedded === status.chunks;
       });
     },
