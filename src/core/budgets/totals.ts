@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { isPostgres } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
 import type { NewUsageEventRow } from '../usage/table.js';
 import { observeUsage } from '../usage/ledger.js';
@@ -54,6 +55,10 @@ function scopesOf(row: NewUsageEventRow): BudgetScope[] {
  * is added as the ledger writes it. The two never overlap, so no row is counted twice however
  * the first read and a concurrent write interleave. Holds are what answers being written may
  * still spend.
+ *
+ * On PostgreSQL other instances write to the same ledger, and this process sees only its own
+ * writes: there each check reads the period's spend afresh (what every instance recorded), and
+ * only the holds stay this process's own.
  */
 export class RunningTotals {
   private startId = 0;
@@ -64,11 +69,15 @@ export class RunningTotals {
   private readonly held = new Map<string, Spend & { holds: number }>();
   private stopObserving: (() => void) | null = null;
   private currentDay = '';
+  /** several instances may share the ledger: read it at each check */
+  private readonly shared: boolean;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.shared = isPostgres(db);
+  }
 
   /** Call before the first turn: nothing may be recorded between this and the reads it anchors. */
   async start(): Promise<void> {
@@ -87,6 +96,10 @@ export class RunningTotals {
   async ensure(scope: BudgetScope, window: PeriodWindow): Promise<void> {
     this.rollOver(window);
     const key = `${scopeKey(scope)}|${window.id}`;
+    if (this.shared) {
+      this.baselines.set(key, await this.read(scope, window, false));
+      return;
+    }
     if (this.baselines.has(key)) return;
     // a period that began after start has had every one of its rows observed
     if (window.start.getTime() >= this.startedAt.getTime()) {
@@ -95,7 +108,7 @@ export class RunningTotals {
     }
     let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.read(scope, window).then((spend) => {
+      pending = this.read(scope, window, true).then((spend) => {
         this.baselines.set(key, spend);
         this.loading.delete(key);
       });
@@ -108,7 +121,8 @@ export class RunningTotals {
   used(scope: BudgetScope, window: PeriodWindow): Spend {
     const key = `${scopeKey(scope)}|${window.id}`;
     const base = this.baselines.get(key) ?? ZERO;
-    const seen = this.observed.get(key) ?? ZERO;
+    // shared: the fresh read holds this process's writes too
+    const seen = this.shared ? ZERO : (this.observed.get(key) ?? ZERO);
     return { tokens: base.tokens + seen.tokens, usd: base.usd + seen.usd };
   }
 
@@ -170,13 +184,14 @@ export class RunningTotals {
     }
   }
 
-  private async read(scope: BudgetScope, window: PeriodWindow): Promise<Spend> {
+  /** The period's spend in the ledger; `beforeStart`: only rows that existed at start. */
+  private async read(scope: BudgetScope, window: PeriodWindow, beforeStart: boolean): Promise<Spend> {
     const row = await this.db
       .selectFrom('usage_events')
       .select([sql<number>`coalesce(sum(tokens_in + tokens_out), 0)`.as('tokens'), sql<number>`coalesce(sum(cost_usd), 0)`.as('usd')])
       .where('created_at', '>=', window.start.toISOString())
       .where('created_at', '<', window.end.toISOString())
-      .where('id', '<=', this.startId)
+      .$if(beforeStart, (qb) => qb.where('id', '<=', this.startId))
       .$call((qb) => {
         switch (scope.kind) {
           case 'global':
