@@ -140,6 +140,8 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
   log.info(`threadloom ready in ${Math.round(performance.now())} ms (data in ${config.dataDir}, default model ${defaultModel})`);
   // after "ready": what was compiled for this start is kept for the next one
   flushCompileCache();
+  // /metrics' library and its process collectors (GC, event-loop lag) were not needed to get here
+  void runtime.metrics.load();
   // after "ready", not before it: a provider that does not answer must not hold the start up
   const readiness = await checkDefaultModel(runtime.deps.router, defaultModel);
   runtime.readiness.set(readiness);

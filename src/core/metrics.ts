@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { NewUsageEventRow } from './usage/table.js';
 import type { PlatformStatusBoard } from './platforms.js';
 
@@ -6,6 +6,8 @@ import type { PlatformStatusBoard } from './platforms.js';
  * Counters and histograms for /metrics, fed from the usage ledger (one batch of rows per turn or
  * utility call), plus prom-client's process metrics (heap, event-loop lag, GC, open fds, …).
  * Values live in memory and start at zero with the process, as Prometheus counters do.
+ * prom-client loads on the first use (a turn's usage, /metrics, or `load()` after "ready"), not
+ * on the way to "ready".
  *
  * Series names, labels, types and help texts are what dashboards query: change none of them.
  */
@@ -16,6 +18,12 @@ export const TTFT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
 const CALL = ['model', 'platform', 'provider'] as const;
 
+type PromClient = typeof import('prom-client');
+
+/** prom-client's Registry.PROMETHEUS_CONTENT_TYPE, known before prom-client is loaded */
+const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+let promClient: Promise<PromClient> | undefined;
 let processRegistry: Registry | undefined;
 
 /**
@@ -24,7 +32,7 @@ let processRegistry: Registry | undefined;
  * are made once per process and shared by every Metrics: a test process that starts fifty runtimes
  * still runs one of each. Neither is ref'd, so neither holds the process open at shutdown.
  */
-function processMetrics(): Registry {
+function processMetrics({ Registry, collectDefaultMetrics }: PromClient): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
@@ -33,6 +41,48 @@ function processMetrics(): Registry {
 }
 
 export class Metrics {
+  private series: Promise<Series> | undefined;
+  private loaded: Series | undefined;
+  /** batches observed while prom-client loads */
+  private waiting: Array<readonly NewUsageEventRow[]> = [];
+
+  constructor(private readonly platforms?: PlatformStatusBoard) {}
+
+  /** Loads prom-client and makes the series, once; the process collectors start then. */
+  async load(): Promise<void> {
+    await this.made();
+  }
+
+  private made(): Promise<Series> {
+    this.series ??= (promClient ??= import('prom-client')).then((prom) => {
+      const series = new Series(prom, this.platforms);
+      for (const rows of this.waiting) series.observeUsage(rows);
+      this.waiting = [];
+      this.loaded = series;
+      return series;
+    });
+    return this.series;
+  }
+
+  /** One batch from the ledger: every provider call of one turn (or one title/summary call). */
+  observeUsage(rows: readonly NewUsageEventRow[]): void {
+    if (this.loaded) return this.loaded.observeUsage(rows);
+    this.waiting.push(rows);
+    void this.load();
+  }
+
+  /** The Content-Type of `render()`: Prometheus text, version 0.0.4. */
+  get contentType(): string {
+    return PROMETHEUS_CONTENT_TYPE;
+  }
+
+  /** The whole exposition, ending with a newline. */
+  async render(): Promise<string> {
+    return (await this.made()).render();
+  }
+}
+
+class Series {
   /** this instance's series (its own registry, never prom-client's global one) and the process's */
   private readonly registry: Registry;
   readonly turns: Counter<'model' | 'platform' | 'provider' | 'status'>;
@@ -43,7 +93,8 @@ export class Metrics {
   readonly latency: Histogram<(typeof CALL)[number]>;
   readonly timeToFirstToken: Histogram<(typeof CALL)[number]>;
 
-  constructor(platforms?: PlatformStatusBoard) {
+  constructor(prom: PromClient, platforms?: PlatformStatusBoard) {
+    const { Counter, Gauge, Histogram, Registry } = prom;
     const own = new Registry();
     const registers = [own];
     this.turns = new Counter({ name: 'threadloom_turns_total', help: 'Chat turns answered (or failed), by the provider and model that answered last.', labelNames: [...CALL, 'status'], registers });
@@ -65,10 +116,9 @@ export class Metrics {
       });
     }
     // throws if a name were in both: ours all start with threadloom_, prom-client's with process_ or nodejs_
-    this.registry = Registry.merge([own, processMetrics()]);
+    this.registry = Registry.merge([own, processMetrics(prom)]);
   }
 
-  /** One batch from the ledger: every provider call of one turn (or one title/summary call). */
   observeUsage(rows: readonly NewUsageEventRow[]): void {
     for (const row of rows) {
       // keys in sorted order, so the exposition lists labels as it always has
@@ -87,12 +137,6 @@ export class Metrics {
     if (lastChat) add(this.turns, { model: lastChat.model, platform: lastChat.platform ?? 'none', provider: lastChat.provider, status: lastChat.status });
   }
 
-  /** The Content-Type of `render()`: Prometheus text, version 0.0.4. */
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
-  /** The whole exposition, ending with a newline. */
   render(): Promise<string> {
     return this.registry.metrics();
   }
