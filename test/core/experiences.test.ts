@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExperienceService } from '../../src/core/experiences/service.js';
+import { openConfiguredDatabase } from '../../src/core/db/open.js';
 import { TestContext } from '../support/db.js';
+import { TEST_POSTGRES_URL } from '../support/postgres.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -32,6 +34,19 @@ describe(ExperienceService.name, () => {
       await ctx.experiences.unarchive('old-stuff');
       expect((await ctx.experiences.list({ category: 'archive-test' })).map((e) => e.slug)).toEqual(['old-stuff']);
     });
+  });
+
+  it.skipIf(!TEST_POSTGRES_URL)("should answer a turn with another instance's edit at once, on PostgreSQL", async () => {
+    const created = await ctx.experiences.create({ name: 'Backups', slug: 'backups', systemPrompt: 'Talk about restic.' });
+    expect((await ctx.experiences.getById(created.id))?.systemPrompt).toBe('Talk about restic.');
+    // the admin web of another instance: its own pool on the same database
+    const other = openConfiguredDatabase({ url: ctx.database.url, file: '' });
+    try {
+      await new ExperienceService(other.db).update('backups', { systemPrompt: 'Talk about borg.' });
+      expect((await ctx.experiences.getById(created.id))?.systemPrompt).toBe('Talk about borg.');
+    } finally {
+      await other.close();
+    }
   });
 
   describe('list', () => {

@@ -1,3 +1,4 @@
+import { isPostgres } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
 import type { ExperienceRow, NewExperienceRow } from './table.js';
 import { ThreadloomError } from '../errors.js';
@@ -94,8 +95,15 @@ const importSchema = z.union([z.array(z.unknown()), z.strictObject({ experiences
 export class ExperienceService {
   /** Experiences by id, read on every turn; every write below goes through `remember`/`forget`. */
   private readonly byId = new Map<number, Experience>();
+  /**
+   * On PostgreSQL other instances edit Experiences too, and this cache would keep their old
+   * version: there every turn reads the row (a tenth of a millisecond).
+   */
+  private readonly caching: boolean;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    this.caching = !isPostgres(db);
+  }
 
   /** Forgets every cached Experience, e.g. after a restore replaced the rows underneath. */
   clearCache(): void {
@@ -103,7 +111,7 @@ export class ExperienceService {
   }
 
   private remember(experience: Experience): Experience {
-    this.byId.set(experience.id, experience);
+    if (this.caching) this.byId.set(experience.id, experience);
     return experience;
   }
 
