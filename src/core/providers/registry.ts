@@ -1,6 +1,6 @@
 import { apiKeyFor, type Config } from '../config.js';
 import type { ProviderLimits } from './router.js';
-import type { Provider } from './types.js';
+import type { ChatChunk, ChatRequest, Provider } from './types.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -9,22 +9,40 @@ export type ProviderSpec =
   | { kind: 'openai' | 'anthropic'; apiKey?: string | undefined; baseURL?: string | undefined }
   | { kind: 'ollama'; host: string; keepAlive?: string | number | undefined };
 
-/** Builds one provider. Each SDK is loaded only when a provider of its kind is made: the Anthropic SDK alone holds ~24 MB. */
+/**
+ * Builds one provider. The hosted kinds' SDKs load on the provider's first call, not when it is
+ * made: the start does not wait for them (the OpenAI SDK is ~100 ms of loading, the Anthropic one
+ * ~250 ms and ~24 MB), and a kind that is configured but never used is never loaded.
+ */
 export async function createProvider(name: string, spec: ProviderSpec): Promise<Provider> {
   switch (spec.kind) {
-    case 'openai': {
-      const { createOpenAIProvider } = await import('./openai.js');
-      return createOpenAIProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL });
-    }
-    case 'anthropic': {
-      const { createAnthropicProvider } = await import('./anthropic.js');
-      return createAnthropicProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL });
-    }
+    case 'openai':
+      return onFirstCall(name, spec.kind, async () => (await import('./openai.js')).createOpenAIProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL }));
+    case 'anthropic':
+      return onFirstCall(name, spec.kind, async () => (await import('./anthropic.js')).createAnthropicProvider({ name, apiKey: spec.apiKey, baseURL: spec.baseURL }));
     case 'ollama': {
       const { createOllamaProvider } = await import('./ollama.js');
       return createOllamaProvider({ name, host: spec.host, keepAlive: spec.keepAlive });
     }
   }
+}
+
+/** A provider made by `make` on its first call; once made, each call goes straight to it (no chatWindow: only Ollama has one). */
+function onFirstCall(name: string, kind: 'openai' | 'anthropic', make: () => Promise<Provider>): Provider {
+  let made: Provider | undefined;
+  let making: Promise<Provider> | undefined;
+  const provider = async (): Promise<Provider> => made ?? (made = await (making ??= make()));
+  async function* streamLater(request: ChatRequest): AsyncGenerator<ChatChunk> {
+    yield* (await provider()).streamChat(request);
+  }
+  return {
+    name,
+    kind,
+    streamChat: (request) => made?.streamChat(request) ?? streamLater(request),
+    listModels: async (signal) => (await provider()).listModels(signal),
+    embed: async (model, texts, signal) => (await provider()).embed(model, texts, signal),
+    capabilities: async (model, signal) => (await provider()).capabilities(model, signal),
+  };
 }
 
 /** One Provider per configured entry, by name (`openai`, `lmstudio`, `ollama`, ...). */
