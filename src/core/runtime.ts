@@ -1,6 +1,7 @@
 import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
 import { ConnectionService } from './connections/service.js';
+import { SharedChanges } from './instances/changes.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openConfiguredDatabase, type Db, type OpenedDatabase } from './db/open.js';
@@ -47,6 +48,8 @@ export interface Runtime {
   readiness: ReadinessBoard;
   /** provider connections made in the admin, live in the router */
   connections: ConnectionService;
+  /** admin changes other instances sharing the database made (PostgreSQL) */
+  changes: SharedChanges;
   /** the MCP servers whose tools Experiences may offer; the admin adds and tests them at run time */
   mcp: McpServers;
   /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
@@ -119,6 +122,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       const installed = await experiences.installTemplates();
       log.info(`installed ${installed.length} built-in Experiences`);
     }
+    // what other instances sharing a PostgreSQL database change in the admin, reloaded here
+    const changes = new SharedChanges(database.db, log);
+    changes.on('access', async () => {
+      const saved = await loadAccess(database.db);
+      if (saved) applyAccess(config, saved);
+    });
     const router = new ProviderRouter(options.providers ?? (await createProviders(config)), {
       ...config.routing,
       limits: providerLimits(config),
@@ -139,12 +148,14 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     let secrets: SecretBox | null = null;
     const connections = new ConnectionService({
       db: database.db, router, catalog: deps.catalog, localProviders, log, now: deps.now,
-      configured: router.providerNames,
+      configured: router.providerNames, changes,
       secrets: () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)),
     });
     await connections.loadAll();
-    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log });
+    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log, changes });
     await budgets.start();
+    changes.on('budgets', () => budgets.reload());
+    changes.on('connections', () => connections.loadAll());
     deps.budgets = budgets;
     // the search and knowledge indexes are FTS5 and sqlite-vec tables read through the raw SQLite
     // handle; their PostgreSQL port (tsvector + pgvector) is a later step
@@ -195,6 +206,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       metrics.observeUsage(rows);
       if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
     });
+    await changes.start();
     indexer?.start();
     // nothing is being added yet: a document still being read was cut short by the last stop
     await knowledge?.failInterrupted();
@@ -211,7 +223,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       mcp,
       mcpStore,
       knowledge,
+      changes,
       close: async () => {
+        await changes.stop();
         stopObserving();
         budgets.stop();
         await indexer?.stop();

@@ -107,6 +107,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AdminContext):
     if (!access) return page(reply, values, errors);
     const before = accessFromConfig(ctx.config);
     await saveAccess(db, ctx.config, access);
+    await ctx.runtime.changes.saved('access');
     const changed = (Object.keys(access) as Array<keyof AccessSettings>).filter((k) => JSON.stringify(access[k]) !== JSON.stringify(before[k]));
     await audit(ctx, request, 'settings.update', changed.length ? `changed: ${changed.join(', ')}` : 'no changes');
     const limitNote = access.userTurnsPerMinute !== before.userTurnsPerMinute ? ' The new turn limit applies after a restart.' : '';

@@ -33,6 +33,8 @@ export interface BudgetBookOptions {
   localProviders: ReadonlySet<string>;
   now: () => Date;
   log: Logger;
+  /** tells other instances sharing the database that limits or allowances changed */
+  changes?: { saved(topic: 'budgets'): Promise<void> };
 }
 
 export function providerOf(modelId: string): string {
@@ -91,6 +93,14 @@ export class BudgetBook {
 
   stop(): void {
     this.totals.stop();
+  }
+
+  /** Another instance changed limits or allowances: read them again. */
+  async reload(): Promise<void> {
+    const { db } = this.options;
+    const [limits, grants] = await Promise.all([loadRuntimeLimits(db), loadGrants(db)]);
+    this.currentRules = new BudgetRules(this.config, limits);
+    this.currentGrants = grants;
   }
 
   replaceRuntimeLimits(runtime: RuntimeLimits): void {

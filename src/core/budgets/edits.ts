@@ -15,6 +15,7 @@ export async function setLimit(book: BudgetBook, change: Omit<LimitChange, 'at'>
   if (change.amount === undefined) runtime.delete(key);
   else runtime.set(key, change.amount);
   book.replaceRuntimeLimits(runtime);
+  await book.options.changes?.saved('budgets');
   const value = change.amount === undefined ? 'config' : change.amount === null ? 'none' : String(change.amount);
   await writeAudit(db, { actor: change.by, action: 'budget.set', target: `${change.scope}:${change.target}`, detail: `${change.period} ${change.unit} ${value}` });
 }
@@ -25,6 +26,7 @@ export async function grant(book: BudgetBook, identity: string, unit: BudgetUnit
   const expiresAt = new Date(book.now().getTime() + hours * 3_600_000);
   const row = await saveGrant(db, { identity, unit, amount, expiresAt, by });
   book.putGrant(row);
+  await book.options.changes?.saved('budgets');
   await writeAudit(db, { actor: by, action: 'budget.override', target: identity, detail: `${unit} +${amount} until ${row.expires_at}` });
   return row;
 }

@@ -40,6 +40,11 @@ export class BudgetService {
     return this.book.start();
   }
 
+  /** Another instance changed limits or allowances: read them again. */
+  reload(): Promise<void> {
+    return this.book.reload();
+  }
+
   stop(): void {
     this.book.stop();
   }

@@ -49,6 +49,8 @@ export interface ConnectionServiceDeps {
   secrets: () => SecretBox;
   log: Logger;
   now: () => Date;
+  /** tells other instances sharing the database that connections changed */
+  changes?: { saved(topic: 'connections'): Promise<void> };
 }
 
 /** What went wrong talking to a provider, in the words an admin needs. */
@@ -65,12 +67,17 @@ export function plainProviderError(err: unknown, baseURL: string, timedOut: bool
 export class ConnectionService {
   /** connection name → why it is not live */
   private readonly problems = new Map<string, string>();
+  /** names this service put in the router */
+  private readonly live = new Set<string>();
 
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
   /** Puts every enabled stored connection in the router; one that cannot start is reported and left off. */
   async loadAll(): Promise<void> {
-    for (const row of await listConnections(this.deps.db)) {
+    const rows = await listConnections(this.deps.db);
+    // another instance removed, renamed or turned off these since they were put live here
+    for (const name of this.live) if (!rows.some((r) => r.enabled && r.name === name)) this.withdraw(name);
+    for (const row of rows) {
       if (!row.enabled) continue;
       try {
         await this.activate(row);
@@ -109,6 +116,7 @@ export class ConnectionService {
       enabled: input.enabled ? 1 : 0,
     });
     await this.apply(row, null);
+    await this.deps.changes?.saved('connections');
     return { view: this.view(row), errors: {} };
   }
 
@@ -129,6 +137,7 @@ export class ConnectionService {
     }, this.deps.now());
     if (!row) throw new ThreadloomError('not_found', `no connection ${id}`);
     await this.apply(row, before.name);
+    await this.deps.changes?.saved('connections');
     return { view: this.view(row), errors: {} };
   }
 
@@ -137,6 +146,7 @@ export class ConnectionService {
     if (!row) throw new ThreadloomError('not_found', `no connection ${id}`);
     this.withdraw(row.name);
     this.problems.delete(row.name);
+    await this.deps.changes?.saved('connections');
     return this.view(row);
   }
 
@@ -226,6 +236,7 @@ export class ConnectionService {
       if (isLocalProvider({ kind: row.kind, baseURL: row.base_url })) this.deps.localProviders.add(row.name);
       else this.deps.localProviders.delete(row.name);
       this.deps.catalog.forget(row.name);
+      this.live.add(row.name);
     } catch (err) {
       this.problems.set(row.name, err instanceof ThreadloomError ? err.userMessage : errorMessage(err));
       throw err;
@@ -236,6 +247,7 @@ export class ConnectionService {
     // a config/env provider of that name is never a connection's to remove
     if (this.deps.configured.includes(name)) return;
     this.deps.router.removeProvider(name);
+    this.live.delete(name);
     this.deps.localProviders.delete(name);
     this.deps.catalog.forget(name);
   }

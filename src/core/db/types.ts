@@ -7,7 +7,7 @@ import type { BudgetGrantTable, BudgetLimitTable, BudgetWarningTable } from '../
 import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
-import type { LeaseTable } from '../instances/table.js';
+import type { LeaseTable, SharedChangeTable } from '../instances/table.js';
 import type { KnowledgeChunkTable, KnowledgeDocumentTable, KnowledgeIndexTable, KnowledgeQueueTable } from '../knowledge/table.js';
 import type { ModelTable } from '../providers/table.js';
 import type { McpServerTable } from '../tools/mcp/table.js';
@@ -64,6 +64,7 @@ export interface Database {
   knowledge_index: KnowledgeIndexTable;
   leases: LeaseTable;
   turn_rate_events: TurnRateEventTable;
+  shared_changes: SharedChangeTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */

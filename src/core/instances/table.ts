@@ -6,3 +6,9 @@ export interface LeaseTable {
   /** when this holder took it (a renewal keeps it): takeovers are timed from it */
   since: number;
 }
+
+/** How many times each kind of admin change was saved: instances reload what another one changed. */
+export interface SharedChangeTable {
+  topic: string;
+  version: number;
+}
