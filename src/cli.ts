@@ -7,7 +7,7 @@ import { BackupService } from './core/backups/service.js';
 import { loadConfig } from './core/config.js';
 import { writeFullExport } from './core/conversations/export-all.js';
 import { runDoctor } from './core/doctor.js';
-import { databaseFile, openDatabase } from './core/db/open.js';
+import { databaseFile, openDatabase, openDatabaseFor } from './core/db/open.js';
 import { openPostgres } from './core/db/postgres.js';
 import { lockDataDir } from './core/data-dir-lock.js';
 import { moveToPostgres } from './core/move/to-postgres.js';
@@ -93,7 +93,7 @@ async function chat(args: string[]): Promise<number> {
 
 async function migrate(): Promise<number> {
   const config = loadConfig();
-  const database = openDatabase(databaseFile(config.dataDir));
+  const database = openDatabaseFor(config);
   try {
     const { applied } = await migrateToLatest(database.db);
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -106,7 +106,7 @@ async function migrate(): Promise<number> {
 /** The database of the configured data dir with a BackupService over it; closed after `work`. */
 async function withBackups(work: (backups: BackupService) => Promise<number>): Promise<number> {
   const config = loadConfig();
-  const database = openDatabase(databaseFile(config.dataDir));
+  const database = openDatabaseFor(config);
   try {
     return await work(new BackupService({ database, dataDir: config.dataDir, config: config.backups, log: quietLogger }));
   } finally {
@@ -182,7 +182,7 @@ async function migrateToPostgres(args: string[]): Promise<number> {
 async function exportAll(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: 'string', short: 'o' } } });
   const config = loadConfig();
-  const database = openDatabase(databaseFile(config.dataDir));
+  const database = openDatabaseFor(config);
   const out = values.out ? createWriteStream(values.out) : process.stdout;
   const write = (chunk: string): Promise<void> | void => {
     if (out.write(chunk)) return;

@@ -1,5 +1,7 @@
+import { sql } from 'kysely';
 import { configPath, loadConfig, type Config } from './config.js';
-import { databaseFile, openDatabase } from './db/open.js';
+import { databaseFile, openDatabaseFor, type OpenedDatabase } from './db/open.js';
+import { redactedUrl } from './db/postgres.js';
 import { pendingMigrations } from './db/migrate.js';
 import { errorMessage } from './errors.js';
 import { createProviders } from './providers/registry.js';
@@ -7,6 +9,19 @@ import { splitModelId } from './providers/router.js';
 import type { Provider } from './providers/types.js';
 
 type Env = Record<string, string | undefined>;
+
+/** SQLite: the file's quick_check and sqlite-vec; PostgreSQL: the server's version and pgvector's, if installed. */
+async function databaseHealth(database: OpenedDatabase): Promise<{ ok: boolean; detail: string }> {
+  if (database.kind === 'sqlite') {
+    const integrity = database.sqlite.pragma('quick_check', { simple: true });
+    const vec = database.sqlite.prepare('select vec_version() as v').get() as { v: string };
+    return { ok: integrity === 'ok', detail: `${database.file} (${integrity}, WAL, sqlite-vec ${vec.v})` };
+  }
+  const { rows } = await sql<{ server: string; vector: string | null }>`
+    SELECT current_setting('server_version') AS server, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS vector`.execute(database.db);
+  const { server, vector } = rows[0]!;
+  return { ok: true, detail: `${database.where} (PostgreSQL ${server}, ${vector ? `pgvector ${vector}` : 'no pgvector extension'})` };
+}
 type Check = { ok: boolean; name: string; detail: string; warnOnly?: boolean };
 
 const PROVIDER_TIMEOUT_MS = 5_000;
@@ -32,13 +47,11 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
     return false;
   }
 
-  const file = databaseFile(config.dataDir);
+  const where = config.database.url ? redactedUrl(config.database.url) : databaseFile(config.dataDir);
   try {
-    const database = openDatabase(file);
+    const database = openDatabaseFor(config);
     try {
-      const integrity = database.sqlite.pragma('quick_check', { simple: true });
-      const vec = database.sqlite.prepare('select vec_version() as v').get() as { v: string };
-      report({ ok: integrity === 'ok', name: 'database', detail: `${file} (${integrity}, WAL, sqlite-vec ${vec.v})` });
+      report({ name: 'database', ...(await databaseHealth(database)) });
       const pending = await pendingMigrations(database.db);
       report({
         ok: pending.length === 0,
@@ -50,7 +63,7 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
       await database.close();
     }
   } catch (err) {
-    report({ ok: false, name: 'database', detail: `${file}: ${errorMessage(err)}` });
+    report({ ok: false, name: 'database', detail: `${where}: ${errorMessage(err)}` });
   }
 
   const defaultProvider = splitModelId(config.defaultModel).provider;

@@ -47,7 +47,8 @@ export async function listConversations(db: Db, filter: ConversationListFilter, 
       qb.where((eb) =>
         eb.or([
           eb('c.created_by', '=', filter.user),
-          eb('c.created_by', 'like', `%:${filter.user.replace(/[%_]/g, '')}`),
+          // lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+          eb(eb.fn('lower', ['c.created_by']), 'like', `%:${filter.user.replace(/[%_]/g, '').toLowerCase()}`),
           eb.exists(
             eb
               .selectFrom('messages as u')

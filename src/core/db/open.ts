@@ -13,6 +13,11 @@ export function openConfiguredDatabase(where: { url: string | null; file: string
   return where.url ? openPostgres(where.url) : openDatabase(where.file);
 }
 
+/** The database a loaded config names: its PostgreSQL URL, else threadloom.db in its data dir. */
+export function openDatabaseFor(config: { database: { url: string | null }; dataDir: string }): OpenedDatabase {
+  return openConfiguredDatabase({ url: config.database.url, file: databaseFile(config.dataDir) });
+}
+
 export function databaseFile(dataDir: string): string {
   return path.join(dataDir, 'threadloom.db');
 }

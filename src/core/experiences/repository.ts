@@ -26,8 +26,9 @@ export async function listExperiences(db: Executor, filter: ExperienceFilter = {
     .$if(!filter.includeArchived, (qb) => qb.where('archived_at', 'is', null))
     .$if(filter.category !== undefined, (qb) => qb.where('category', '=', filter.category!))
     .$if(filter.folder !== undefined, (qb) => qb.where('folder', '=', filter.folder!))
-    // tags are a JSON array; the exact-element test keeps "ops" from matching "devops"
-    .$if(filter.tag !== undefined, (qb) => qb.where('tags', 'like', `%${JSON.stringify(filter.tag!)}%`))
+    // tags are a JSON array; the exact-element test keeps "ops" from matching "devops"; lower()
+    // because SQLite's LIKE ignores ASCII case and PostgreSQL's does not
+    .$if(filter.tag !== undefined, (qb) => qb.where((eb) => eb(eb.fn('lower', ['tags']), 'like', `%${JSON.stringify(filter.tag!).toLowerCase()}%`)))
     .orderBy('category')
     .orderBy('name')
     .execute();
