@@ -1,7 +1,10 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reciprocalRankFusion } from '../../src/core/search/fuse.js';
 import { snippetOf } from '../../src/core/search/snippet.js';
-import { ftsExpression, SearchStore, type PendingMessage } from '../../src/core/search/store.js';
+import { openSearchIndex } from '../../src/core/search/open-index.js';
+import type { PendingMessage, VectorFilter } from '../../src/core/search/search-index.js';
+import { ftsExpression } from '../../src/core/search/store.js';
 import { createTestDatabase } from '../support/db.js';
 
 describe('reciprocal rank fusion', () => {
@@ -45,29 +48,30 @@ describe('the vector store', () => {
     const database = await createTestDatabase();
     cleanups.push(database.cleanup);
     // the rows the vectors belong to (a vector for a message that is gone is not stored)
-    database.sqlite.exec(`INSERT INTO experiences(id, slug, name, persona_name) VALUES (1, 'one', 'One', 'P'), (2, 'two', 'Two', 'P');
-      INSERT INTO conversations(id, platform, channel_id, experience_id) VALUES (1, 'test', 'a', 1);`);
-    for (let id = 1; id <= 5; id++) database.sqlite.prepare(`INSERT INTO messages(id, conversation_id, role, content, status) VALUES (?, 1, 'user', '', 'error')`).run(id);
-    const store = new SearchStore(database.sqlite);
-    store.reset('test/model');
-    store.ensureVectors(4);
+    const { db } = database;
+    await sql`INSERT INTO experiences(id, slug, name, persona_name) VALUES (1, 'one', 'One', 'P'), (2, 'two', 'Two', 'P')`.execute(db);
+    await db.insertInto('conversations').values({ id: 1, platform: 'test', channel_id: 'a', experience_id: 1 }).execute();
+    for (let id = 1; id <= 5; id++) await db.insertInto('messages').values({ id, conversation_id: 1, role: 'user', content: '', status: 'error' }).execute();
+    const store = openSearchIndex(database);
+    await store.reset('test/model');
+    await store.ensureVectors(4);
     const v = (...xs: number[]) => Float32Array.from(xs);
-    store.store([
+    await store.store([
       { message: pending(1, 1, 'a'), vector: v(1, 0, 0, 0) },
       { message: pending(2, 1, 'a'), vector: v(0.9, 0.1, 0, 0) },
       { message: pending(3, 1, 'b'), vector: v(1, 0.01, 0, 0) },
       { message: pending(4, 2, 'a'), vector: v(1, 0, 0, 0) },
       { message: pending(5, 1, 'a'), vector: v(-1, 0, 0, 0) },
     ]);
-    const ids = (filter: Parameters<SearchStore['nearest']>[1]) => store.nearest(v(1, 0, 0, 0), filter, 10, 64).map((r) => r.messageId);
-    expect(ids({ experienceIds: [1], channelIds: ['a'] })).toEqual([1, 2, 5]);
-    const both = ids({ experienceIds: [1, 2] });
+    const ids = async (filter: VectorFilter) => (await store.nearest(v(1, 0, 0, 0), filter, 10, 64)).map((r) => r.messageId);
+    expect(await ids({ experienceIds: [1], channelIds: ['a'] })).toEqual([1, 2, 5]);
+    const both = await ids({ experienceIds: [1, 2] });
     expect(new Set(both.slice(0, 2))).toEqual(new Set([1, 4])); // equal vectors: either order
     expect(both.slice(2)).toEqual([3, 2, 5]);
-    expect(new Set(ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
-    expect(ids({ channelIds: [] })).toEqual([]);
-    store.store([{ message: pending(6, 1, 'a'), vector: v(1, 0, 0, 0) }]); // no message 6: not stored
-    expect(new Set(ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
-    expect(() => store.ensureVectors(8)).toThrow(/8-dimensional vectors; the index holds 4/);
+    expect(new Set(await ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
+    expect(await ids({ channelIds: [] })).toEqual([]);
+    await store.store([{ message: pending(6, 1, 'a'), vector: v(1, 0, 0, 0) }]); // no message 6: not stored
+    expect(new Set(await ids({}))).toEqual(new Set([1, 2, 3, 4, 5]));
+    await expect(store.ensureVectors(8)).rejects.toThrow(/8-dimensional vectors; the index holds 4/);
   });
 });

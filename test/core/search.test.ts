@@ -188,8 +188,10 @@ describe('search over conversations', () => {
     runtimes.splice(runtimes.indexOf(before), 1);
 
     // batches of 2, one at a time; the third request hangs until Threadloom goes away
-    const first = await start({ dir, config: withSearch('ollama/nomic-embed-text', 2, 1) });
-    first.ollama.scriptFor('embed', {}, {}, { stallBeforeHeadersMs: Infinity });
+    const first = await start({
+      dir, config: withSearch('ollama/nomic-embed-text', 2, 1),
+      prepare: ({ ollama }) => ollama.scriptFor('embed', {}, {}, { stallBeforeHeadersMs: Infinity }),
+    });
     await until(() => first.ollama.requests.filter((r) => r.path === '/api/embed').length === 3);
     expect(await first.deps.search!.indexer.status()).toMatchObject({ indexed: 4, queued: 8 });
     await first.shutdown(); // cut off with a request in flight
@@ -210,7 +212,11 @@ describe('search over conversations', () => {
     const rt = await start();
     rt.ollama.scriptFor('embed', { status: 503 });
     await seed(rt, UPS);
-    await until(async () => (await rt.deps.search!.indexer.status()).state === 'failing');
+    // both messages failed once (a pass may take the question before the answer is written)
+    await until(async () => {
+      const status = await rt.deps.search!.indexer.status();
+      return status.state === 'failing' && status.failing === 2;
+    });
     expect(await rt.deps.search!.indexer.status()).toMatchObject({ indexed: 0, queued: 2, failing: 2 });
     expect((await rt.deps.search!.search({ query: 'E4021', filter: {} })).hits).toHaveLength(1);
     // the failed call is in the ledger, uncharged

@@ -35,6 +35,8 @@ export async function startTestRuntime(
     /** options for the fake servers (e.g. an embedder); also the data directory to reuse */
     fakes?: { openai?: FakeServerOptions; ollama?: FakeServerOptions };
     dir?: string;
+    /** scripts the fakes before anything starts (a background indexer may call them at once) */
+    prepare?: (fakes: { openai: FakeProviderServer; anthropic: FakeProviderServer; ollama: FakeProviderServer }) => void;
   } = {},
 ): Promise<TestRuntime> {
   const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(options.fakes?.openai), startFakeAnthropic(), startFakeOllama(options.fakes?.ollama)]);
@@ -65,6 +67,7 @@ export async function startTestRuntime(
     warn: (message, fields) => logs.push({ level: 'warn', message, fields }),
     error: (message, fields) => logs.push({ level: 'error', message, fields }),
   };
+  options.prepare?.({ openai, anthropic, ollama });
   const runtime = await startRuntime(config, { log, now: options.now });
   return {
     ...runtime,

@@ -1,23 +1,24 @@
 import type { Config } from '../config.js';
-import { requireSqlite, type OpenedDatabase } from '../db/open.js';
+import type { OpenedDatabase } from '../db/open.js';
 import type { Logger } from '../log.js';
 import type { PriceTable } from '../providers/pricing.js';
 import type { ProviderRouter } from '../providers/router.js';
 import { KnowledgeIndexer } from './indexer.js';
 import { KnowledgeRetriever } from './retrieve.js';
 import { KnowledgeService, type KnowledgeServiceOptions } from './service.js';
-import { KnowledgeStore } from './store.js';
+import { openKnowledgeIndex } from './open-index.js';
 
 /**
  * The knowledge service as the runtime wires it: the conversation search's embedding model and
- * batching (`search.*`), so one model serves both and is configured once. Not started here.
+ * batching (`search.*`), so one model serves both and is configured once; on either database.
+ * Not started here.
  */
 export function createKnowledge(
   deps: { database: OpenedDatabase; config: Config; router: ProviderRouter; prices: PriceTable; log: Logger; now: () => Date },
   overrides: Pick<KnowledgeServiceOptions, 'extract' | 'chunk' | 'limits' | 'chunking'> = {},
 ): KnowledgeService {
   const { database, config, router, prices, log, now } = deps;
-  const store = new KnowledgeStore(requireSqlite(database, 'knowledge').sqlite);
+  const store = openKnowledgeIndex(database);
   const model = config.search.embeddingModel;
   const indexer = new KnowledgeIndexer({
     store, router, prices, db: database.db, log, now, model,

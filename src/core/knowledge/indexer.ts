@@ -102,7 +102,9 @@ export class KnowledgeIndexer {
     this.passes.nudge();
   }
 
+  /** Progress of one Experience, or of all; while the model check at start is under way, as it will be after it. */
   async status(experienceId?: number): Promise<KnowledgeIndexerStatus> {
+    await this.starting;
     const progress = await this.options.store.progress(experienceId);
     const { model } = this.options;
     if (this.vectorsMissing) return { ...progress, model, state: 'off', lastError: this.vectorsMissing };

@@ -122,7 +122,9 @@ export class SearchIndexer {
     await this.start();
   }
 
+  /** The index's progress; while the model check at start is under way, as it will be after it. */
   async status(): Promise<IndexerStatus> {
+    await this.starting;
     const { store, model } = this.options;
     const state = await store.state();
     const progress = await store.progress();
