@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
         .regex(/^postgres(ql)?:\/\//, 'a PostgreSQL URL, e.g. postgres://threadloom:secret@127.0.0.1:5432/threadloom')
         .nullable()
         .default(null),
+      /**
+       * Several instances on one PostgreSQL: how long the Discord gateway and the Matrix client stay
+       * with an instance that stopped renewing before another takes them over
+       */
+      leaseMs: z.number().int().min(1_000).max(300_000).default(15_000),
     })
     .prefault({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -267,6 +272,7 @@ type Env = Record<string, string | undefined>;
 const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number' | 'trust']> = [
   ['THREADLOOM_DATA_DIR', ['dataDir'], 'string'],
   ['THREADLOOM_DATABASE_URL', ['database', 'url'], 'string'],
+  ['THREADLOOM_LEASE_MS', ['database', 'leaseMs'], 'number'],
   ['THREADLOOM_SHUTDOWN_GRACE_MS', ['shutdownGraceMs'], 'number'],
   ['THREADLOOM_LOG_LEVEL', ['logLevel'], 'string'],
   ['THREADLOOM_LOG_FORMAT', ['logFormat'], 'string'],

@@ -7,7 +7,8 @@ import { getSetting, setSetting } from './settings.js';
  * /metrics read this board; adapters write to it. A platform never reported is 'off'.
  */
 
-export type PlatformState = 'off' | 'connecting' | 'connected' | 'error';
+/** standby: several instances share the database and another one holds this platform's connection */
+export type PlatformState = 'off' | 'connecting' | 'connected' | 'error' | 'standby';
 
 export interface PlatformStatus {
   platform: string;

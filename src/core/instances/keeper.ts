@@ -5,6 +5,8 @@ import type { Leases } from './leases.js';
 export interface KeptLease {
   /** whether this instance holds the lease now (as of its last renewal) */
   readonly held: boolean;
+  /** settles after the first try: when it was taken, once `onGained` has run */
+  readonly settled: Promise<void>;
   /** Stops renewing; a held lease is given up after `onLost` ran, so another instance takes it at once. */
   stop(): Promise<void>;
 }
@@ -37,6 +39,8 @@ export function keepLease(leases: Leases, name: string, options: KeepLeaseOption
   let transitions: Promise<void> = Promise.resolve();
   let current: Promise<void> = Promise.resolve();
   let lastError = '';
+  let firstTry: (() => void) | null = null;
+  const settled = new Promise<void>((resolve) => (firstTry = resolve));
 
   const change = (to: boolean, reason = ''): void => {
     if (to) {
@@ -63,6 +67,11 @@ export function keepLease(leases: Leases, name: string, options: KeepLeaseOption
       lastError = errorMessage(err);
       options.log.warn(`lease ${name}: could not ${held ? 'renew' : 'take'} it: ${lastError}`);
     }
+    if (firstTry) {
+      const done = firstTry;
+      firstTry = null;
+      void transitions.then(done);
+    }
   };
 
   const loop = (): void => {
@@ -76,6 +85,7 @@ export function keepLease(leases: Leases, name: string, options: KeepLeaseOption
     get held() {
       return held;
     },
+    settled,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
