@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
-import { CLAIM_MS, lockVectorTable, MAX_HNSW_DIMENSIONS, pgvectorSupport, setNearestScan, tableExists, vectorLiteral, vectorType } from '../search/pgvector.js';
+import { CLAIM_MS, setNearestScan, vectorLiteral } from '../search/pgvector.js';
+import { PostgresVectorTable } from '../search/postgres-vectors.js';
 import { keywordScore, textQuery, textVector, TEXT_SEARCH_CONFIG } from '../search/postgres-text.js';
 import type { KnowledgeIndex, KnowledgeIndexState, KnowledgeProgress, PendingChunk, RankedChunk, VectorSupport } from './knowledge-index.js';
 import { COMMON_WORD_CHUNKS, contentWords } from './store.js';
@@ -23,57 +24,33 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   readonly kind = 'postgres';
   /** this instance's name on the queue rows it claims */
   private readonly claimer = randomUUID();
-  private support: VectorSupport | null = null;
+  private readonly vectors: PostgresVectorTable;
 
-  constructor(private readonly db: Db) {}
-
-  async vectorSupport(): Promise<VectorSupport> {
-    if (this.support?.ok) return this.support;
-    return (this.support = await pgvectorSupport(this.db));
+  constructor(private readonly db: Db) {
+    this.vectors = new PostgresVectorTable(db, {
+      table: VECTORS, stateTable: 'knowledge_index', what: 'knowledge',
+      columns: 'chunk_id integer PRIMARY KEY REFERENCES knowledge_chunks(id) ON DELETE CASCADE, experience_id integer NOT NULL, document_id integer NOT NULL',
+    });
   }
 
-  async state(): Promise<KnowledgeIndexState | null> {
-    return (await sql<KnowledgeIndexState>`SELECT model, dimension FROM knowledge_index WHERE id = 1`.execute(this.db)).rows[0] ?? null;
+  vectorSupport(): Promise<VectorSupport> {
+    return this.vectors.vectorSupport();
+  }
+
+  state(): Promise<KnowledgeIndexState | null> {
+    return this.vectors.state();
   }
 
   async reset(model: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await lockVectorTable(trx, VECTORS);
-      await sql`DROP TABLE IF EXISTS knowledge_vec`.execute(trx);
-      await sql`DELETE FROM knowledge_index`.execute(trx);
-      await sql`INSERT INTO knowledge_index(id, model, dimension) VALUES (1, ${model}, NULL)`.execute(trx);
+      await this.vectors.restart(trx, model);
       await sql`UPDATE knowledge_queue SET attempts = 0, not_before = NULL, last_error = NULL`.execute(trx);
       await sql`INSERT INTO knowledge_queue(chunk_id) SELECT id FROM knowledge_chunks ON CONFLICT (chunk_id) DO NOTHING`.execute(trx);
     });
   }
 
-  async ensureVectors(dimension: number): Promise<void> {
-    const state = await this.state();
-    if (!state) throw new Error('the knowledge index has no model');
-    const refuse = (held: number) => new Error(`${state.model} returned ${dimension}-dimensional vectors; the index holds ${held}`);
-    if (state.dimension !== null && (await tableExists(this.db, VECTORS))) {
-      if (state.dimension !== dimension) throw refuse(state.dimension);
-      return;
-    }
-    const support = await this.vectorSupport();
-    if (!support.ok) throw new Error(support.reason);
-    await this.db.transaction().execute(async (trx) => {
-      await lockVectorTable(trx, VECTORS);
-      const held = (await sql<{ dimension: number | null }>`SELECT dimension FROM knowledge_index WHERE id = 1`.execute(trx)).rows[0]?.dimension ?? null;
-      if (held !== null && held !== dimension && (await tableExists(trx, VECTORS))) throw refuse(held);
-      await sql.raw(`
-        CREATE TABLE IF NOT EXISTS knowledge_vec (
-          chunk_id integer PRIMARY KEY REFERENCES knowledge_chunks(id) ON DELETE CASCADE,
-          experience_id integer NOT NULL,
-          document_id integer NOT NULL,
-          embedding ${vectorType(dimension)} NOT NULL
-        )`).execute(trx);
-      if (dimension <= MAX_HNSW_DIMENSIONS) {
-        await sql`CREATE INDEX IF NOT EXISTS knowledge_vec_embedding ON knowledge_vec USING hnsw (embedding vector_cosine_ops)`.execute(trx);
-      }
-      await sql`CREATE INDEX IF NOT EXISTS knowledge_vec_experience ON knowledge_vec (experience_id)`.execute(trx);
-      await sql`UPDATE knowledge_index SET dimension = ${dimension} WHERE id = 1`.execute(trx);
-    });
+  ensureVectors(dimension: number): Promise<void> {
+    return this.vectors.ensure(dimension);
   }
 
   async due(limit: number, now: Date): Promise<PendingChunk[]> {
@@ -150,7 +127,7 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
     for (const row of statuses.rows) documents[row.status] = row.n;
     const chunks = (await sql<{ n: number }>`
       SELECT count(*) AS n FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id WHERE true${scope('d.experience_id')}`.execute(this.db)).rows[0]!.n;
-    const embedded = (await tableExists(this.db, VECTORS))
+    const embedded = (await this.vectors.exists())
       ? (await sql<{ n: number }>`SELECT count(*) AS n FROM knowledge_vec v WHERE true${scope('v.experience_id')}`.execute(this.db)).rows[0]!.n
       : 0;
     const queue = await sql<{ waiting: number; failing: number; lastError: string | null }>`
@@ -184,7 +161,7 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   }
 
   async nearest(experienceId: number, vector: Float32Array, limit: number): Promise<RankedChunk[]> {
-    if (!(await tableExists(this.db, VECTORS))) return [];
+    if (!(await this.vectors.exists())) return [];
     const query = vectorLiteral(vector);
     return this.db.transaction().execute(async (trx) => {
       await setNearestScan(trx, Math.max(MIN_CANDIDATES, limit));

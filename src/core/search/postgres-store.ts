@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
-import { CLAIM_MS, lockVectorTable, MAX_HNSW_DIMENSIONS, pgvectorSupport, setNearestScan, tableExists, vectorLiteral, vectorType } from './pgvector.js';
+import { CLAIM_MS, setNearestScan, vectorLiteral } from './pgvector.js';
+import { PostgresVectorTable } from './postgres-vectors.js';
 import { keywordScore, textQuery, textVector } from './postgres-text.js';
 import {
   queryWords, type IndexProgress, type IndexState, type KeywordFilter, type PendingMessage, type Ranked, type SearchIndex, type VectorFilter, type VectorSupport,
@@ -33,62 +34,34 @@ export class PostgresSearchStore implements SearchIndex {
   readonly kind = 'postgres';
   /** this instance's name on the queue rows it claims */
   private readonly claimer = randomUUID();
-  private support: VectorSupport | null = null;
+  private readonly vectors: PostgresVectorTable;
 
-  constructor(private readonly db: Db) {}
-
-  async vectorSupport(): Promise<VectorSupport> {
-    if (this.support?.ok) return this.support;
-    return (this.support = await pgvectorSupport(this.db));
+  constructor(private readonly db: Db) {
+    this.vectors = new PostgresVectorTable(db, {
+      table: VECTORS, stateTable: 'search_index', what: 'search',
+      columns: `message_id integer PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE, experience_id integer NOT NULL,
+        conversation_id integer NOT NULL, platform text NOT NULL, channel_id text NOT NULL, author_id text NOT NULL`,
+    });
   }
 
-  async state(): Promise<IndexState | null> {
-    const rows = await sql<IndexState>`SELECT model, dimension FROM search_index WHERE id = 1`.execute(this.db);
-    return rows.rows[0] ?? null;
+  vectorSupport(): Promise<VectorSupport> {
+    return this.vectors.vectorSupport();
+  }
+
+  state(): Promise<IndexState | null> {
+    return this.vectors.state();
   }
 
   async reset(model: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await lockVectorTable(trx, VECTORS);
-      await sql`DROP TABLE IF EXISTS search_vectors`.execute(trx);
-      await sql`DELETE FROM search_index`.execute(trx);
-      await sql`INSERT INTO search_index(id, model, dimension) VALUES (1, ${model}, NULL)`.execute(trx);
+      await this.vectors.restart(trx, model);
       await sql`UPDATE search_queue SET attempts = 0, not_before = NULL, last_error = NULL`.execute(trx);
       await sql`INSERT INTO search_queue(message_id) SELECT id FROM messages WHERE status IN ${FINAL} AND content <> '' ON CONFLICT (message_id) DO NOTHING`.execute(trx);
     });
   }
 
-  async ensureVectors(dimension: number): Promise<void> {
-    const state = await this.state();
-    if (!state) throw new Error('the search index has no model');
-    const refuse = (held: number) => new Error(`${state.model} returned ${dimension}-dimensional vectors; the index holds ${held}`);
-    if (state.dimension !== null && (await tableExists(this.db, VECTORS))) {
-      if (state.dimension !== dimension) throw refuse(state.dimension);
-      return;
-    }
-    const support = await this.vectorSupport();
-    if (!support.ok) throw new Error(support.reason);
-    await this.db.transaction().execute(async (trx) => {
-      await lockVectorTable(trx, VECTORS);
-      // another instance may have made it while this one waited for the lock
-      const held = (await sql<{ dimension: number | null }>`SELECT dimension FROM search_index WHERE id = 1`.execute(trx)).rows[0]?.dimension ?? null;
-      if (held !== null && held !== dimension && (await tableExists(trx, VECTORS))) throw refuse(held);
-      await sql.raw(`
-        CREATE TABLE IF NOT EXISTS search_vectors (
-          message_id integer PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
-          experience_id integer NOT NULL,
-          conversation_id integer NOT NULL,
-          platform text NOT NULL,
-          channel_id text NOT NULL,
-          author_id text NOT NULL,
-          embedding ${vectorType(dimension)} NOT NULL
-        )`).execute(trx);
-      if (dimension <= MAX_HNSW_DIMENSIONS) {
-        await sql`CREATE INDEX IF NOT EXISTS search_vectors_embedding ON search_vectors USING hnsw (embedding vector_cosine_ops)`.execute(trx);
-      }
-      await sql`CREATE INDEX IF NOT EXISTS search_vectors_experience ON search_vectors (experience_id)`.execute(trx);
-      await sql`UPDATE search_index SET dimension = ${dimension} WHERE id = 1`.execute(trx);
-    });
+  ensureVectors(dimension: number): Promise<void> {
+    return this.vectors.ensure(dimension);
   }
 
   /** Claims up to `limit` due rows for this instance; rows another instance holds are skipped, not waited for. */
@@ -141,7 +114,7 @@ export class PostgresSearchStore implements SearchIndex {
 
   /** The vectors of messages whose conversation moved follow it (no embedding); those without one are returned. */
   async move(messages: readonly PendingMessage[]): Promise<PendingMessage[]> {
-    if (!messages.length || !(await tableExists(this.db, VECTORS))) return [...messages];
+    if (!messages.length || !(await this.vectors.exists())) return [...messages];
     const ids = messages.map((m) => m.messageId);
     const moved = await this.db.transaction().execute(async (trx) => {
       const rows = await sql<{ messageId: number }>`
@@ -169,7 +142,7 @@ export class PostgresSearchStore implements SearchIndex {
   }
 
   async progress(): Promise<IndexProgress> {
-    const indexed = (await tableExists(this.db, VECTORS))
+    const indexed = (await this.vectors.exists())
       ? (await sql<{ n: number }>`SELECT count(*) AS n FROM search_vectors`.execute(this.db)).rows[0]!.n
       : 0;
     const queue = await sql<{ queued: number; failing: number; lastError: string | null }>`
@@ -180,7 +153,7 @@ export class PostgresSearchStore implements SearchIndex {
   }
 
   async nearest(vector: Float32Array, filter: VectorFilter, limit: number, candidates: number): Promise<Ranked[]> {
-    if (!(await tableExists(this.db, VECTORS))) return [];
+    if (!(await this.vectors.exists())) return [];
     const where = filterSql(filter, { experience: 'experience_id', platform: 'platform', channel: 'channel_id', conversation: 'conversation_id' });
     const query = vectorLiteral(vector);
     return this.db.transaction().execute(async (trx) => {
