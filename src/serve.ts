@@ -1,5 +1,4 @@
 import { configSecrets, type Config } from './core/config.js';
-import type { ChatAdapter } from './bots/adapter.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
 import { adminContext, startAdmin, type RunningAdmin } from './admin/index.js';
 import { BackupService } from './core/backups/service.js';
@@ -9,7 +8,8 @@ import type { DataDirLock } from './core/data-dir-lock.js';
 import { checkDefaultModel, readinessLine } from './core/providers/readiness.js';
 import { modelDefaults } from './core/settings.js';
 import { createLogger } from './core/log.js';
-import { startAdapter, startRuntime, stopAdapter, type Runtime } from './core/runtime.js';
+import { startRuntime, type Runtime } from './core/runtime.js';
+import { connectPlatforms, type ConnectedPlatforms, type PlatformLoader } from './connect-platforms.js';
 
 function slackConfigured(config: Config): boolean {
   return Boolean(config.slack.botToken && (config.slack.appToken || config.slack.signingSecret));
@@ -44,7 +44,7 @@ function platformLines(config: Config): string[] {
 export async function serve(config: Config, dataDirLock: DataDirLock): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, secrets: configSecrets(config) });
   let runtime: Runtime | null = null;
-  const adapters: ChatAdapter[] = [];
+  let platforms: ConnectedPlatforms | null = null;
   let maintenance: NodeJS.Timeout | null = null;
   let admin: RunningAdmin | null = null;
   let stopBackups: (() => Promise<void>) | null = null;
@@ -60,8 +60,7 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
       const { finished, cut } = await runtime.engine.drain(config.shutdownGraceMs);
       if (finished + cut > 0) log.info(`answers in flight: ${finished} finished, ${cut} cut short after ${config.shutdownGraceMs} ms`);
     }
-    const engine = runtime?.engine;
-    await Promise.all(adapters.map((a) => (engine ? stopAdapter(engine, a) : a.stop()).catch(() => undefined)));
+    await platforms?.stop().catch(() => undefined);
     await admin?.close().catch(() => undefined);
     await stopBackups?.().catch(() => undefined);
     await runtime?.close();
@@ -71,6 +70,9 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // Matrix's end-to-end encryption is 5 MB of WebAssembly that V8 compiles on its own threads:
+  // started now, it compiles while the rest loads on this one (the SDK's own call then finds it done)
+  if (matrixConfigured(config)) void import('@matrix-org/matrix-sdk-crypto-wasm').then((wasm) => wasm.initAsync()).catch(() => undefined);
   runtime = await startRuntime(config, { log });
   // the admin web (and /healthz) come up first: a platform's first connection can take a while
   const running = runtime;
@@ -91,42 +93,29 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
   // platform SDKs load only when their platform is configured; each platform connects as soon as
   // its own SDK is loaded, so one's handshake overlaps the next one's loading
   const context = { engine: runtime.engine, config, log };
-  const configured: Array<[string, () => Promise<ChatAdapter>]> = [];
+  const configured: PlatformLoader[] = [];
   if (config.discord.token) configured.push(['discord', async () => (await import('./bots/discord/index.js')).createDiscordAdapter(context)]);
   if (slackConfigured(config)) configured.push(['slack', async () => (await import('./bots/slack/index.js')).createSlackAdapter(context)]);
   if (matrixConfigured(config)) configured.push(['matrix', async () => (await import('./bots/matrix/index.js')).createMatrixAdapter(context)]);
   const board = runtime.platforms;
   for (const [platform, isConfigured, hint] of platformTable(config)) if (!isConfigured) board.set(platform, 'off', `not configured: ${hint}`);
-  // an adapter that cannot connect (bad token, no network) is reported; the others keep running
-  let fatal: ThreadloomError | null = null;
-  await Promise.all(
-    configured.map(async ([platform, load]) => {
-      board.set(platform, 'connecting', 'starting');
-      const adapter = await load();
-      adapters.push(adapter);
-      return startAdapter(running.engine, adapter).then(
-        () => board.set(adapter.platform, 'connected', adapter.status().detail),
-        (err) => {
-          board.set(adapter.platform, 'error', errorMessage(err));
-          if (err instanceof ThreadloomError && err.fatal) fatal = err;
-          else log.error(`${adapter.platform}: could not connect: ${errorMessage(err)}`);
-        },
-      );
-    }),
-  );
+  // an adapter that cannot connect (bad token, no network) is reported; the others keep running;
+  // on PostgreSQL, Discord and Matrix connect only on the instance holding their lease
+  const connected = await connectPlatforms(running, configured, log, config.database.leaseMs);
+  platforms = connected;
   // e.g. a second Threadloom on the same data dir: it must not run beside the first
-  if (fatal) {
-    await Promise.all(adapters.map((a) => stopAdapter(running.engine, a).catch(() => undefined)));
+  if (connected.fatal) {
+    await connected.stop();
     await admin?.close().catch(() => undefined);
     await stopBackups?.().catch(() => undefined);
     await runtime.close();
-    throw fatal;
+    throw connected.fatal;
   }
   const { db } = runtime.deps;
   let ticks = 0;
   maintenance = setInterval(() => {
     // the dashboard shows what each adapter says of itself now (a dropped connection, a reconnect)
-    for (const adapter of adapters) {
+    for (const adapter of connected.adapters) {
       const status = adapter.status();
       board.set(adapter.platform, status.connected ? 'connected' : 'error', status.detail);
     }
