@@ -144,12 +144,13 @@ export async function startThreadloom(options: ThreadloomOptions): Promise<Threa
  * Seeds the data directory's database (built code) before the spawn: an API token, and the
  * default Experience with a window that stays full (no summary calls), as a running chat has.
  */
-export async function seedDatabase(dataDir: string): Promise<{ token: string }> {
-  const { databaseFile, openDatabase } = await import(path.join(ROOT, 'dist/src/core/db/open.js'));
+export async function seedDatabase(dataDir: string, databaseUrl: string | null = null): Promise<{ token: string }> {
+  const { databaseFile, openConfiguredDatabase } = await import(path.join(ROOT, 'dist/src/core/db/open.js'));
   const { migrateToLatest } = await import(path.join(ROOT, 'dist/src/core/db/migrate.js'));
   const { createApiToken } = await import(path.join(ROOT, 'dist/src/core/api-tokens.js'));
   const { ExperienceService } = await import(path.join(ROOT, 'dist/src/core/experiences/service.js'));
-  const database = openDatabase(databaseFile(dataDir));
+  // on PostgreSQL (bench:scale) the instances share the database seeded once
+  const database = openConfiguredDatabase({ url: databaseUrl, file: databaseFile(dataDir) });
   await migrateToLatest(database.db);
   const { token } = await createApiToken(database.db, 'bench');
   const experiences = new ExperienceService(database.db);
