@@ -57,14 +57,26 @@ describe.skipIf(!TEST_POSTGRES_URL)('moving a SQLite installation to PostgreSQL'
       ]);
     }
 
+    // a document of the Experience, cut in three chunks (their index is built anew on PostgreSQL)
+    const document = await source.db.insertInto('knowledge_documents').values({
+      experience_id: homelab.id, title: 'NAS runbook', file_name: 'nas.md', format: 'markdown', mime_type: 'text/markdown', size_bytes: 120, page_count: null,
+      source: 'upload', source_url: null, added_by: 'admin', error: null, content_hash: 'abc', text: null, blocks: null, indexed_at: null,
+    } as never).returning('id').executeTakeFirstOrThrow();
+    for (const [ordinal, text] of ['Snapshots keep old blocks.', 'Prune snapshots weekly.', 'Docker images pile up.'].entries()) {
+      await source.db.insertInto('knowledge_chunks').values({ document_id: document.id, ordinal, text, page_start: null, page_end: null, tokens: 6 } as never).execute();
+    }
+
     const report = await moveToPostgres(source, target, (line) => lines.push(line));
+    expect(report.tables.find((t) => t.table === 'knowledge_chunks')?.rows).toBe(3);
+    // PostgreSQL queued the moved chunks for embedding itself
+    expect(Number((await target.db.selectFrom('knowledge_queue').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)).toBe(3);
     expect(report.tables.find((t) => t.table === 'messages')?.rows).toBe(4);
     expect(report.tables.find((t) => t.table === 'usage_events')?.rows).toBe(40);
     // the edited question keeps its attachment: one row each
     expect(report.tables.find((t) => t.table === 'attachments')?.rows).toBe(2);
     expect(report.check.rollups).toBe(7);
     // 25 of the 40 usage rows, and every row of the small tables
-    expect(report.check.sampled).toBe(33);
+    expect(report.check.sampled).toBe(37);
     expect(lines).toContain('messages: 4 rows');
 
     // the same conversation, branch and all, read by the same services on PostgreSQL

@@ -3,7 +3,8 @@ import type SQLite from 'better-sqlite3';
 /**
  * Tables PostgreSQL builds for itself from what is moved: the usage rollups (its triggers add up
  * usage_events as they arrive, so copying them too would count everything twice) and the search
- * and knowledge index state (the indexes are built anew there, with its own full text and vectors).
+ * and knowledge index state and queues (its triggers queue every moved message and chunk, and the
+ * indexes are built anew there, with its own full text and vectors).
  */
 export const REBUILT_TABLES = new Set([
   'usage_day_model',
@@ -16,6 +17,7 @@ export const REBUILT_TABLES = new Set([
   'search_index',
   'search_queue',
   'knowledge_index',
+  'knowledge_queue',
 ]);
 
 /** The rollups, compared after the move: PostgreSQL's triggers must have come to the same sums. */
