@@ -59,9 +59,12 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
 
   app.decorateRequest('session', null);
   app.decorate('adminAuth', { sessions, limiter });
-  // a flash set by a route, or shown by a page, is written back once the answer is out
-  app.addHook('onResponse', async (request) => {
+  // a flash set by a route, or shown by a page, is written back before the answer goes out: the
+  // browser follows a redirect at once, and on PostgreSQL (or another instance) a write made after
+  // the answer lost that race now and then, so the next page showed no flash
+  app.addHook('onSend', async (request, _reply, payload) => {
     if (request.session) await sessions.saveFlash(request.session).catch((err) => ctx.log.warn('admin: could not save the session flash', { error: String(err) }));
+    return payload;
   });
 
   async function refuse(request: FastifyRequest, reply: FastifyReply, status: number, message: string): Promise<FastifyReply> {

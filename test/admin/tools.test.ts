@@ -1,14 +1,14 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseFile } from '../../src/core/db/open.js';
 import { mcpServerSchema } from '../../src/core/tools/mcp/config.js';
 import { callContext, homelabServer, isAlive, toolNamed } from '../fakes/mcp/support.js';
 import { startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
+import { storedInDatabase } from '../support/db.js';
 import { until } from '../support/wait.js';
 
 const SECRET = 'homelab-token-7f3a9c-do-not-leak';
@@ -19,11 +19,6 @@ const MARKED = path.join(import.meta.dirname, '../fakes/mcp/marked-server.ts');
 function homelabForm(name: string, extra: Record<string, string> = {}): Record<string, string> {
   const server = homelabServer() as { command: string; args: string[] };
   return { name, kind: 'command', command: server.command, args: server.args.join('\n'), env: `HOMELAB_TOKEN=${SECRET}\nMODE=lab`, enabled: 'on', ...extra };
-}
-
-function databaseBytes(dir: string): Buffer {
-  const file = databaseFile(dir);
-  return Buffer.concat([file, `${file}-wal`].filter(existsSync).map((f) => readFileSync(f)));
 }
 
 describe('Tools page', () => {
@@ -78,7 +73,7 @@ describe('Tools page', () => {
     expect(edit.body).not.toContain(SECRET);
     expect(edit.body).toContain('HOMELAB_TOKEN=\nMODE=');
     expect(edit.body).toContain('A value is saved for HOMELAB_TOKEN, MODE');
-    expect(databaseBytes(dir).includes(Buffer.from(SECRET))).toBe(false);
+    expect(await storedInDatabase(admin.rt.database, SECRET)).toBe(false);
     const audit = await admin.rt.database.db.selectFrom('audit_log').selectAll().where('action', '=', 'mcp.add').execute();
     expect(audit.map((a) => [a.target, a.detail])).toEqual([['homelab', expect.stringContaining('with values for HOMELAB_TOKEN, MODE')]]);
     expect(audit[0]!.detail).not.toContain(SECRET);
@@ -266,8 +261,7 @@ describe('Tools page with an HTTP server', () => {
     const tested = await session.post('/tools/servers/test', { id: String(id), name: 'remote', kind: 'url', url, transport: 'streamable-http', headers: 'Authorization: \nX-Team: ', enabled: 'on' }, { htmx: true });
     expect(tested.body).toContain('Test failed:');
     expect(seen[0]).toMatchObject({ authorization: BEARER });
-    admin.rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    expect(databaseBytes(admin.rt.dir).includes(Buffer.from('http-header-secret'))).toBe(false);
+    expect(await storedInDatabase(admin.rt.database, 'http-header-secret')).toBe(false);
     expect((await session.post(`/tools/servers/${id}/remove`)).statusCode).toBe(303);
   });
 });

@@ -1,9 +1,10 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { sql } from 'kysely';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConversationService } from '../../src/core/conversations/service.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/core/db/migrate.js';
-import { openConfiguredDatabase } from '../../src/core/db/open.js';
+import { openConfiguredDatabase, type OpenedDatabase } from '../../src/core/db/open.js';
 import { ExperienceService, type Experience } from '../../src/core/experiences/service.js';
 import type { ExperienceInput } from '../../src/core/experiences/schema.js';
 import type { ConversationRow, MessageRow } from '../../src/core/conversations/table.js';
@@ -36,6 +37,24 @@ export function copyMigrations(folder: string, names?: string[]): void {
   mkdirSync(folder, { recursive: true });
   for (const file of names ?? readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.ts'))) copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(folder, file));
   cpSync(path.join(MIGRATIONS_DIR, 'support'), path.join(folder, 'support'), { recursive: true });
+}
+
+/**
+ * Whether `text` is stored anywhere in the database, in plain: the SQLite file's bytes (the WAL
+ * checkpointed into it first), or the text of any row of any table on PostgreSQL.
+ */
+export async function storedInDatabase(database: OpenedDatabase, text: string): Promise<boolean> {
+  if (database.kind === 'sqlite') {
+    database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    const files = [database.file, `${database.file}-wal`].filter(existsSync);
+    return files.some((file) => readFileSync(file).includes(Buffer.from(text)));
+  }
+  const { rows: tables } = await sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`.execute(database.db);
+  for (const { name } of tables) {
+    const { rows } = await sql`SELECT 1 FROM ${sql.table(name)} AS t WHERE strpos(t::text, ${text}) > 0 LIMIT 1`.execute(database.db);
+    if (rows.length) return true;
+  }
+  return false;
 }
 
 let counter = 0;

@@ -1,7 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { OpenedDatabase } from '../../src/core/db/open.js';
-import type { KnowledgeService } from '../../src/core/knowledge/service.js';
 
 /**
  * PostgreSQL for the suite: when THREADLOOM_TEST_DATABASE_URL is set (test/postgres/postgres.sh
@@ -22,6 +21,22 @@ async function asServer<T>(serverUrl: string, run: (client: pg.Client) => Promis
   }
 }
 
+/**
+ * Drops a test database. FORCE ends the test's own leftover connections, but not a server process
+ * of another role (autovacuum) that may be in it for a moment: then wait and try again. A database
+ * that still cannot go is left to the throwaway server's `stop`.
+ */
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await asServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+    }
+  }
+}
+
 /** A new, empty database on the test server (pgvector comes from template1); `drop` removes it. */
 export async function freshPostgresDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `tl_test_${process.pid}_${Date.now().toString(36)}_${++counter}`;
@@ -30,7 +45,7 @@ export async function freshPostgresDatabase(serverUrl: string): Promise<{ url: s
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: () => asServer(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
+    drop: () => dropDatabase(serverUrl, name),
   };
 }
 
@@ -50,9 +65,4 @@ export function asTestDatabase(database: OpenedDatabase): TestDatabase {
     sqlite: { get: () => sqliteOnly('the raw SQLite handle') },
     file: { get: () => sqliteOnly('the SQLite file') },
   }) as TestDatabase;
-}
-
-/** The runtime's knowledge service, which a test of knowledge needs; absent on PostgreSQL for now. */
-export function requireKnowledge(knowledge: KnowledgeService | undefined): KnowledgeService {
-  return knowledge ?? sqliteOnly('knowledge (FTS5 and sqlite-vec)');
 }
