@@ -3,13 +3,13 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
 import { CLAIM_MS, setNearestScan, vectorLiteral } from '../search/pgvector.js';
 import { PostgresVectorTable } from '../search/postgres-vectors.js';
-import { keywordScore, textQuery, textVector, TEXT_SEARCH_CONFIG } from '../search/postgres-text.js';
+import { keywordScore, textQuery, TEXT_SEARCH_CONFIG } from '../search/postgres-text.js';
 import type { KnowledgeIndex, KnowledgeIndexState, KnowledgeProgress, PendingChunk, RankedChunk, VectorSupport } from './knowledge-index.js';
 import { COMMON_WORD_CHUNKS, contentWords } from './store.js';
 
 /**
- * The knowledge index on PostgreSQL: keywords through the GIN index over the chunks' English
- * tsvector (migration 0900), vectors in `knowledge_vec` with pgvector (made once the dimension is
+ * The knowledge index on PostgreSQL: keywords through `knowledge_chunk_words`, the chunks' English
+ * tsvectors (GIN-indexed, kept by migration 1100's triggers), vectors in `knowledge_vec` with pgvector (made once the dimension is
  * known; HNSW over cosine distance, the Experience beside each vector), the queue fed by migration
  * 1100's triggers and claimed with FOR UPDATE SKIP LOCKED, so several instances can embed at once.
  * Keyword retrieval keeps the SQLite store's rules: all content words first, then chunks with at
@@ -175,9 +175,9 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   /** The best `limit` chunks of one Experience for a tsquery. */
   private async ranked(experienceId: number, tsquery: RawBuilder<unknown>, limit: number): Promise<RankedChunk[]> {
     const rows = await sql<RankedChunk>`
-      SELECT c.id AS "chunkId", ${keywordScore('c.text', tsquery)} AS score
-      FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.document_id
-      WHERE ${textVector('c.text')} @@ ${tsquery} AND d.experience_id = ${experienceId}
+      SELECT c.id AS "chunkId", ${keywordScore('w.words', tsquery)} AS score
+      FROM knowledge_chunk_words w JOIN knowledge_chunks c ON c.id = w.chunk_id JOIN knowledge_documents d ON d.id = c.document_id
+      WHERE w.words @@ ${tsquery} AND d.experience_id = ${experienceId}
       ORDER BY score, c.id LIMIT ${limit}`.execute(this.db);
     return rows.rows;
   }
@@ -195,17 +195,17 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   private async common(word: string): Promise<boolean> {
     const tsquery = textQuery([word], 'AND');
     const rows = await sql<{ n: number }>`
-      SELECT count(*) AS n FROM (SELECT 1 FROM knowledge_chunks c WHERE ${textVector('c.text')} @@ ${tsquery} LIMIT ${COMMON_WORD_CHUNKS + 1}) s`.execute(this.db);
+      SELECT count(*) AS n FROM (SELECT 1 FROM knowledge_chunk_words w WHERE w.words @@ ${tsquery} LIMIT ${COMMON_WORD_CHUNKS + 1}) s`.execute(this.db);
     return rows.rows[0]!.n > COMMON_WORD_CHUNKS;
   }
 
   /** How many of `words` each chunk holds. */
   private async wordsIn(chunkIds: readonly number[], words: readonly string[]): Promise<Map<number, number>> {
     const rows = await sql<{ chunkId: number; hits: number }>`
-      SELECT c.id AS "chunkId", count(*) AS hits
-      FROM knowledge_chunks c CROSS JOIN unnest(${words.map((w) => `'${w}'`)}::text[]) AS w(query)
-      WHERE c.id = ANY(${[...chunkIds]}::integer[]) AND ${textVector('c.text')} @@ to_tsquery(${sql.lit(TEXT_SEARCH_CONFIG)}, w.query)
-      GROUP BY c.id`.execute(this.db);
+      SELECT c.chunk_id AS "chunkId", count(*) AS hits
+      FROM knowledge_chunk_words c CROSS JOIN unnest(${words.map((w) => `'${w}'`)}::text[]) AS w(query)
+      WHERE c.chunk_id = ANY(${[...chunkIds]}::integer[]) AND c.words @@ to_tsquery(${sql.lit(TEXT_SEARCH_CONFIG)}, w.query)
+      GROUP BY c.chunk_id`.execute(this.db);
     return new Map(rows.rows.map((r) => [r.chunkId, r.hits]));
   }
 }

@@ -3,14 +3,15 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/open.js';
 import { CLAIM_MS, setNearestScan, vectorLiteral } from './pgvector.js';
 import { PostgresVectorTable } from './postgres-vectors.js';
-import { keywordScore, textQuery, textVector } from './postgres-text.js';
+import { keywordScore, textQuery } from './postgres-text.js';
 import {
   queryWords, type IndexProgress, type IndexState, type KeywordFilter, type PendingMessage, type Ranked, type SearchIndex, type VectorFilter, type VectorSupport,
 } from './search-index.js';
 
 /**
- * The search index on PostgreSQL: keywords through the GIN index over the final messages'
- * English tsvector (migration 0500), vectors in `search_vectors` with pgvector (made once the
+ * The search index on PostgreSQL: keywords through `message_words`, the final messages' English
+ * tsvectors with their conversation (GIN-indexed; migration 1100's triggers keep a row for each
+ * final message and none for others, as FTS5 keeps message_fts), vectors in `search_vectors` with pgvector (made once the
  * model's dimension is known, as on SQLite), the queue fed by migration 1100's triggers. Several
  * instances may index at once: each claims queued rows with FOR UPDATE SKIP LOCKED.
  *
@@ -174,12 +175,11 @@ export class PostgresSearchStore implements SearchIndex {
     for (const glue of words.length > 1 ? (['AND', 'OR'] as const) : (['AND'] as const)) {
       if (results.length >= limit) break;
       const tsquery = textQuery(words, glue);
-      // `status IN FINAL` and the tsvector expression as in the partial GIN index, so it is used
       const rows = await sql<Ranked>`
-        SELECT m.id AS "messageId", ${keywordScore('m.content', tsquery)} AS score
-        FROM messages m JOIN conversations c ON c.id = m.conversation_id
-        WHERE ${textVector('m.content')} @@ ${tsquery} AND m.status IN ${FINAL}${where}
-        ORDER BY score, m.id LIMIT ${limit}`.execute(this.db);
+        SELECT w.message_id AS "messageId", ${keywordScore('w.words', tsquery)} AS score
+        FROM message_words w JOIN conversations c ON c.id = w.conversation_id
+        WHERE w.words @@ ${tsquery}${where}
+        ORDER BY score, w.message_id LIMIT ${limit}`.execute(this.db);
       for (const row of rows.rows) {
         if (seen.has(row.messageId) || results.length >= limit) continue;
         seen.add(row.messageId);

@@ -1,22 +1,17 @@
 import { sql, type RawBuilder } from 'kysely';
 
 /**
- * Full text on PostgreSQL, for search and knowledge alike.
+ * Full text on PostgreSQL, for search and knowledge alike, over the tsvectors that migration 1100's
+ * triggers keep in `message_words` and `knowledge_chunk_words` (GIN-indexed).
  *
- * The text search configuration is `english`: on SQLite both indexes are FTS5 with the `porter`
- * tokenizer, so "snapshots" finds "snapshot" and "pruning" finds "prune"; `english` stems with
- * Snowball's English (Porter's successor) and the GIN indexes of migrations 0500 and 0900 are
- * built over `to_tsvector('english', …)`, which a query must repeat word for word to use them.
- * `simple` would be language-neutral but stem nothing, and searches that find a thread on SQLite
- * would miss it here. Differences left: `english` drops stopwords ("the", "over") that FTS5
- * keeps, and keeps diacritics that FTS5 folds (`remove_diacritics 2`).
+ * The text search configuration is `english` (the triggers' `to_tsvector('english', …)`): on
+ * SQLite both indexes are FTS5 with the `porter` tokenizer, so "snapshots" finds "snapshot" and
+ * "pruning" finds "prune"; `english` stems with Snowball's English, Porter's successor. `simple`
+ * would be language-neutral like unicode61 alone, but stem nothing, and a search that finds a
+ * thread on SQLite would miss it here. Differences left: `english` drops stopwords ("the",
+ * "over") that FTS5 keeps, and keeps diacritics that FTS5 folds (`remove_diacritics 2`).
  */
 export const TEXT_SEARCH_CONFIG = 'english';
-
-/** `to_tsvector('english', <column>)`, exactly as the GIN indexes have it. */
-export function textVector(column: string): RawBuilder<unknown> {
-  return sql.raw(`to_tsvector('${TEXT_SEARCH_CONFIG}', ${column})`);
-}
 
 /**
  * The words as a tsquery, each quoted (no operators from users) and joined by AND or OR. Each
@@ -33,6 +28,6 @@ export function textQuery(words: readonly string[], glue: 'AND' | 'OR'): RawBuil
  * rank is negated. Normalization 1 divides by 1 + log(length): a long text that says a word once
  * ranks below a short one that is about it, as bm25's length normalization does.
  */
-export function keywordScore(column: string, query: RawBuilder<unknown>): RawBuilder<number> {
-  return sql<number>`-ts_rank_cd(${textVector(column)}, ${query}, 1)`;
+export function keywordScore(words: string, query: RawBuilder<unknown>): RawBuilder<number> {
+  return sql<number>`-ts_rank_cd(${sql.raw(words)}, ${query}, 1)`;
 }
