@@ -230,9 +230,12 @@ export class KnowledgeService {
     return this.options.indexer.status(experienceId);
   }
 
-  /** Whether answers in this Experience have documents to cite. */
+  /**
+   * Whether answers in this Experience have documents to cite. Never rejects: when the index
+   * cannot say (a database error), true, and the retrieval that follows reports its own failure.
+   */
   hasKnowledge(experienceId: number): Promise<boolean> {
-    return this.options.retriever.hasKnowledge(experienceId);
+    return this.options.retriever.hasKnowledge(experienceId).catch(() => true);
   }
 
   retrieve(experienceId: number, query: string, options: RetrieveOptions): Promise<Source[]> {
