@@ -1,6 +1,5 @@
 import type { ChatAdapter } from './bots/adapter.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
-import { instanceName } from './core/instances/identity.js';
 import { keepLease, type KeptLease } from './core/instances/keeper.js';
 import { Leases } from './core/instances/leases.js';
 import type { Logger } from './core/log.js';
@@ -56,7 +55,7 @@ export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader
       },
     );
   };
-  const leases = runtime.database.kind === 'postgres' ? new Leases(runtime.deps.db, instanceName()) : null;
+  const leases = runtime.database.kind === 'postgres' ? new Leases(runtime.deps.db, runtime.instance) : null;
   await Promise.all(
     loaders.map(async ([platform, load]) => {
       if (!leases || !ONE_HOLDER.has(platform)) return connect(platform, load);

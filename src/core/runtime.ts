@@ -2,6 +2,10 @@ import { BudgetService } from './budgets/service.js';
 import type { Config } from './config.js';
 import { ConnectionService } from './connections/service.js';
 import { SharedChanges } from './instances/changes.js';
+import { instanceName } from './instances/identity.js';
+import { instanceLease, recoverInterruptedAnswers } from './instances/interrupted.js';
+import { keepLease, type KeptLease } from './instances/keeper.js';
+import { Leases } from './instances/leases.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openConfiguredDatabase, type Db, type OpenedDatabase } from './db/open.js';
@@ -13,6 +17,7 @@ import { observeUsage } from './usage/ledger.js';
 import { Engine } from './engine.js';
 import { ExperienceService } from './experiences/service.js';
 import { consoleLogger, type Logger } from './log.js';
+import { errorMessage } from './errors.js';
 import { ModelCatalog } from './providers/catalog.js';
 import { PriceTable } from './providers/pricing.js';
 import { createProviders, localProviderNames, providerLimits } from './providers/registry.js';
@@ -50,6 +55,8 @@ export interface Runtime {
   connections: ConnectionService;
   /** admin changes other instances sharing the database made (PostgreSQL) */
   changes: SharedChanges;
+  /** this process's name among instances (host:pid:random): the holder of its leases */
+  instance: string;
   /** the MCP servers whose tools Experiences may offer; the admin adds and tests them at run time */
   mcp: McpServers;
   /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
@@ -91,16 +98,33 @@ export interface RuntimeOptions {
   env?: Record<string, string | undefined>;
 }
 
+export { recoverInterruptedAnswers } from './instances/interrupted.js';
+
 /**
- * Answers cut off by a crash or `kill -9` were never finished: what had arrived (saved every few
- * seconds while streaming) is kept as a partial answer, an answer with nothing yet is an error,
- * instead of "streaming" forever.
+ * On PostgreSQL: keeps this instance's lease (other instances see it alive) and, every lease
+ * period, marks interrupted the answers of instances that stopped renewing theirs.
  */
-export async function recoverInterruptedAnswers(db: Db): Promise<number> {
-  const error = 'interrupted: Threadloom stopped while answering';
-  const partial = await db.updateTable('messages').set({ status: 'partial', error }).where('status', '=', 'streaming').where('content', '!=', '').executeTakeFirst();
-  const empty = await db.updateTable('messages').set({ status: 'error', error }).where('status', '=', 'streaming').executeTakeFirst();
-  return Number(partial.numUpdatedRows) + Number(empty.numUpdatedRows);
+function startInstanceLease(database: OpenedDatabase, instance: string, leaseMs: number, log: Logger): { lease: KeptLease; stop(): Promise<void> } | null {
+  if (database.kind !== 'postgres') return null;
+  const lease = keepLease(new Leases(database.db, instance), instanceLease(instance), { ttlMs: leaseMs, onGained() {}, onLost() {}, log: quiet(log) });
+  const sweep = setInterval(() => {
+    recoverInterruptedAnswers(database.db).then(
+      (n) => n && log.warn(`${n} answers were cut off: the instance writing them stopped`),
+      (err) => log.warn(`could not look for answers cut off by a stopped instance: ${errorMessage(err)}`),
+    );
+  }, leaseMs).unref();
+  return {
+    lease,
+    async stop() {
+      clearInterval(sweep);
+      await lease.stop();
+    },
+  };
+}
+
+/** Warnings and errors only: the instance lease's comings and goings are not news. */
+function quiet(log: Logger): Logger {
+  return { info() {}, warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) };
 }
 
 /**
@@ -113,6 +137,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
   try {
     const { applied } = await migrateToLatest(database.db);
     if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
+    // this process among the instances sharing a PostgreSQL database: its lease says it is alive
+    const instance = instanceName();
+    const alive = startInstanceLease(database, instance, config.database.leaseMs, log);
+    if (alive) await alive.lease.settled;
     await recoverInterruptedAnswers(database.db);
     // allowlists, admins and limits saved from the admin web win over the config file
     const access = await loadAccess(database.db);
@@ -141,7 +169,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       catalog: new ModelCatalog(router, config.context.defaultContextLength),
       prices: new PriceTable(config.prices, localProviders),
       experiences,
-      conversations: new ConversationService(database.db),
+      conversations: new ConversationService(database.db, instance),
       log,
       now: options.now ?? (() => new Date()),
     };
@@ -224,7 +252,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       mcpStore,
       knowledge,
       changes,
+      instance,
       close: async () => {
+        await alive?.stop();
         await changes.stop();
         stopObserving();
         budgets.stop();

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RecordingReply, inbound } from '../support/reply.js';
+import { instanceLease } from '../../src/core/instances/interrupted.js';
+import { Leases } from '../../src/core/instances/leases.js';
 import { recoverInterruptedAnswers } from '../../src/core/runtime.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { until } from '../support/wait.js';
@@ -63,7 +65,9 @@ describe('graceful shutdown (Engine.drain)', () => {
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     expect(saved.length).toBeGreaterThan(0);
-    // what the next process does at start on the same file, while this one is "dead"
+    // what the next process does at start on the same file, while this one is "dead" (on
+    // PostgreSQL, where instances share the database: its instance lease is gone)
+    await new Leases(rt.deps.db, rt.instance).release(instanceLease(rt.instance));
     expect(await recoverInterruptedAnswers(rt.deps.db)).toBe(1);
     expect((await answers())[0]).toMatchObject({ status: 'partial', error: 'interrupted: Threadloom stopped while answering' });
     expect((await answers())[0]!.content.startsWith(saved.slice(0, 20))).toBe(true);

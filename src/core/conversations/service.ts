@@ -61,7 +61,11 @@ function notFound(what: string): ThreadloomError {
  * transaction, so the leaf always points at a message of its own conversation.
  */
 export class ConversationService {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** this instance's name, kept on answers while they stream (several instances on PostgreSQL) */
+    private readonly writer: string | null = null,
+  ) {}
 
   async get(id: number): Promise<ConversationRow> {
     const row = await findConversationById(this.db, id);
@@ -138,6 +142,7 @@ export class ConversationService {
           content: message.content,
           model: message.model ?? null,
           status: message.status ?? 'complete',
+          writer: message.status === 'streaming' ? this.writer : null,
           error: null,
           token_count: estimateMessageTokens(message.content, message.attachments?.length ?? 0),
           tokens_in: null,

@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 import type { JsonText } from '../json-column.js';
 
 /** A conversation is a thread; its messages form a tree by parent_id. */
@@ -84,6 +84,8 @@ export interface MessageTable {
   tool_meta: JsonText<ToolRunMeta> | null;
   /** assistant: the documents it cites, by their numbers in its text */
   sources: JsonText<CitedSource[]> | null;
+  /** the instance writing an answer while it streams (several instances on PostgreSQL); null otherwise */
+  writer: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<string>;
 }
 

@@ -42,10 +42,22 @@ export function keepLease(leases: Leases, name: string, options: KeepLeaseOption
   let firstTry: (() => void) | null = null;
   const settled = new Promise<void>((resolve) => (firstTry = resolve));
 
+  let renewals = 0;
+  /**
+   * The next renewal is overdue. One may be under way (the event loop was blocked a while, by a
+   * long compile or a GC pause): its answer decides, if it comes within half a renewal period.
+   */
+  const overdue = async (): Promise<void> => {
+    const seen = renewals;
+    await Promise.race([current, new Promise((resolve) => setTimeout(resolve, renewEvery / 2).unref())]);
+    if (renewals === seen && !stopped) change(false, `could not renew it in time${lastError ? `: ${lastError}` : ''}`);
+  };
+
   const change = (to: boolean, reason = ''): void => {
     if (to) {
+      renewals++;
       if (deadline) clearTimeout(deadline);
-      deadline = setTimeout(() => change(false, `could not renew it in time${lastError ? `: ${lastError}` : ''}`), Math.max(0, options.ttlMs - renewEvery)).unref();
+      deadline = setTimeout(() => void overdue(), Math.max(0, options.ttlMs - renewEvery)).unref();
     } else if (deadline) {
       clearTimeout(deadline);
       deadline = null;
