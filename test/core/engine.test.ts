@@ -164,6 +164,16 @@ describe(Engine.name, () => {
       expect((await usage()).map((u) => u.purpose)).toEqual(['chat', 'title']);
     });
 
+    it('should not look for sources in an Experience without documents', async () => {
+      const knowledge = rt.deps.knowledge!;
+      let retrievals = 0;
+      const retrieve = knowledge.retrieve.bind(knowledge);
+      knowledge.retrieve = (...args) => (retrievals++, retrieve(...args));
+      await rt.engine.handle(inbound('what can I delete on my NAS?'), new RecordingReply());
+      expect(turnRequests(rt.openai)).toHaveLength(1);
+      expect(retrievals).toBe(0);
+    });
+
     it("should put the event's request id on the lines its turn logs, and only on them", async () => {
       rt.openai.script({ answer: 'sure' }, { status: 400, errorMessage: 'no titles today' });
       const event = inbound('what can I delete on my NAS?');

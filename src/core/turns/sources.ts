@@ -9,7 +9,7 @@ import type { EngineDeps } from './deps.js';
  */
 export async function sourcesForTurn(deps: EngineDeps, experience: Experience, questionId: number, user: { platform: string; id: string }): Promise<Source[]> {
   // most Experiences have no documents: their turns pay one indexed lookup, not a message read
-  if (!deps.knowledge?.hasKnowledge(experience.id)) return [];
+  if (!deps.knowledge || !(await deps.knowledge.hasKnowledge(experience.id))) return [];
   const question = await deps.conversations.message(questionId);
   if (question.role !== 'user' || !question.content.trim()) return [];
   try {
