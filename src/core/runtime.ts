@@ -219,10 +219,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     };
     // stored servers come after the config file's, whose names they may not take
     const mcpStore = new McpServerStore({
-      db: database.db, mcp, configured: Object.keys(config.mcp.servers), log, now: deps.now,
+      db: database.db, mcp, changes, configured: Object.keys(config.mcp.servers), log, now: deps.now,
       secrets: () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)),
     });
     await mcpStore.loadAll();
+    changes.on('mcp', () => mcpStore.loadAll());
     offerMcp();
     mcp.onChanged(offerMcp);
     // servers connect in the background: a slow one must not hold up the chat

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessFromConfig, saveAccess } from '../../src/core/platforms.js';
+import { homelabServer } from '../fakes/mcp/support.js';
 import { TEST_POSTGRES_URL } from '../support/postgres.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
@@ -50,5 +51,15 @@ describe('admin changes between instances', () => {
     await a.connections.remove(added.view!.id);
     expect(await b.changes.poll()).toEqual(['connections']);
     expect(b.deps.router.providerNames).not.toContain('lab');
+
+    // an MCP server stored on one (off, so no process starts), then changed, then removed
+    const saved = await a.mcpStore.save({ name: 'homelab', kind: 'stdio', enabled: false, config: homelabServer(), env: {}, headers: {} });
+    expect(saved.errors).toBeNull();
+    expect(b.mcp.get('homelab')).toBeUndefined();
+    expect(await b.changes.poll()).toEqual(['mcp']);
+    expect(b.mcp.get('homelab')).toBeDefined();
+    await a.mcpStore.remove(saved.server!.id);
+    expect(await b.changes.poll()).toEqual(['mcp']);
+    expect(b.mcp.get('homelab')).toBeUndefined();
   });
 });

@@ -4,13 +4,14 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** The kinds of admin change each instance keeps in memory and must reload when another saves one. */
-export type ChangeTopic = 'access' | 'budgets' | 'connections';
+export type ChangeTopic = 'access' | 'budgets' | 'connections' | 'mcp';
 
 const POLL_MS = 2_000;
 
 /**
  * Admin changes other instances made. What an instance keeps in memory from the database (the
- * access settings laid over its config, budget limits and allowances, live provider connections)
+ * access settings laid over its config, budget limits and allowances, live provider connections,
+ * stored MCP servers)
  * is reloaded when another instance saves a change of that kind: the saver counts the topic's
  * version up, every instance looks at the versions every 2 s and reloads the topics that moved.
  * On SQLite one process serves the file, so nothing is polled.

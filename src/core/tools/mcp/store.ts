@@ -47,6 +47,8 @@ export interface McpServerStoreDeps {
   secrets: () => SecretBox;
   log: Logger;
   now: () => Date;
+  /** tells other instances sharing the database that stored servers changed */
+  changes?: { saved(topic: 'mcp'): Promise<void> };
 }
 
 export type McpSaveResult = { server: StoredMcpServer; errors: null } | { server: null; errors: McpServerErrors };
@@ -55,12 +57,25 @@ export class McpServerStore {
   private readonly problems = new Map<string, string>();
   /** each live server's literal values, so what it prints can be shown without them */
   private readonly values = new Map<string, string[]>();
+  /** the version (updated_at) of each stored server put into `mcp` here */
+  private readonly loaded = new Map<string, string>();
 
   constructor(private readonly deps: McpServerStoreDeps) {}
 
   /** Puts every stored server into `mcp` (after the config file's); one that cannot is left disabled with its reason. */
   async loadAll(): Promise<void> {
-    for (const row of await listRows(this.deps.db)) {
+    const rows = await listRows(this.deps.db);
+    // another instance removed or renamed these since they were put live here
+    for (const name of this.loaded.keys()) {
+      if (rows.some((r) => r.name === name)) continue;
+      this.loaded.delete(name);
+      this.values.delete(name);
+      this.problems.delete(name);
+      await this.deps.mcp.remove(name);
+    }
+    for (const row of rows) {
+      // unchanged since it was put live here: putting it again would restart its process
+      if (this.loaded.get(row.name) === row.updated_at) continue;
       try {
         await this.activate(row);
       } catch (err) {
@@ -120,6 +135,9 @@ export class McpServerStore {
     };
     const row = before ? await updateRow(this.deps.db, before.id, columns, this.deps.now()) : await insertRow(this.deps.db, columns);
     if (!row) throw new ThreadloomError('not_found', `no MCP server ${id}`);
+    if (before && before.name !== input.name) this.loaded.delete(before.name);
+    this.loaded.set(row.name, row.updated_at);
+    await this.deps.changes?.saved('mcp');
     return { server: this.view(row), errors: null };
   }
 
@@ -131,6 +149,7 @@ export class McpServerStore {
     } catch (err) {
       this.deps.log.warn(`MCP server "${row.name}" is off: ${err instanceof ThreadloomError ? err.userMessage : errorMessage(err)}`);
     }
+    await this.deps.changes?.saved('mcp');
     return this.view(row);
   }
 
@@ -140,6 +159,8 @@ export class McpServerStore {
     if (!this.deps.configured.includes(row.name)) await this.deps.mcp.remove(row.name);
     this.problems.delete(row.name);
     this.values.delete(row.name);
+    this.loaded.delete(row.name);
+    await this.deps.changes?.saved('mcp');
     return this.view(row);
   }
 
@@ -203,6 +224,7 @@ export class McpServerStore {
   /** Puts a stored row into `mcp`; values that no longer open leave it disabled with the reason. */
   private async activate(row: McpServerRow): Promise<void> {
     this.problems.delete(row.name);
+    this.loaded.set(row.name, row.updated_at);
     if (this.deps.configured.includes(row.name)) {
       const problem = `"${row.name}" is now also a server in the config file, which wins; rename or remove this one`;
       this.problems.set(row.name, problem);
