@@ -5,8 +5,8 @@
  * "ready" is logged once every configured platform has connected, so spawn → ready is also
  * spawn → all three connected; each platform's own "connected" line is timed too. Also a restart
  * on the same data directory (what a user feels on every restart after the first), and each
- * platform alone. Then where the time goes: loading main.ts's modules and each adapter's SDK in
- * main.ts's order, in a fresh process.
+ * platform alone. Then where the time goes: loading main.ts's and serve.ts's modules and each
+ * adapter's SDK in serve.ts's order, in a fresh process.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -105,12 +105,13 @@ async function timedStart(provider: FakeProvider, platforms: Record<string, unkn
 }
 
 /**
- * Loading what main.ts loads, in its order, in a fresh node process: its own imports (core and
- * admin web), then each platform adapter with its SDK as main.ts imports them one after the
- * other, then the Matrix crypto's WebAssembly set up. In ms each; the process's own start left out.
+ * Loading what main.ts and serve.ts load, in their order, in a fresh node process: main.ts's own
+ * imports (the config and the data dir's lock) with serve.ts's (core and admin web), then each
+ * platform adapter with its SDK one after the other, then the Matrix crypto's WebAssembly set up.
+ * In ms each; the process's own start left out.
  */
 const LOAD_STEPS = [
-  ['main_imports', `await import(${JSON.stringify(path.join(ROOT, 'dist/src/core/runtime.js'))}); await import(${JSON.stringify(path.join(ROOT, 'dist/src/admin/index.js'))});`],
+  ['main_imports', ['dist/src/core/config.js', 'dist/src/core/data-dir-lock.js', 'dist/src/serve.js'].map((file) => `await import(${JSON.stringify(path.join(ROOT, file))});`).join(' ')],
   ['discord_adapter', `await import(${JSON.stringify(path.join(ROOT, 'dist/src/bots/discord/index.js'))});`],
   ['slack_adapter', `await import(${JSON.stringify(path.join(ROOT, 'dist/src/bots/slack/index.js'))});`],
   ['matrix_adapter', `await import(${JSON.stringify(path.join(ROOT, 'dist/src/bots/matrix/index.js'))});`],
