@@ -99,6 +99,9 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
   }
 
   /** Streams a pull's progress as rendered partials, throttled, then a `done` event. */
+  /** each pull's audit entry, written when it ends: a page hears 'done' only once it is there */
+  const pullAudits = new WeakMap<PullJob, Promise<unknown>>();
+
   function followPull(reply: FastifyReply, job: PullJob): void {
     const stream: SseStream = startSse(reply, { onError: (err) => ctx.log.error('admin: rendering a progress event failed', { error: errorMessage(err) }) });
     let last = 0;
@@ -108,8 +111,10 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
       last = Date.now();
       void stream.send(app.view('partials/models-pull', pullView(job)));
       if (job.finished) {
-        void stream.send(job.error ? 'error' : 'success', { event: 'done' });
-        void stream.close();
+        void (pullAudits.get(job) ?? Promise.resolve()).then(async () => {
+          await stream.send(job.error ? 'error' : 'success', { event: 'done' });
+          await stream.close();
+        });
       }
     };
     const onProgress = (): void => {
@@ -212,9 +217,12 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
     const running = pulls.get(server.provider, model);
     const job = pulls.start(server, model);
     if (job !== running) {
-      void job.done.then(() =>
-        audit(ctx, request, 'model.pull', job.error ? `failed: ${job.error}` : 'ok', `${server.provider}/${model}`).catch((err: unknown) =>
-          ctx.log.error('admin: could not write the audit entry for a pull', { error: errorMessage(err) }),
+      pullAudits.set(
+        job,
+        job.done.then(() =>
+          audit(ctx, request, 'model.pull', job.error ? `failed: ${job.error}` : 'ok', `${server.provider}/${model}`).catch((err: unknown) =>
+            ctx.log.error('admin: could not write the audit entry for a pull', { error: errorMessage(err) }),
+          ),
         ),
       );
     }
@@ -243,6 +251,9 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
     let ttftMs: number | null = null;
     let last = 0;
     let timer: NodeJS.Timeout | undefined;
+    // written before the stream ends, so the Usage page shows the call once the answer is there
+    // (on PostgreSQL a write left running lost that race)
+    const recorded: Array<Promise<unknown>> = [];
     const send = (data: Record<string, unknown>): void => {
       last = Date.now();
       void stream.send(app.view('partials/models-try', { model: modelId, text, ...data }));
@@ -262,10 +273,11 @@ export function registerModelsRoutes(app: FastifyInstance, ctx: AdminContext): v
       },
       onCall: (call) => {
         const row = usageRow(call, { platform: 'admin', userId: 'admin', experienceId: null, conversationId: null, messageId: null, purpose: 'chat' }, prices, promptTokenEstimate(messages));
-        void recordUsage(db, [row]).catch((err: unknown) => ctx.log.error('admin: could not record try-it usage', { error: errorMessage(err) }));
+        recorded.push(recordUsage(db, [row]).catch((err: unknown) => ctx.log.error('admin: could not record try-it usage', { error: errorMessage(err) })));
       },
     });
     clearTimeout(timer);
+    await Promise.all(recorded);
     if (stream.closed) return reply;
     const outputTokens = outcome.usage?.outputTokens ?? estimateTokens(outcome.text);
     const generatingMs = outcome.ttftMs === null ? outcome.latencyMs : Math.max(1, outcome.latencyMs - outcome.ttftMs);
