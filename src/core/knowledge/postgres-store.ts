@@ -24,6 +24,8 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   readonly kind = 'postgres';
   /** this instance's name on the queue rows it claims */
   private readonly claimer = randomUUID();
+  /** whether this instance has taken queue rows since it last gave them back */
+  private claiming = false;
   private readonly vectors: PostgresVectorTable;
 
   constructor(private readonly db: Db) {
@@ -56,6 +58,7 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   async due(limit: number, now: Date): Promise<PendingChunk[]> {
     const at = now.toISOString();
     const until = new Date(now.getTime() + CLAIM_MS).toISOString();
+    this.claiming = true;
     const rows = await sql<PendingChunk>`
       WITH taken AS (
         UPDATE knowledge_queue q SET claimed_by = ${this.claimer}, claimed_until = ${until}
@@ -110,7 +113,9 @@ export class PostgresKnowledgeStore implements KnowledgeIndex {
   }
 
   async release(): Promise<void> {
+    if (!this.claiming) return;
     await sql`UPDATE knowledge_queue SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ${this.claimer}`.execute(this.db);
+    this.claiming = false;
   }
 
   async hasChunks(experienceId: number): Promise<boolean> {

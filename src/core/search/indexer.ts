@@ -113,7 +113,8 @@ export class SearchIndexer {
   async stop(): Promise<void> {
     await this.starting;
     await this.passes.stop();
-    await this.options.store.release();
+    // a stop must finish: rows not given back wait for their claim to run out
+    await this.options.store.release().catch((err: Error) => this.options.log.warn(`search: queue rows not given back at stop: ${err.message}`));
   }
 
   /** After a restore the index on disk is another one: check its model again and go on from its queue. */

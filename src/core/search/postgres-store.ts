@@ -35,6 +35,8 @@ export class PostgresSearchStore implements SearchIndex {
   readonly kind = 'postgres';
   /** this instance's name on the queue rows it claims */
   private readonly claimer = randomUUID();
+  /** whether this instance has taken queue rows since it last gave them back */
+  private claiming = false;
   private readonly vectors: PostgresVectorTable;
 
   constructor(private readonly db: Db) {
@@ -69,6 +71,7 @@ export class PostgresSearchStore implements SearchIndex {
   async due(limit: number, now: Date): Promise<PendingMessage[]> {
     const at = now.toISOString();
     const until = new Date(now.getTime() + CLAIM_MS).toISOString();
+    this.claiming = true;
     const rows = await sql<PendingMessage>`
       WITH taken AS (
         UPDATE search_queue q SET claimed_by = ${this.claimer}, claimed_until = ${until}
@@ -139,7 +142,9 @@ export class PostgresSearchStore implements SearchIndex {
   }
 
   async release(): Promise<void> {
+    if (!this.claiming) return;
     await sql`UPDATE search_queue SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ${this.claimer}`.execute(this.db);
+    this.claiming = false;
   }
 
   async progress(): Promise<IndexProgress> {
