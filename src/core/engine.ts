@@ -46,11 +46,19 @@ export class Engine implements CommandHost, ChatEngine {
   /** Handles one platform event; the lines its turn logs carry its request id. */
   async handle(inbound: Inbound, reply: Reply): Promise<void> {
     if (inbound.author.isBot || this.closing) return;
+    // admitted and claimed in its place's turn, not before: their queries may finish in any order
+    // (a pool of connections on PostgreSQL), and a thread's messages are answered in arrival order
+    const accepted = async (): Promise<boolean> => (await this.admit(inbound)) === 'admitted' && (await claimEvent(this.deps.db, inbound));
     try {
-      if ((await this.admit(inbound)) !== 'admitted') return;
-      if (!(await claimEvent(this.deps.db, inbound))) return;
-      if (isStop(inbound)) return await this.dispatch(inbound, reply);
-      await this.queue.run(this.queueKey(inbound, reply), () => this.dispatch(inbound, reply));
+      if (isStop(inbound)) {
+        if (await accepted()) await this.dispatch(inbound, reply);
+        return;
+      }
+      await this.queue.run(this.queueKey(inbound, reply), async () => {
+        // closing meanwhile: left unclaimed, for the catch-up after the restart
+        if (this.closing || !(await accepted())) return;
+        await this.dispatch(inbound, reply);
+      });
     } catch (err) {
       await this.fail(err, inbound, reply);
     }
