@@ -24,9 +24,7 @@ import { createProviders, localProviderNames, providerLimits } from './providers
 import { ProviderRouter } from './providers/router.js';
 import type { Provider } from './providers/types.js';
 import { loadSecretBox, type SecretBox } from './secrets.js';
-import { SearchIndexer } from './search/indexer.js';
-import { SearchService } from './search/service.js';
-import { SearchStore } from './search/store.js';
+import { createSearch } from './search/create.js';
 import { createKnowledge } from './knowledge/create.js';
 import type { KnowledgeService } from './knowledge/service.js';
 import type { PlatformDirectory } from './search/directory.js';
@@ -185,23 +183,12 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
     changes.on('budgets', () => budgets.reload());
     changes.on('connections', () => connections.loadAll());
     deps.budgets = budgets;
-    // the search and knowledge indexes are FTS5 and sqlite-vec tables read through the raw SQLite
-    // handle; their PostgreSQL port (tsvector + pgvector) is a later step
-    let indexer: SearchIndexer | undefined;
-    let knowledge: KnowledgeService | undefined;
-    if (database.kind === 'sqlite') {
-      const store = new SearchStore(database.sqlite);
-      indexer = new SearchIndexer({
-        store, router, prices: deps.prices, db: database.db, log, now: deps.now,
-        model: config.search.embeddingModel, batchSize: config.search.batchSize,
-        concurrency: config.search.concurrency, intervalMs: config.search.intervalMs,
-      });
-      deps.search = new SearchService({ db: database.db, store, indexer, router, prices: deps.prices, log });
-      knowledge = createKnowledge({ database, config, router, prices: deps.prices, log, now: deps.now });
-      deps.knowledge = knowledge;
-    } else {
-      log.info(`database: PostgreSQL at ${database.where}; search and knowledge on PostgreSQL: not yet, both are off`);
-    }
+    // search and knowledge on either database: FTS5 + sqlite-vec in the file, tsvector + pgvector on PostgreSQL
+    if (database.kind === 'postgres') log.info(`database: PostgreSQL at ${database.where}`);
+    deps.search = createSearch({ database, config, router, prices: deps.prices, log, now: deps.now });
+    const indexer = deps.search.indexer;
+    const knowledge = createKnowledge({ database, config, router, prices: deps.prices, log, now: deps.now });
+    deps.knowledge = knowledge;
     const tools = new ToolRegistry();
     deps.tools = tools;
     deps.approvals = new ApprovalDesk((entry) => writeAudit(database.db, entry));
@@ -236,10 +223,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       if (rows.some((r) => r.purpose === 'chat' && (r.status === 'ok' || r.status === 'fallback'))) readiness.answered();
     });
     await changes.start();
-    indexer?.start();
+    void indexer.start();
     // nothing is being added yet: a document still being read was cut short by the last stop
     await knowledge?.failInterrupted();
-    knowledge?.indexer.start();
+    void knowledge.indexer.start();
     return {
       engine,
       deps,
