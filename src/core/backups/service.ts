@@ -184,6 +184,11 @@ export class BackupService {
       this.options.log.info('scheduled backups are off (backups.enabled: false)');
       return async () => {};
     }
+    // said once at start, not as a failure every night on every instance
+    if (this.options.database.kind === 'postgres') {
+      this.options.log.info('scheduled backups: not on PostgreSQL yet; back up with pg_dump (docs/scale.md)');
+      return async () => {};
+    }
     return scheduleBackups(schedule, async () => void (await this.runScheduled()), this.options.log);
   }
 }
