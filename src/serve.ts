@@ -92,7 +92,7 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
   }
   // platform SDKs load only when their platform is configured; each platform connects as soon as
   // its own SDK is loaded, so one's handshake overlaps the next one's loading
-  const context = { engine: runtime.engine, config, log };
+  const context = { engine: runtime.engine, config, log, sharedState: runtime.sharedState };
   const configured: PlatformLoader[] = [];
   if (config.discord.token) configured.push(['discord', async () => (await import('./bots/discord/index.js')).createDiscordAdapter(context)]);
   if (slackConfigured(config)) configured.push(['slack', async () => (await import('./bots/slack/index.js')).createSlackAdapter(context)]);

@@ -31,3 +31,8 @@ export function floatType(db: Kysely<any>): 'real' | 'double precision' {
 export function flag(db: Kysely<any>, condition: string): string {
   return isPostgres(db) ? `(CASE WHEN ${condition} THEN 1 ELSE 0 END)` : `(${condition})`;
 }
+
+/** A column of bytes: BLOB on SQLite, bytea on PostgreSQL. */
+export function bytesType(db: Kysely<any>): 'blob' | 'bytea' {
+  return isPostgres(db) ? 'bytea' : 'blob';
+}

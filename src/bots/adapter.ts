@@ -1,3 +1,4 @@
+import type { PlatformStateStore } from '../core/instances/platform-state.js';
 import type { Config } from '../core/config.js';
 import type { ChatEngine } from '../core/inbound.js';
 import type { Logger } from '../core/log.js';
@@ -34,6 +35,11 @@ export interface AdapterContext {
   engine: ChatEngine;
   config: Config;
   log: Logger;
+  /**
+   * When several instances share PostgreSQL: what a platform held by one instance at a time
+   * keeps for the next holder (fenced by the platform's lease). Absent: the data dir.
+   */
+  sharedState?: (platform: string) => PlatformStateStore;
 }
 
 export interface ChatAdapter {

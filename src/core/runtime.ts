@@ -6,6 +6,7 @@ import { instanceName } from './instances/identity.js';
 import { instanceLease, recoverInterruptedAnswers } from './instances/interrupted.js';
 import { keepLease, type KeptLease } from './instances/keeper.js';
 import { Leases } from './instances/leases.js';
+import { DatabasePlatformState, platformLease, type PlatformStateStore } from './instances/platform-state.js';
 import { ConversationService } from './conversations/service.js';
 import { databaseFileProblem } from './db/problems.js';
 import { databaseFile, openConfiguredDatabase, type Db, type OpenedDatabase } from './db/open.js';
@@ -55,6 +56,12 @@ export interface Runtime {
   changes: SharedChanges;
   /** this process's name among instances (host:pid:random): the holder of its leases */
   instance: string;
+  /**
+   * On PostgreSQL: what a platform held by one instance at a time keeps in the database for its
+   * next holder (Matrix's session and crypto store), fenced by the platform's lease. Undefined on
+   * SQLite, where one instance keeps it in its data dir.
+   */
+  sharedState: ((platform: string) => PlatformStateStore) | undefined;
   /** the MCP servers whose tools Experiences may offer; the admin adds and tests them at run time */
   mcp: McpServers;
   /** the MCP servers added in the admin, stored (secrets sealed) and put into `mcp` */
@@ -241,6 +248,10 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       knowledge,
       changes,
       instance,
+      sharedState:
+        database.kind === 'postgres'
+          ? (platform) => new DatabasePlatformState(database.db, instance, platformLease(platform), () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)))
+          : undefined,
       close: async () => {
         await alive?.stop();
         await changes.stop();

@@ -3,7 +3,8 @@ import loglevel from 'loglevel';
 import { logger as sdkGlobalLogger, type Logger as SdkLogger } from 'matrix-js-sdk/lib/logger.js';
 import { ThreadloomError, errorMessage } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { readSession, retireStore, saveSession, type MatrixFiles, type MatrixSession } from './session.js';
+import type { MatrixSession } from './session.js';
+import type { MatrixVault } from './vault.js';
 
 /**
  * Parts of the SDK log through its global `loglevel` loggers, each created at debug and written
@@ -119,8 +120,8 @@ const localpart = (userId: string): string => userId.replace(/^@/, '').split(':'
  * from the homeserver when not configured). A password logs in once; the session is kept, so
  * later starts reuse the same device and its keys, and log in again only if the token was revoked.
  */
-export async function resolveSession(credentials: Credentials, files: MatrixFiles, key: Buffer, log: Logger): Promise<MatrixSession> {
-  const saved = readSession(files, key);
+export async function resolveSession(credentials: Credentials, vault: MatrixVault, key: Buffer, log: Logger): Promise<MatrixSession> {
+  const saved = await vault.readSession(key);
   let session: MatrixSession;
   if (credentials.accessToken) {
     const me = await whoami(credentials.homeserverURL, credentials.accessToken);
@@ -132,13 +133,13 @@ export async function resolveSession(credentials: Credentials, files: MatrixFile
     session = saved;
   } else {
     session = await passwordLogin(credentials);
-    log.info(`matrix: logged in as ${session.userId}, new device ${session.deviceId} (kept in ${files.session})`);
+    log.info(`matrix: logged in as ${session.userId}, new device ${session.deviceId} (kept in ${vault.where})`);
   }
   if (saved && (saved.userId !== session.userId || saved.deviceId !== session.deviceId)) {
-    const moved = retireStore(files, `matrix: now device ${session.deviceId} of ${session.userId} (was ${saved.deviceId} of ${saved.userId})`);
+    const moved = await vault.retireStore(`matrix: now device ${session.deviceId} of ${session.userId} (was ${saved.deviceId} of ${saved.userId})`);
     if (moved) log.warn(moved);
   }
-  saveSession(files, key, session);
+  await vault.saveSession(key, session);
   return session;
 }
 

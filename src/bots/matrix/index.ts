@@ -21,8 +21,9 @@ import { createMatrixDirectory } from './directory.js';
 import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, placeFacts, type BotIdentity, type RoomEventLike } from './inbound.js';
 import { MatrixReply, type HintMemory, type MatrixTransport } from './reply.js';
-import { lockStore, matrixFiles, storeKeys, type MatrixSession, type StoreKeys } from './session.js';
+import type { MatrixSession, StoreKeys } from './session.js';
 import { PersistedIndexedDB, watchWrites, type IdbFactory } from './store-file.js';
+import { databaseVault, fileVault } from './vault.js';
 
 const FIRST_SYNC_TIMEOUT_MS = 120_000;
 /** a message whose keys arrive late is decrypted when they do; after this long the sender is asked to re-send */
@@ -65,10 +66,11 @@ function syncedOnce(client: MatrixClient): Promise<void> {
  * table, reactions on answers as actions. Encrypted rooms work through the SDK's Rust crypto,
  * whose store survives restarts in an encrypted file in the data dir.
  */
-export function createMatrixAdapter({ engine, config, log }: AdapterContext, options: MatrixAdapterOptions = {}): MatrixAdapter {
+export function createMatrixAdapter({ engine, config, log, sharedState }: AdapterContext, options: MatrixAdapterOptions = {}): MatrixAdapter {
   const settings = config.matrix;
   const encryption = options.encryption ?? true;
-  const files = matrixFiles(config.dataDir);
+  // instances sharing PostgreSQL hand the bot over: its session and store are in the database
+  const vault = sharedState ? databaseVault(sharedState(MATRIX)) : fileVault(config.dataDir);
   let client: MatrixClient | null = null;
   /** cross-signing, set up after the bot is connected: it is a few round trips nobody waits on */
   let crossSigning: Promise<void> | null = null;
@@ -225,10 +227,10 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
     // the SDK and its Rust crypto look for IndexedDB on the global object
     const fake = await import('fake-indexeddb');
     Object.assign(globalThis, { indexedDB: fake.indexedDB, IDBKeyRange: fake.IDBKeyRange, IDBDatabase: fake.IDBDatabase, IDBTransaction: fake.IDBTransaction, IDBRequest: fake.IDBRequest, IDBObjectStore: fake.IDBObjectStore, IDBIndex: fake.IDBIndex, IDBCursor: fake.IDBCursor, IDBCursorWithValue: fake.IDBCursorWithValue, IDBFactory: fake.IDBFactory, IDBOpenDBRequest: fake.IDBOpenDBRequest, IDBVersionChangeEvent: fake.IDBVersionChangeEvent });
-    persisted = new PersistedIndexedDB(fake.indexedDB as unknown as IdbFactory, files.store, keys.file, (err) => log.error(`matrix: saving the crypto store failed: ${errorMessage(err)}`));
+    persisted = new PersistedIndexedDB(fake.indexedDB as unknown as IdbFactory, vault.snapshot, keys.file, (err) => log.error(`matrix: saving the crypto store failed: ${errorMessage(err)}`));
     const restored = await persisted.restore();
     stopWatching = watchWrites(fake.IDBDatabase, () => persisted?.schedule());
-    if (restored) log.info('matrix: crypto store restored');
+    if (restored) log.info(`matrix: crypto store restored from ${vault.where}`);
     syncStore = new IndexedDBStore({ indexedDB: fake.indexedDB, dbName: 'threadloom-sync' });
     await syncStore.startup();
     return syncStore;
@@ -244,14 +246,14 @@ export function createMatrixAdapter({ engine, config, log }: AdapterContext, opt
     },
     async start() {
       const startedAt = performance.now();
-      releaseLock = lockStore(files);
+      releaseLock = vault.lock();
       quietGlobalSdkLogging(log);
       try {
-        const keys = storeKeys(files, settings.storeKey);
-        if (keys.source === 'generated') log.info(`matrix: generated a store key in ${files.keyFile}; set MATRIX_STORE_KEY to keep it elsewhere`);
+        const keys = await vault.keys(settings.storeKey);
+        if (keys.source === 'generated') log.info(`matrix: generated a store key in ${vault.where}; set MATRIX_STORE_KEY to keep it elsewhere`);
         session = await resolveSession(
           { homeserverURL: settings.homeserverURL!, accessToken: settings.accessToken, deviceId: settings.deviceId, userId: settings.userId, password: settings.password },
-          files,
+          vault,
           keys.file,
           log,
         );

@@ -33,7 +33,7 @@ export interface StoreKeys {
   /** given to the Rust crypto store, which encrypts its own values */
   crypto: Uint8Array;
   /** where the key came from, for the log */
-  source: 'config' | 'generated' | 'file';
+  source: 'config' | 'generated' | 'file' | 'database';
 }
 
 /** The store key from MATRIX_STORE_KEY, else from (or into) a key file readable only by us. */
@@ -52,6 +52,11 @@ export function storeKeys(files: MatrixFiles, configured: string | undefined): S
     writeFileAtomic(files.keyFile, Buffer.from(`${secret}\n`));
     source = 'generated';
   }
+  return deriveStoreKeys(secret, source);
+}
+
+/** The two keys of one store secret: one for the snapshots, one for the Rust crypto store. */
+export function deriveStoreKeys(secret: string, source: StoreKeys['source']): StoreKeys {
   const salt = createHash('sha256').update('threadloom matrix store').digest();
   const derive = (info: string): Buffer => Buffer.from(hkdfSync('sha256', secret, salt, info, 32));
   return { file: derive('files'), crypto: new Uint8Array(derive('rust-crypto')), source };

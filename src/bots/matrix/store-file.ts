@@ -186,8 +186,31 @@ export const decryptSnapshot = (sealed: Buffer, key: Buffer): DatabaseShape[] =>
 export const encryptJson = (value: unknown, key: Buffer): Buffer => seal(Buffer.from(JSON.stringify(value)), key);
 export const decryptJson = (sealed: Buffer, key: Buffer): unknown => JSON.parse(open_(sealed, key).toString('utf8'));
 
+/** Where a snapshot is kept: a file in the data dir, or the database when instances share one. */
+export interface SnapshotPlace {
+  /** the snapshot, or null when none was saved yet */
+  read(): Promise<Buffer | null>;
+  write(content: Buffer): Promise<void>;
+}
+
+export function snapshotFile(file: string): SnapshotPlace {
+  return {
+    async read() {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async write(content) {
+      writeFileAtomic(file, content);
+    },
+  };
+}
+
 /**
- * Keeps an IndexedDB factory's content in an encrypted file: `restore()` before the SDK opens
+ * Keeps an IndexedDB factory's content in an encrypted snapshot: `restore()` before the SDK opens
  * anything, `schedule()` after writes (coalesced), `flush()` on shutdown.
  */
 export class PersistedIndexedDB {
@@ -198,21 +221,16 @@ export class PersistedIndexedDB {
 
   constructor(
     private readonly factory: IdbFactory,
-    private readonly file: string,
+    private readonly place: SnapshotPlace,
     private readonly key: Buffer,
     private readonly onError: (err: unknown) => void,
     private readonly delayMs = 200,
   ) {}
 
-  /** Loads the file's databases into the factory; false when there is no file yet. */
+  /** Loads the snapshot's databases into the factory; false when there is none yet. */
   async restore(): Promise<boolean> {
-    let content: Buffer;
-    try {
-      content = readFileSync(this.file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
-    }
+    const content = await this.place.read();
+    if (!content) return false;
     for (const shape of decryptSnapshot(content, this.key)) await restoreDatabase(this.factory, shape);
     return true;
   }
@@ -232,12 +250,19 @@ export class PersistedIndexedDB {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    this.writing = this.writing.then(async () => {
+    // a failed save (the disk, the database) must not stop every later one: it was reported
+    this.writing = this.writing.catch(() => undefined).then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
-      const snapshot = encryptSnapshot(await dumpDatabases(this.factory), this.key);
-      writeFileAtomic(this.file, snapshot);
-      this.lastBytes = snapshot.length;
+      try {
+        const snapshot = encryptSnapshot(await dumpDatabases(this.factory), this.key);
+        await this.place.write(snapshot);
+        this.lastBytes = snapshot.length;
+      } catch (err) {
+        // still unsaved: the next change or the stop tries again
+        this.dirty = true;
+        throw err;
+      }
     });
     await this.writing;
   }

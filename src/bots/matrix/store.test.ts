@@ -5,7 +5,7 @@ import path from 'node:path';
 import { IDBDatabase, IDBFactory } from 'fake-indexeddb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockStore, matrixFiles, readSession, retireStore, saveSession, storeKeys, type MatrixFiles } from './session.js';
-import { PersistedIndexedDB, watchWrites, type IdbFactory } from './store-file.js';
+import { PersistedIndexedDB, snapshotFile, watchWrites, type IdbFactory } from './store-file.js';
 
 // Node has no DOM types for IndexedDB: the fake's objects are used untyped here
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -48,7 +48,7 @@ describe('the Matrix store file', () => {
     const keys = storeKeys(files, 'a store key of enough length');
     const first = new IDBFactory();
     await fill(first);
-    const saved = new PersistedIndexedDB(first as unknown as IdbFactory, files.store, keys.file, (err) => {
+    const saved = new PersistedIndexedDB(first as unknown as IdbFactory, snapshotFile(files.store), keys.file, (err) => {
       throw err;
     });
     saved.schedule();
@@ -56,7 +56,7 @@ describe('the Matrix store file', () => {
     expect(readFileSync(files.store).includes(Buffer.from('identity keys'))).toBe(false); // encrypted at rest
 
     const second = new IDBFactory();
-    const restored = new PersistedIndexedDB(second as unknown as IdbFactory, files.store, keys.file, () => undefined);
+    const restored = new PersistedIndexedDB(second as unknown as IdbFactory, snapshotFile(files.store), keys.file, () => undefined);
     expect(await restored.restore()).toBe(true);
     const db = await request(second.open('crypto'));
     expect(db.version).toBe(3);
@@ -70,10 +70,10 @@ describe('the Matrix store file', () => {
   it('refuses a store file written with another key, saying what to do', async () => {
     const factory = new IDBFactory();
     await fill(factory);
-    const saved = new PersistedIndexedDB(factory as unknown as IdbFactory, files.store, storeKeys(files, 'the first key, long enough').file, () => undefined);
+    const saved = new PersistedIndexedDB(factory as unknown as IdbFactory, snapshotFile(files.store), storeKeys(files, 'the first key, long enough').file, () => undefined);
     saved.schedule();
     await saved.flush();
-    const other = new PersistedIndexedDB(new IDBFactory() as unknown as IdbFactory, files.store, storeKeys(files, 'another key, also long enough').file, () => undefined);
+    const other = new PersistedIndexedDB(new IDBFactory() as unknown as IdbFactory, snapshotFile(files.store), storeKeys(files, 'another key, also long enough').file, () => undefined);
     await expect(other.restore()).rejects.toThrow(/MATRIX_STORE_KEY changed/);
   });
 

@@ -7,7 +7,7 @@ import type { BudgetGrantTable, BudgetLimitTable, BudgetWarningTable } from '../
 import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
-import type { LeaseTable, SharedChangeTable } from '../instances/table.js';
+import type { LeaseTable, PlatformStateTable, SharedChangeTable } from '../instances/table.js';
 import type { KnowledgeChunkTable, KnowledgeDocumentTable, KnowledgeIndexTable, KnowledgeQueueTable } from '../knowledge/table.js';
 import type { ModelTable } from '../providers/table.js';
 import type { McpServerTable } from '../tools/mcp/table.js';
@@ -65,6 +65,7 @@ export interface Database {
   leases: LeaseTable;
   turn_rate_events: TurnRateEventTable;
   shared_changes: SharedChangeTable;
+  platform_state: PlatformStateTable;
 }
 
 /** A connection or a transaction: what a repository function takes when its caller may hold one. */

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Who holds what, until when (ms since the epoch, the database's clock). */
 export interface LeaseTable {
   name: string;
@@ -11,4 +13,13 @@ export interface LeaseTable {
 export interface SharedChangeTable {
   topic: string;
   version: number;
+}
+
+/** What a one-holder platform (Matrix) keeps for the next holder of its lease: bytes by name. */
+export interface PlatformStateTable {
+  name: string;
+  content: Buffer;
+  /** the instance that wrote it last */
+  written_by: string;
+  updated_at: Generated<string>;
 }
