@@ -133,7 +133,8 @@ describe('threadloom export', () => {
       const [answer] = await rt.deps.db.selectFrom('messages').select('id').where('role', '=', 'assistant').execute();
       await rt.engine.regenerate(answer!.id, inbound('', { eventId: 'e2' }), new RecordingReply());
       const out = path.join(rt.dir, 'export.json');
-      const result = await run('src/cli.ts', ['export', '--out', out], { THREADLOOM_DATA_DIR: rt.dir });
+      const onPostgres: Record<string, string> = rt.deps.config.database.url ? { THREADLOOM_DATABASE_URL: rt.deps.config.database.url } : {};
+      const result = await run('src/cli.ts', ['export', '--out', out], { THREADLOOM_DATA_DIR: rt.dir, ...onPostgres });
       expect(result.code).toBe(0);
       expect(result.stderr).toMatch(/exported 14 Experiences, 1 conversations, 3 messages/);
       const data = JSON.parse(readFileSync(out, 'utf8'));

@@ -5,6 +5,7 @@ import { readSseEvents } from '../../src/admin/sse.js';
 import { listAudit } from '../../src/core/audit.js';
 import type { BackupService } from '../../src/core/backups/service.js';
 import { attachBackups, startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 
 let admin: TestAdmin;
 let session: AdminSession;
@@ -62,7 +63,7 @@ async function upload(parts: Parameters<typeof multipart>[0], csrf: string | fal
   });
 }
 
-describe('Backups page', () => {
+sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE).describe('Backups page', () => {
   it('should take a backup with progress, verify it and list it with its size and result', async () => {
     const name = await backupNow();
     const response = await session.post('/backups/now', {}, { htmx: true, header: true });

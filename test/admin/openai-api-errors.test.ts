@@ -1,7 +1,7 @@
-import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildAdminApp } from '../../src/admin/app.js';
@@ -12,6 +12,7 @@ import { configSecrets, loadConfig, type Config } from '../../src/core/config.js
 import { createLogger } from '../../src/core/log.js';
 import { startRuntime, type Runtime } from '../../src/core/runtime.js';
 import { startFakeAnthropic, startFakeOllama, startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
+import { TEST_POSTGRES_URL, freshPostgresDatabase, sqliteOnly } from '../support/postgres.js';
 
 // /v1 failures through the real app on 127.0.0.1, the real SDKs and fake model servers, with the
 // production logger (JSON, the configured secrets) writing into `lines`.
@@ -34,7 +35,8 @@ let api: Api;
 async function startApi(change: (c: Config) => Config = (c) => c): Promise<Api> {
   const [openai, anthropic, ollama] = await Promise.all([startFakeOpenAI(), startFakeAnthropic(), startFakeOllama()]);
   const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-v1-'));
-  const loaded = loadConfig({ THREADLOOM_DATA_DIR: dir, THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini', OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: openai.url, ANTHROPIC_API_KEY: 'ak-test-not-real', ANTHROPIC_BASE_URL: anthropic.url, OLLAMA_HOST: ollama.url });
+  const server = TEST_POSTGRES_URL ? await freshPostgresDatabase(TEST_POSTGRES_URL) : null;
+  const loaded = loadConfig({ THREADLOOM_DATA_DIR: dir, THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini', OPENAI_API_KEY: OPENAI_KEY, OPENAI_BASE_URL: openai.url, ANTHROPIC_API_KEY: 'ak-test-not-real', ANTHROPIC_BASE_URL: anthropic.url, OLLAMA_HOST: ollama.url, ...(server ? { THREADLOOM_DATABASE_URL: server.url } : {}) });
   const config = change({ ...loaded, routing: { ...loaded.routing, retryBaseDelayMs: 5, firstTokenTimeoutMs: 3_000, totalTimeoutMs: 10_000 } });
   const lines: string[] = [];
   const rt = await startRuntime(config, { log: createLogger({ format: 'json', secrets: configSecrets(config, {}), write: (line) => lines.push(line) }) });
@@ -49,6 +51,7 @@ async function startApi(change: (c: Config) => Config = (c) => c): Promise<Api> 
       await app.close();
       await rt.close();
       await Promise.all([openai.close(), anthropic.close(), ollama.close()]);
+      await server?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -82,6 +85,18 @@ async function failure(request: Promise<unknown>): Promise<ApiFailure> {
 
 const lastEvent = (text: string) => JSON.parse(text.trim().split('\n\n').filter((e) => e !== 'data: [DONE]').at(-1)!.slice('data: '.length)) as { error?: Record<string, unknown> };
 
+/** A trigger that fails every insert into messages as a broken disk would, or its removal. */
+async function breakDisk(rt: Runtime, broken: boolean): Promise<void> {
+  if (rt.database.kind === 'sqlite') {
+    rt.database.sqlite.exec(broken ? "CREATE TEMP TRIGGER broken_disk BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END" : 'DROP TRIGGER broken_disk');
+  } else if (broken) {
+    await sql`CREATE FUNCTION broken_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk I/O error'; END $$`.execute(rt.deps.db);
+    await sql`CREATE TRIGGER broken_disk BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION broken_disk()`.execute(rt.deps.db);
+  } else {
+    await sql`DROP TRIGGER broken_disk ON messages`.execute(rt.deps.db);
+  }
+}
+
 describe('OpenAI-compatible API failures', () => {
   it('never hands out or stores the provider key a provider echoes in its 401, streamed or not', async () => {
     api = await startApi();
@@ -97,10 +112,9 @@ describe('OpenAI-compatible API failures', () => {
 
     // the echo was real: the SDK sent the configured key
     expect(api.openai.chatRequests()[0]!.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
-    const file = new Database(requireSqlite(api.rt.database, 'this test').file, { readonly: true });
-    const stored = file.prepare("SELECT error FROM messages WHERE role = 'assistant'").all() as Array<{ error: string }>;
-    const usage = file.prepare('SELECT error FROM usage_events WHERE error IS NOT NULL').all() as Array<{ error: string }>;
-    file.close();
+    const db = api.rt.deps.db;
+    const stored = await db.selectFrom('messages').select('error').where('role', '=', 'assistant').orderBy('id').execute();
+    const usage = await db.selectFrom('usage_events').select('error').where('error', 'is not', null).execute();
     expect(stored).toHaveLength(2);
     expect(stored[0]!.error).toContain('Incorrect API key provided');
     expect(usage.length).toBeGreaterThanOrEqual(2);
@@ -115,9 +129,8 @@ describe('OpenAI-compatible API failures', () => {
     api = await startApi((c) => ({ ...c, providers: { ...c.providers, openai: { ...c.providers.openai!, apiKey: key } as Config['providers'][string] } }));
     api.openai.script(...Array.from({ length: 4 }, () => ({ status: 401, errorMessage: `key ${key} is not valid here` })));
     const failed = await failure(api.client.chat.completions.create(ask('hello?')));
-    const file = new Database(requireSqlite(api.rt.database, 'this test').file, { readonly: true });
-    const stored = JSON.stringify(file.prepare('SELECT m.error, u.error AS usage_error FROM messages m, usage_events u WHERE m.role = \'assistant\'').all());
-    file.close();
+    const db = api.rt.deps.db;
+    const stored = JSON.stringify([await db.selectFrom('messages').select('error').where('role', '=', 'assistant').execute(), await db.selectFrom('usage_events').select('error').execute()]);
     expect(stored).toContain('is not valid here');
     for (const text of [failed.message, stored, api.lines.join('')]) expect(text).not.toContain(key);
   });
@@ -125,25 +138,25 @@ describe('OpenAI-compatible API failures', () => {
   it('answers an internal failure 500 server_error, streamed or not, and keeps 429 for a real refusal', async () => {
     api = await startApi((c) => ({ ...c, limits: { ...c.limits, userTurnsPerMinute: 2 } }));
     // the disk refuses the turn's first write
-    requireSqlite(api.rt.database, 'this test').sqlite.exec("CREATE TEMP TRIGGER broken_disk BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+    await breakDisk(api.rt, true);
     const plain = await failure(api.client.chat.completions.create(ask('hello?')));
     expect(plain.status).toBe(500);
     expect(plain.error).toMatchObject({ type: 'server_error', code: 'internal_error' });
     expect(plain.message).not.toContain('disk I/O');
     expect(lastEvent(await streamed({ ...ask('and now?'), stream: true })).error).toMatchObject({ type: 'server_error', code: 'internal_error' });
 
-    requireSqlite(api.rt.database, 'this test').sqlite.exec('DROP TRIGGER broken_disk');
+    await breakDisk(api.rt, false);
     const refused = await failure(api.client.chat.completions.create(ask('third?')));
     expect(refused.status).toBe(429);
     expect(refused.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limited' });
     expect(refused.message).toContain('faster than 2 per minute');
   });
 
-  it('answers bodies Fastify refuses, unknown paths and a full disk in OpenAI\'s shape', async () => {
+  const post = (payload: string | Buffer, contentType = 'application/json') =>
+    fetch(`${api.base}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': contentType }, body: payload });
+
+  it('answers bodies Fastify refuses and unknown paths in OpenAI\'s shape', async () => {
     api = await startApi();
-    const post = (payload: string | Buffer, contentType = 'application/json') =>
-      fetch(`${api.base}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': contentType }, body: payload });
-    const history = (size: number) => JSON.stringify({ model: 'experience/general', messages: [{ role: 'user', content: 'x'.repeat(size) }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go on' }] });
     const cases: Array<[string, () => Promise<Response>, number]> = [
       ['malformed JSON', () => post('{"model": "experience/general", "messages": ['), 400],
       ['an empty body', () => post(''), 400],
@@ -160,7 +173,11 @@ describe('OpenAI-compatible API failures', () => {
       expect(body.error, name).toMatchObject({ type: 'invalid_request_error', param: null });
       expect(Object.keys(body.error).sort(), name).toEqual(['code', 'message', 'param', 'type']);
     }
+  });
 
+  sqliteOnly('fills the SQLite file up to max_page_count').it('answers a full disk in OpenAI\'s shape', async () => {
+    api = await startApi();
+    const history = (size: number) => JSON.stringify({ model: 'experience/general', messages: [{ role: 'user', content: 'x'.repeat(size) }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'go on' }] });
     const pages = requireSqlite(api.rt.database, 'this test').sqlite.pragma('page_count', { simple: true }) as number;
     requireSqlite(api.rt.database, 'this test').sqlite.pragma(`max_page_count = ${pages}`);
     const full = await post(history(400_000));

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSseEvents } from '../../src/admin/sse.js';
 import type { BackupService } from '../../src/core/backups/service.js';
 import { attachBackups, startTestAdmin, type AdminSession, type TestAdmin } from '../support/admin.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 
 /** the upload limit of this file's BackupService: small, so a test can exceed it */
 const MAX_UPLOAD = 2 * 1024 * 1024;
@@ -73,7 +74,7 @@ function lookalike(): Buffer {
   return readFileSync(file);
 }
 
-describe('Backups page, restoring an upload', () => {
+sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE).describe('Backups page, restoring an upload', () => {
   it('should refuse a file that only looks migrated, name the upload, change nothing and keep the admin web working', async () => {
     const before = admin.rt.database.sqlite.serialize();
     const backupsBefore = (await service.list()).length;

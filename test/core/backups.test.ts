@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { openDatabase } from '../../src/core/db/open.js';
 import { silentLogger } from '../../src/core/log.js';
 import { copyMigrations, TestContext } from '../support/db.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 
 const CONFIG: BackupsConfig = { schedule: '0 3 * * *', keepDaily: 7, keepWeekly: 4, enabled: true };
 
@@ -76,8 +77,10 @@ afterEach(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
+const onSqliteFile = sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE);
+
 describe(BackupService.name, () => {
-  describe('backupNow', () => {
+  onSqliteFile.describe('backupNow', () => {
     it('should write a verified, self-contained copy holding the data, and report its progress', async () => {
       const conversation = await ctx.newConversation();
       await ctx.say(conversation.id, 'remember the milk');
@@ -155,7 +158,7 @@ describe(BackupService.name, () => {
     });
   });
 
-  describe('verify', () => {
+  onSqliteFile.describe('verify', () => {
     it('should report a backup whose pages were damaged as failed, and leave the others alone', async () => {
       await fill(150);
       const backups = service();
@@ -182,7 +185,7 @@ describe(BackupService.name, () => {
     });
   });
 
-  describe('list', () => {
+  onSqliteFile.describe('list', () => {
     it('should list newest first with size, date and reason, and a file without sidecar as unverified', async () => {
       const backups = service();
       const manual = await backups.backupNow('manual');
@@ -207,7 +210,7 @@ describe(BackupService.name, () => {
     });
   });
 
-  describe('pathOf', () => {
+  onSqliteFile.describe('pathOf', () => {
     it('should only resolve names of backups inside the backups folder', async () => {
       const backups = service();
       const entry = await backups.backupNow('manual');
@@ -229,7 +232,7 @@ describe(BackupService.name, () => {
     });
   });
 
-  describe('restore', () => {
+  onSqliteFile.describe('restore', () => {
     it('should bring the old data back under the same open connection, which keeps working', async () => {
       const experience = await ctx.newExperience({ name: 'Before' });
       const conversation = await ctx.newConversation(experience);
@@ -437,7 +440,7 @@ describe(BackupService.name, () => {
   });
 
   describe('retention and the schedule', () => {
-    it('should run nightly backups and keep only what the policy keeps, with their sidecars', async () => {
+    onSqliteFile.it('should run nightly backups and keep only what the policy keeps, with their sidecars', async () => {
       const backups = service();
       clock = new Date('2026-10-01T10:00:00Z');
       const manual = await backups.backupNow('manual');
@@ -455,7 +458,7 @@ describe(BackupService.name, () => {
       expect(readdirSync(backups.dir).filter((f) => f.endsWith('.json'))).toHaveLength(names.length);
     });
 
-    it('should be switched off by config and refuse a bad cron expression', async () => {
+    onSqliteFile.it('should be switched off by config and refuse a bad cron expression', async () => {
       await expect(service({ config: { ...CONFIG, enabled: false } }).startSchedule()()).resolves.toBeUndefined();
       expect(() => service({ config: { ...CONFIG, schedule: 'every night' } }).startSchedule()).toThrow('backups.schedule: "every night" is not a cron expression');
       const stop = service().startSchedule();

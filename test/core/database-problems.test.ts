@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnThreadloom } from '../support/process.js';
 import { startTestRuntime } from '../support/runtime.js';
+import { sqliteOnly } from '../support/postgres.js';
 
 /** A damaged or unusable database file: the operator reads the path and the way out, not a stack. */
 
@@ -15,7 +16,7 @@ async function startOn(dataDir: string): Promise<{ code: number | null; stderr: 
   return { code, stderr: p.stderr() };
 }
 
-describe('starting on a bad database file', () => {
+sqliteOnly('a damaged or unopenable SQLite file, its header and pages').describe('starting on a bad database file', () => {
   it('should name the file and the restore command when the file is not a database', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'threadloom-notadb-'));
     writeFileSync(path.join(dataDir, 'threadloom.db'), 'these are my notes, not a database\n'.repeat(200));

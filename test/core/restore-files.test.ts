@@ -7,6 +7,7 @@ import { removeStalePartials, STALE_PARTIAL_MS } from '../../src/core/backups/pa
 import { BackupService, type BackupsConfig } from '../../src/core/backups/service.js';
 import { silentLogger } from '../../src/core/log.js';
 import { TestContext } from '../support/db.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 
 const CONFIG: BackupsConfig = { schedule: '0 3 * * *', keepDaily: 7, keepWeekly: 4, enabled: false };
 
@@ -36,7 +37,7 @@ function leftover(dir: string, name: string, ageMs: number): string {
   return file;
 }
 
-describe('BackupService and the files in the backups folder', () => {
+sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE).describe('BackupService and the files in the backups folder', () => {
   it('should neither list, download nor restore a symlink with a backup name', async () => {
     const backups = service();
     mkdirSync(backups.dir, { recursive: true });

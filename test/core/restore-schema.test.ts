@@ -8,6 +8,7 @@ import { BackupService, type BackupsConfig } from '../../src/core/backups/servic
 import { silentLogger } from '../../src/core/log.js';
 import { SearchStore } from '../../src/core/search/store.js';
 import { TestContext } from '../support/db.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 
 const CONFIG: BackupsConfig = { schedule: '0 3 * * *', keepDaily: 7, keepWeekly: 4, enabled: true };
 
@@ -63,7 +64,7 @@ async function expectRefused(file: string, message: string | RegExp): Promise<st
   return error!.userMessage!;
 }
 
-describe('BackupService restore checks the schema', () => {
+sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE).describe('BackupService restore checks the schema', () => {
   it('should refuse a file with the migration names but not the tables they make', async () => {
     const conversation = await ctx.newConversation();
     await ctx.say(conversation.id, 'precious');

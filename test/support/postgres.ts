@@ -1,5 +1,6 @@
 import type SQLite from 'better-sqlite3';
 import pg from 'pg';
+import { describe, it } from 'vitest';
 import type { OpenedDatabase } from '../../src/core/db/open.js';
 
 /**
@@ -49,7 +50,7 @@ export async function freshPostgresDatabase(serverUrl: string): Promise<{ url: s
   };
 }
 
-function sqliteOnly(what: string): never {
+function sqliteHandleOnly(what: string): never {
   throw new Error(`this test reads ${what}, which only SQLite has: it is a SQLite-only test (see test/postgres/README.md)`);
 }
 
@@ -62,7 +63,27 @@ export type TestDatabase = OpenedDatabase & { sqlite: SQLite.Database; file: str
 export function asTestDatabase(database: OpenedDatabase): TestDatabase {
   if (database.kind === 'sqlite') return database;
   return Object.defineProperties(database, {
-    sqlite: { get: () => sqliteOnly('the raw SQLite handle') },
-    file: { get: () => sqliteOnly('the SQLite file') },
+    sqlite: { get: () => sqliteHandleOnly('the raw SQLite handle') },
+    file: { get: () => sqliteHandleOnly('the SQLite file') },
   }) as TestDatabase;
+}
+
+/** the reason of every backup and restore test that skips on PostgreSQL */
+export const BACKUPS_COPY_THE_SQLITE_FILE = "backups and restores copy the SQLite file (online backup API, page copies, its schema); on PostgreSQL backups are pg_dump's";
+
+/**
+ * The one way a test skips itself on PostgreSQL, for a test about the SQLite file itself (the
+ * online backup API, page copies, sqlite_master, pragmas, a damaged header, a full disk under the
+ * file): `sqliteOnly('why').describe(…)` or `.it(…)` run on SQLite and are skipped on PostgreSQL,
+ * with the reason in their name. `grep -rn sqliteOnly test` lists every such skip; the README
+ * says why each is there.
+ */
+export function sqliteOnly(reason: string) {
+  const onPostgres = TEST_POSTGRES_URL !== null;
+  const named = (name: string) => (onPostgres ? `${name} — skipped on PostgreSQL: ${reason}` : name);
+  const skippedDescribe = describe.skipIf(onPostgres);
+  const skippedIt = it.skipIf(onPostgres);
+  // the same signatures as vitest's, the name taken as a string
+  const withReason = <F>(skipped: F) => ((name: string, ...rest: unknown[]) => (skipped as (...args: unknown[]) => void)(named(name), ...rest)) as F;
+  return { describe: withReason(skippedDescribe), it: withReason(skippedIt) };
 }
