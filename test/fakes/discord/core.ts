@@ -19,16 +19,26 @@ export const INTENT = {
 export interface Core {
   state: FakeState;
   gateway: FakeGateway;
+  /** the shard count GET /gateway/bot recommends */
+  recommendedShards: number;
   limiter: EditLimiter;
   interactionResponses: FakeInteractionResponse[];
   interactionTimeoutMs: number;
 }
 
-/** Dispatches when a client has identified with `intent` (0: always); otherwise drops it, as Discord does. */
-export function emit(core: Core, t: string, d: unknown, intent = 0): number | null {
+/**
+ * Dispatches to the session of the shard `d` belongs to when it identified with `intent` (0:
+ * always); otherwise drops it, as Discord does. `shape` adapts the payload to a session's intents.
+ */
+export function emit(core: Core, t: string, d: unknown, intent = 0, shape?: (d: unknown, intents: number) => unknown): number | null {
   if (!core.gateway.hasSession) return null;
-  if (intent && !(core.gateway.intents & intent)) return null;
-  return core.gateway.dispatch(t, d);
+  const guildId = t === 'GUILD_CREATE' ? (d as { id: string }).id : ((d as { guild_id?: string }).guild_id ?? null);
+  let seq: number | null = null;
+  for (const session of core.gateway.sessionsFor(guildId)) {
+    if (intent && !(session.intents & intent)) continue;
+    seq = core.gateway.dispatchTo(session, t, shape ? shape(d, session.intents) : d);
+  }
+  return seq;
 }
 
 export const isThread = (c: ChannelState): boolean => c.type === 10 || c.type === 11 || c.type === 12;
@@ -40,10 +50,9 @@ export function emitMessage(core: Core, t: 'MESSAGE_CREATE' | 'MESSAGE_UPDATE', 
   const payload = messagePayload(core.state, message, true);
   const own = message.authorId === core.state.bot.id;
   const mentionsBot = (payload.mentions as Array<{ id: string }>).some((u) => u.id === core.state.bot.id);
-  if (channel.guildId && !own && !mentionsBot && !(core.gateway.intents & INTENT.MessageContent)) {
-    Object.assign(payload, { content: '', embeds: [], attachments: [], components: [] });
-  }
-  return emit(core, t, payload, channel.guildId ? INTENT.GuildMessages : INTENT.DirectMessages);
+  const blank = channel.guildId && !own && !mentionsBot;
+  return emit(core, t, payload, channel.guildId ? INTENT.GuildMessages : INTENT.DirectMessages, (d, intents) =>
+    blank && !(intents & INTENT.MessageContent) ? { ...(d as object), content: '', embeds: [], attachments: [], components: [] } : d);
 }
 
 const unknownChannel = (): RouteResult => apiError(404, 10003, 'Unknown Channel');

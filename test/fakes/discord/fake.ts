@@ -1,7 +1,7 @@
 /** `FakeDiscord`: the server object tests hold, with gateway helpers and assertion helpers. */
 import * as actors from './actors.js';
 import { emit, INTENT, isThread, type Core } from './core.js';
-import { FakeGateway, type Dispatch } from './gateway.js';
+import { FakeGateway, shardOf, type Dispatch, type Shard } from './gateway.js';
 import { FakeHttp } from './http.js';
 import { snowflake } from './ids.js';
 import { attachmentPayload, channelPayload, guildCreatePayload, userPayload } from './payloads.js';
@@ -31,13 +31,13 @@ export class FakeDiscord {
     const state = this.state;
     this.gateway = new FakeGateway(
       {
-        ready: (sessionId) => ({
+        ready: (sessionId, shard) => ({
           v: 10,
           user: { ...userPayload(state.bot), verified: true, mfa_enabled: false, email: null },
-          guilds: [...state.guilds.keys()].map((id) => ({ id, unavailable: true })),
+          guilds: [...state.guilds.keys()].filter((id) => shardOf(id, shard[1]) === shard[0]).map((id) => ({ id, unavailable: true })),
           session_id: sessionId,
           resume_gateway_url: this.gatewayUrl,
-          shard: [0, 1],
+          shard,
           application: { id: state.applicationId, flags: 0 },
           private_channels: [],
           relationships: [],
@@ -47,14 +47,14 @@ export class FakeDiscord {
           geo_ordered_rtc_regions: [],
           _trace: ['["fake-discord",{"micros":0}]'],
         }),
-        guildCreates: () => [...state.guilds.values()].map((g) => guildCreatePayload(state, g)),
+        guildCreates: ([id, count]) => [...state.guilds.values()].filter((g) => shardOf(g.id, count) === id).map((g) => guildCreatePayload(state, g)),
       },
       options.heartbeatIntervalMs ?? 41_250,
       options.token,
     );
     const limit = options.editLimit ?? {};
     this.limiter = new EditLimiter(limit.limit ?? 5, limit.windowMs ?? 5_000, limit.advertise ?? false);
-    this.core = { state, gateway: this.gateway, limiter: this.limiter, interactionResponses: this.interactionResponses, interactionTimeoutMs: options.interactionTimeoutMs ?? 3_000 };
+    this.core = { state, gateway: this.gateway, recommendedShards: options.shards ?? 1, limiter: this.limiter, interactionResponses: this.interactionResponses, interactionTimeoutMs: options.interactionTimeoutMs ?? 3_000 };
     this.http = new FakeHttp(this.gateway, (channelId, id) => this.findAttachment(channelId, id), options.token);
     channelRoutes(this.http, this.core);
     appRoutes(this.http, this.core);
@@ -182,6 +182,14 @@ export class FakeDiscord {
   /** IDENTIFY payloads received (token, intents, properties, ...) */
   get identifies(): readonly any[] {
     return this.gateway.identifies;
+  }
+  /** `[id, count]` of every gateway session with an open connection now (a shard twice: two clients hold it) */
+  get connectedShards(): Shard[] {
+    return this.gateway.connectedShards;
+  }
+  /** The shard `guildId`'s events go to among `count` shards (DMs: 0), by Discord's formula. */
+  shardOf(guildId: string | null, count: number): number {
+    return shardOf(guildId, count);
   }
   /** websocket connections accepted so far */
   get connections(): number {

@@ -1,6 +1,8 @@
 /**
  * The fake gateway: HELLO, IDENTIFY → READY + GUILD_CREATE per guild, heartbeat ACKs, RESUME with
- * replay of the dispatches the client missed, plain JSON only (no zlib).
+ * replay of the dispatches the client missed, plain JSON only (no zlib). Sharded as Discord is:
+ * IDENTIFY carries `shard: [id, count]` ([0, 1] when absent), a guild's events go to the session
+ * whose shard is `(guild_id >> 22) % count`, DMs to shard 0, and READY lists that shard's guilds.
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
@@ -14,8 +16,23 @@ export interface Dispatch {
   d: unknown;
 }
 
-interface Session {
+/** `[id, count]` as IDENTIFY and READY carry it */
+export type Shard = [id: number, count: number];
+
+/** The shard of `guildId` among `count` (Discord's formula); DMs (no guild) are shard 0's. */
+export function shardOf(guildId: string | null | undefined, count: number): number {
+  return guildId ? Number((BigInt(guildId) >> 22n) % BigInt(count)) : 0;
+}
+
+/** The guild a dispatch belongs to: a guild event's own id, any other event's `guild_id`. */
+function guildOf(t: string, d: any): string | null {
+  if (t === 'GUILD_CREATE' || t === 'GUILD_UPDATE' || t === 'GUILD_DELETE') return d?.id ?? null;
+  return d?.guild_id ?? null;
+}
+
+export interface Session {
   id: string;
+  shard: Shard;
   seq: number;
   intents: number;
   log: Dispatch[];
@@ -24,10 +41,10 @@ interface Session {
 }
 
 export interface GatewayHooks {
-  /** READY `d` for a new session */
-  ready(sessionId: string): Record<string, unknown>;
-  /** GUILD_CREATE payloads sent right after READY */
-  guildCreates(): Record<string, unknown>[];
+  /** READY `d` for a new session of `shard` */
+  ready(sessionId: string, shard: Shard): Record<string, unknown>;
+  /** GUILD_CREATE payloads sent right after READY (this shard's guilds) */
+  guildCreates(shard: Shard): Record<string, unknown>[];
 }
 
 export class FakeGateway {
@@ -37,7 +54,8 @@ export class FakeGateway {
   connections = 0;
   url = '';
   private readonly wss = new WebSocketServer({ noServer: true });
-  private session: Session | null = null;
+  /** the live session of each shard, by `id/count` (a new IDENTIFY for a shard supersedes its old one) */
+  private readonly current = new Map<string, Session>();
   private readonly sessions = new Map<string, Session>();
   private waiters: Array<(how: 'ready' | 'resumed') => void> = [];
 
@@ -49,17 +67,28 @@ export class FakeGateway {
     this.wss.on('connection', (ws) => this.onConnection(ws));
   }
 
+  /** The session tests act on by default: shard 0's (the only one unless the client shards), else the newest. */
+  private get session(): Session | null {
+    const live = [...this.current.values()];
+    return live.find((s) => s.shard[0] === 0) ?? live.at(-1) ?? null;
+  }
+
   /** intents of the current session (0 before IDENTIFY) */
   get intents(): number {
     return this.session?.intents ?? 0;
   }
 
   get hasSession(): boolean {
-    return this.session !== null;
+    return this.current.size > 0;
   }
 
   get connected(): boolean {
     return this.session?.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** `[id, count]` of every session with an open socket now (a shard twice: two clients hold it) */
+  get connectedShards(): Shard[] {
+    return [...this.sessions.values()].filter((s) => s.socket?.readyState === WebSocket.OPEN).map((s) => [...s.shard] as Shard);
   }
 
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -71,10 +100,24 @@ export class FakeGateway {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
   }
 
-  /** Sends a dispatch on the current session (buffered for RESUME when disconnected); returns its seq. */
+  /** The live sessions that receive events of `guildId` (null: a DM, shard 0's). */
+  sessionsFor(guildId: string | null): Session[] {
+    return [...this.current.values()].filter((s) => shardOf(guildId, s.shard[1]) === s.shard[0]);
+  }
+
+  /**
+   * Sends a dispatch to the session of the shard it belongs to (buffered for RESUME while that one
+   * is disconnected; dropped when no session has that shard, as on Discord); returns its seq.
+   */
   dispatch(t: string, d: unknown): number {
-    const session = this.session;
-    if (!session) throw new Error('fake discord: no gateway session yet (the client has not identified)');
+    if (!this.hasSession) throw new Error('fake discord: no gateway session yet (the client has not identified)');
+    let seq = 0;
+    for (const session of this.sessionsFor(guildOf(t, d))) seq = this.dispatchTo(session, t, d);
+    return seq;
+  }
+
+  /** Sends a dispatch on one session (buffered for RESUME when disconnected); returns its seq. */
+  dispatchTo(session: Session, t: string, d: unknown): number {
     const entry = { s: ++session.seq, t, d };
     session.log.push(entry);
     this.dispatched.push(entry);
@@ -156,19 +199,24 @@ export class FakeGateway {
   }
 
   private identify(ws: WebSocket, d: any): void {
+    const [id, count] = Array.isArray(d?.shard) ? d.shard.map(Number) : [0, 1];
+    if (!Number.isInteger(id) || !Number.isInteger(count) || count < 1 || id < 0 || id >= count) return ws.close(4010, 'Invalid shard.');
     this.identifies.push(d);
-    if (this.session?.socket && this.session.socket !== ws) this.session.socket.close(4000, 'superseded');
-    const session: Session = { id: randomBytes(16).toString('hex'), seq: 0, intents: Number(d?.intents ?? 0), log: [], socket: ws, redeliver: 0 };
+    const key = `${id}/${count}`;
+    const previous = this.current.get(key);
+    if (previous?.socket && previous.socket !== ws) previous.socket.close(4000, 'superseded');
+    const shard: Shard = [id, count];
+    const session: Session = { id: randomBytes(16).toString('hex'), shard, seq: 0, intents: Number(d?.intents ?? 0), log: [], socket: ws, redeliver: 0 };
     this.sessions.set(session.id, session);
-    this.session = session;
-    this.dispatch('READY', this.hooks.ready(session.id));
-    for (const guild of this.hooks.guildCreates()) this.dispatch('GUILD_CREATE', guild);
+    this.current.set(key, session);
+    this.dispatchTo(session, 'READY', this.hooks.ready(session.id, shard));
+    for (const guild of this.hooks.guildCreates(shard)) this.dispatchTo(session, 'GUILD_CREATE', guild);
     this.settle('ready');
   }
 
   private resume(ws: WebSocket, d: any): void {
     const session = this.sessions.get(String(d?.session_id));
-    if (!session || session !== this.session) {
+    if (!session || session !== this.current.get(`${session.shard[0]}/${session.shard[1]}`)) {
       this.sendRaw(ws, { op: 9, d: false, s: null, t: null });
       return;
     }
@@ -177,7 +225,7 @@ export class FakeGateway {
     const from = Number(d?.seq ?? 0) - session.redeliver;
     session.redeliver = 0;
     for (const entry of session.log) if (entry.s > from) this.sendRaw(ws, { op: 0, ...entry });
-    this.dispatch('RESUMED', null);
+    this.dispatchTo(session, 'RESUMED', null);
     this.settle('resumed');
   }
 }

@@ -16,13 +16,15 @@
  * channels are not announced (discord.js needs `Partials.Channel` for DMs), as on Discord. Channels
  * carry permission overwrites (`permissionOverwrites`, `setPermissionOverwrites`), applied to what
  * the bot may send and to interaction permissions; `GET /guilds/:id/members/:user` answers 404
- * Unknown Member (10007) for people not in the guild.
+ * Unknown Member (10007) for people not in the guild. Sharded as Discord is: IDENTIFY's
+ * `shard: [id, count]` picks the guilds a session hears of (`(guild_id >> 22) % count`, DMs on 0);
+ * `shards` sets what GET /gateway/bot recommends.
  */
 import { FakeDiscord } from './fake.js';
 import type { FakeDiscordOptions } from './types.js';
 
 export { FakeDiscord } from './fake.js';
-export type { Dispatch } from './gateway.js';
+export { shardOf, type Dispatch, type Shard } from './gateway.js';
 export { snowflake } from './ids.js';
 export type * from './types.js';
 

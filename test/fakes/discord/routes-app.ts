@@ -47,7 +47,7 @@ export function appRoutes(http: FakeHttp, core: Core): void {
   const { state } = core;
 
   http.add('GET /gateway/bot', () =>
-    ok({ url: core.gateway.url, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } }));
+    ok({ url: core.gateway.url, shards: core.recommendedShards, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } }));
   http.add('GET /gateway', () => ok({ url: core.gateway.url }));
   http.add('GET /users/@me', () => ok(userPayload(state.bot)));
   http.add('GET /users/:userId', ({ params }) => {

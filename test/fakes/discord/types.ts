@@ -69,6 +69,8 @@ export interface FakeDiscordOptions {
   token?: string;
   /** Gateway HELLO heartbeat_interval in ms (41250). */
   heartbeatIntervalMs?: number;
+  /** the shard count GET /gateway/bot recommends (1) */
+  shards?: number;
   /** Per-channel message-edit limit: `limit` edits per `windowMs` (5 per 5000 ms). */
   editLimit?: { limit?: number; windowMs?: number; advertise?: boolean };
   /** An interaction not answered within this many ms gets 404 Unknown interaction (3000, like Discord). */
