@@ -211,6 +211,11 @@ export const configSchema = z.strictObject({
       editIntervalMs: z.number().int().min(1000).default(1250),
       /** after a restart, answer messages left in the bot's conversations up to this old */
       catchUpMinutes: z.number().int().min(0).max(1440).default(10),
+      /**
+       * gateway shards (Discord asks for more than one from 2,500 guilds): a number, or 'auto' for
+       * what GET /gateway/bot recommends. On PostgreSQL each shard is held by one instance.
+       */
+      shards: z.union([z.number().int('a whole number').min(1, 'at least 1').max(4096), z.literal('auto')]).default(1),
     })
     .prefault({}),
   slack: z
@@ -286,6 +291,7 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number' | 'trust']
   ['THREADLOOM_BACKUP_SCHEDULE', ['backups', 'schedule'], 'string'],
   ['DISCORD_TOKEN', ['discord', 'token'], 'string'],
   ['DISCORD_API_BASE_URL', ['discord', 'apiBaseURL'], 'string'],
+  ['DISCORD_SHARDS', ['discord', 'shards'], 'number'],
   ['SLACK_BOT_TOKEN', ['slack', 'botToken'], 'string'],
   ['SLACK_APP_TOKEN', ['slack', 'appToken'], 'string'],
   ['SLACK_SIGNING_SECRET', ['slack', 'signingSecret'], 'string'],

@@ -1,182 +1,104 @@
-import {
-  Client,
-  Events,
-  GatewayIntentBits,
-  MessageFlags,
-  Partials,
-  type Interaction,
-  type Message,
-  type PartialMessage,
-} from 'discord.js';
-import { findCommand } from '../../core/commands/table.js';
-import { errorMessage } from '../../core/errors.js';
-import type { Inbound } from '../../core/inbound.js';
+import { Routes, type Client } from 'discord.js';
+import type { PlatformDirectory } from '../../core/search/directory.js';
 import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
-import { AdapterHealth } from '../health.js';
-import { isAdministrator, placeFacts } from './access.js';
-import { argsFromOptions, Autocomplete, commandDefinitions, optionAttachments } from './commands.js';
-import { actionFromCustomId } from './components.js';
-import { createDiscordDirectory } from './directory.js';
-import { DISCORD, attachmentsFrom, attachmentsOf, messageInbound } from './inbound.js';
-import { ButtonReply, ChannelReply, InteractionReply } from './reply.js';
+import { connectDiscord, describeShards, shardsLine, type DiscordConnection } from './connection.js';
+import { DISCORD } from './inbound.js';
 
-const READY_TIMEOUT_MS = 30_000;
-/** catch-up looks at conversations active in the last two days, at most 200, 50 messages each */
-const CATCH_UP_LOOKBACK_MS = 2 * 86_400_000;
-const CATCH_UP_MAX_PLACES = 200;
-const CATCH_UP_MAX_MESSAGES = 50;
+export { shardOf } from './connection.js';
+
+export interface DiscordAdapter extends ChatAdapter {
+  /** the client of the first connection (on one instance, the only one: it has every shard) */
+  readonly client: Client;
+  /** how many missed messages the catch-ups after the last starts went through */
+  caughtUp(): Promise<number>;
+  /** The shard count to split among instances: the config's, or what GET /gateway/bot recommends. */
+  shardCount(): Promise<number>;
+  /** Connects shard `id` of `count` on a client of its own (several instances, each holding some shards). */
+  holdShard(id: number, count: number): Promise<void>;
+  /** Disconnects shard `id`; the other shards this instance holds stay connected. */
+  releaseShard(id: number): Promise<void>;
+  /** the shards held through `holdShard`, in order */
+  heldShards(): number[];
+}
 
 /**
- * Threadloom on Discord: mentions open threads, bot-owned threads continue without a mention,
- * slash commands for the core command table, buttons under answers.
+ * Threadloom on Discord. One instance connects every shard on one client (`start`). Instances
+ * sharing a database each hold some shards (`holdShard`): a client per shard, so gaining or losing
+ * one shard never reconnects the others (discord.js fixes a client's shards when it logs in).
  */
-export function createDiscordAdapter({ engine, config, log }: AdapterContext): ChatAdapter & { client: Client; caughtUp(): Promise<number> } {
-  const settings = config.discord;
-  const client = new Client({
-    intents: [
-      GatewayIntentBits.Guilds,
-      GatewayIntentBits.GuildMessages,
-      GatewayIntentBits.MessageContent,
-      GatewayIntentBits.DirectMessages,
-      GatewayIntentBits.GuildMessageReactions,
-      GatewayIntentBits.DirectMessageReactions,
-    ],
-    partials: [Partials.Channel, Partials.Message],
-    allowedMentions: { parse: [] },
-    ...(settings.apiBaseURL ? { rest: { api: settings.apiBaseURL } } : {}),
-  });
-  const autocomplete = new Autocomplete(engine);
-  const health = new AdapterHealth(DISCORD, log);
-  let caughtUp: Promise<number> = Promise.resolve(0);
+/** the key of the one connection over every shard (one instance) */
+const ALL = -1;
 
-  async function onMessage(raw: Message | PartialMessage, kind: 'message' | 'edit'): Promise<void> {
-    const message = raw.partial ? await raw.fetch() : raw;
-    if (message.author.bot || message.system || !client.user) return;
-    const inbound = messageInbound(message, client.user.id, kind);
-    // attachments are fetched only for what will be answered
-    if ((await engine.admit(inbound)) !== 'admitted') return;
-    inbound.attachments = await attachmentsOf(message);
-    const channel = message.channel;
-    if (!channel.isSendable()) return;
-    await engine.handle(inbound, new ChannelReply(channel, message, settings.editIntervalMs));
-  }
+export function createDiscordAdapter(context: AdapterContext): DiscordAdapter {
+  const { shards } = context.config.discord;
+  const all = connectDiscord(context, shards === 'auto' ? 'auto' : { ids: [...Array(shards).keys()], count: shards });
+  /** connected now, by shard: `all` under ALL after start, else one per held shard */
+  const connections = new Map<number, DiscordConnection>();
+  const live = (): DiscordConnection[] => [...connections.values()];
 
-  async function onInteraction(interaction: Interaction): Promise<void> {
-    if (interaction.isAutocomplete()) return autocomplete.respond(interaction);
-    if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
-    const channel = interaction.channel;
-    if (!channel) return;
-    const isThread = channel.isThread();
-    const base = {
-      platform: DISCORD,
-      eventId: `interaction:${interaction.id}`,
-      channelId: isThread ? (channel.parentId ?? channel.id) : channel.id,
-      threadId: isThread ? channel.id : null,
-      author: { id: interaction.user.id, name: interaction.user.displayName, isBot: false },
-      attachments: [],
-      replyTo: null,
-      mentionsBot: true,
-      isDirect: channel.isDMBased(),
-      authorIsAdmin: isAdministrator(interaction.member),
-      place: placeFacts(interaction.guildId, interaction.member),
-    };
-    if (interaction.isChatInputCommand()) {
-      const spec = findCommand(interaction.commandName);
-      const args = argsFromOptions(interaction);
-      const inbound: Inbound = { ...base, messageId: interaction.id, text: `/${interaction.commandName} ${args}`.trim(), kind: 'command', command: { name: interaction.commandName, args } };
-      if (await refused(interaction, inbound)) return;
-      const reply = new InteractionReply(interaction, settings.editIntervalMs, spec?.private ?? false);
-      // a file given to the command (knowledge add): fetched after the reply, which defers the interaction in time
-      const files = optionAttachments(interaction);
-      if (files.length) inbound.attachments = await attachmentsFrom(files);
-      await engine.handle(inbound, reply);
-      await reply.done();
-      return;
-    }
-    const action = actionFromCustomId(interaction.customId);
-    const inbound: Inbound = { ...base, messageId: interaction.message.id, text: '', kind: 'action', action: { name: action ?? 'regen', targetMessageId: interaction.message.id } };
-    if (await refused(interaction, inbound)) return;
-    if (!action || !channel.isSendable()) return;
-    await interaction.deferUpdate();
-    await engine.handle(inbound, new ButtonReply(interaction, channel, settings.editIntervalMs));
-  }
-
-  /** Discord wants an answer to every interaction: a person outside the allowlists is told so, privately. */
-  async function refused(interaction: Interaction & { reply: (o: { content: string; flags: number }) => Promise<unknown> }, inbound: Inbound): Promise<boolean> {
-    if ((await engine.admit(inbound)) !== 'not-allowed') return false;
-    await interaction.reply({ content: 'Threadloom is not enabled for you here.', flags: MessageFlags.Ephemeral });
-    return true;
-  }
-
-  client.on(Events.MessageCreate, (message) => void health.guard('message', () => onMessage(message, 'message')));
-  client.on(Events.MessageUpdate, (_old, message) => void health.guard('edit', () => onMessage(message, 'edit')));
-  client.on(Events.InteractionCreate, (interaction) => void health.guard('interaction', () => onInteraction(interaction)));
-  client.on(Events.Error, (err) => health.failed(err, 'client error'));
-
-  /**
-   * Messages addressed to the bot while it was away: the recent history of every conversation
-   * active lately goes through the normal path, where exactly-once drops what was answered.
-   */
-  async function catchUp(): Promise<number> {
-    if (settings.catchUpMinutes === 0) return 0;
-    const since = Date.now() - settings.catchUpMinutes * 60_000;
-    const places = await engine.activePlaces(DISCORD, new Date(Date.now() - CATCH_UP_LOOKBACK_MS), CATCH_UP_MAX_PLACES);
-    let seen = 0;
-    for (const place of places) {
-      try {
-        const channel = await client.channels.fetch(place.threadId ?? place.channelId);
-        if (!channel?.isTextBased()) continue;
-        const recent = await channel.messages.fetch({ limit: CATCH_UP_MAX_MESSAGES });
-        const missed = [...recent.values()].filter((m) => m.createdTimestamp >= since && !m.author.bot).sort((a, b) => a.createdTimestamp - b.createdTimestamp);
-        for (const message of missed) {
-          seen++;
-          await onMessage(message, 'message');
-        }
-      } catch (err) {
-        log.warn('discord catch-up skipped a channel', { channel: place.threadId ?? place.channelId, error: errorMessage(err) });
+  const directory: PlatformDirectory = {
+    // each client sees the channels of its own shards' guilds
+    async visibleChannels(userId, channelIds) {
+      const seen = await Promise.all(live().map((c) => c.directory.visibleChannels(userId, channelIds)));
+      return new Set(seen.flatMap((s) => [...s]));
+    },
+    async permalink(ref) {
+      for (const c of live()) {
+        const link = await c.directory.permalink(ref);
+        if (link) return link;
       }
-    }
-    return seen;
-  }
-
-  async function registerCommands(): Promise<void> {
-    const definitions = commandDefinitions();
-    if (settings.commandGuilds.length) {
-      for (const guildId of settings.commandGuilds) await client.application!.commands.set(definitions, guildId);
-    } else {
-      await client.application!.commands.set(definitions);
-    }
-  }
+      return null;
+    },
+  };
 
   return {
     platform: DISCORD,
-    client,
-    directory: createDiscordDirectory(client),
-    /** how many missed messages the catch-up after the last start went through */
-    caughtUp: () => caughtUp,
+    get client() {
+      return live()[0]?.client ?? all.client;
+    },
+    directory,
+    caughtUp: async () => (await Promise.all(live().map((c) => c.caughtUp()))).reduce((a, b) => a + b, 0),
+    async shardCount() {
+      if (shards !== 'auto') return shards;
+      all.client.rest.setToken(context.config.discord.token ?? '');
+      const answer = (await all.client.rest.get(Routes.gatewayBot())) as { shards: number };
+      return Math.max(1, answer.shards);
+    },
+    async holdShard(id, count) {
+      if (connections.has(id)) return;
+      const connection = connectDiscord(context, { ids: [id], count });
+      connections.set(id, connection);
+      try {
+        await connection.start();
+      } catch (err) {
+        connections.delete(id);
+        await connection.stop().catch(() => undefined);
+        throw err;
+      }
+    },
+    async releaseShard(id) {
+      const connection = connections.get(id);
+      connections.delete(id);
+      await connection?.stop();
+    },
+    heldShards: () => [...connections.keys()].filter((id) => id !== ALL).sort((a, b) => a - b),
     async start() {
-      const ready = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`Discord did not become ready within ${READY_TIMEOUT_MS / 1000} s`)), READY_TIMEOUT_MS);
-        client.once(Events.ClientReady, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await client.login(settings.token);
-      await ready;
-      await registerCommands();
-      log.info(`discord: connected as ${client.user?.tag}`);
-      caughtUp = catchUp().catch((err) => {
-        log.warn('discord catch-up failed', { error: errorMessage(err) });
-        return 0;
-      });
+      connections.set(ALL, all);
+      await all.start();
     },
     async stop() {
-      await caughtUp;
-      await client.destroy();
+      const stopping = live();
+      connections.clear();
+      await Promise.all(stopping.map((c) => c.stop()));
     },
     status(): AdapterStatus {
-      return health.status(`as ${client.user?.tag}`, client.isReady());
+      const statuses = live().map((c) => c.status());
+      if (!statuses.length) return { connected: false, detail: 'holds no shard' };
+      const down = statuses.find((s) => !s.connected);
+      const sharded = shards === 'auto' || shards > 1;
+      const held = connections.has(ALL) ? describeShards(all.client) : shardsLine(this.heldShards(), live()[0]!.client.options.shardCount);
+      return { connected: !down, detail: `${(down ?? statuses[0]!).detail}${sharded ? ` (${held})` : ''}` };
     },
   };
 }
+
