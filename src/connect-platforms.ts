@@ -1,4 +1,6 @@
 import type { ChatAdapter } from './bots/adapter.js';
+import type { DiscordAdapter } from './bots/discord/index.js';
+import { holdDiscordShards } from './discord-shards.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
 import { keepLease, type KeptLease } from './core/instances/keeper.js';
 import { Leases } from './core/instances/leases.js';
@@ -7,8 +9,8 @@ import { startAdapter, stopAdapter, type Runtime } from './core/runtime.js';
 
 /**
  * The platforms one instance at a time connects to when several share a PostgreSQL database:
- * Discord's gateway gives every session every event, and Matrix's client keeps a crypto store with
- * one writer. Slack's Socket Mode hands each event to one of the open connections, so every
+ * Discord's gateway gives every session of a shard that shard's events (each shard is held on its
+ * own, see discord-shards.ts), and Matrix's client keeps a crypto store with one writer. Slack's Socket Mode hands each event to one of the open connections, so every
  * instance connects to Slack (the event-id claim covers Slack's retries).
  */
 const ONE_HOLDER = new Set(['discord', 'matrix']);
@@ -33,7 +35,7 @@ export interface ConnectedPlatforms {
 export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader[], log: Logger, leaseMs: number): Promise<ConnectedPlatforms> {
   const board = runtime.platforms;
   const adapters: ChatAdapter[] = [];
-  const kept: KeptLease[] = [];
+  const kept: Array<Pick<KeptLease, 'stop'>> = [];
   const connected: ConnectedPlatforms = {
     adapters,
     fatal: null,
@@ -56,9 +58,42 @@ export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader
     );
   };
   const leases = runtime.database.kind === 'postgres' ? new Leases(runtime.deps.db, runtime.instance) : null;
+  /** Discord's shards, each under its own lease: connected while this instance holds them */
+  const holdDiscord = async (leases: Leases, load: () => Promise<ChatAdapter>): Promise<void> => {
+    const standby = (count: number): void =>
+      board.set('discord', 'standby', `holds none of the ${count} shard${count === 1 ? '' : 's'}: other instances do; this one takes over any whose holder stops`);
+    board.set('discord', 'connecting', 'starting');
+    const adapter = (await load()) as DiscordAdapter;
+    const shards = await holdDiscordShards({
+      db: runtime.deps.db,
+      leases,
+      adapter,
+      ttlMs: leaseMs,
+      log,
+      onChange(held, count) {
+        const at = adapters.indexOf(adapter);
+        if (held.length && at < 0) adapters.push(adapter);
+        if (!held.length && at >= 0) adapters.splice(at, 1);
+        if (held.length && adapter.directory) runtime.engine.registerDirectory(adapter.platform, adapter.directory);
+        else if (!held.length) runtime.engine.removeDirectory(adapter.platform);
+        const status = adapter.status();
+        if (held.length) board.set('discord', status.connected ? 'connected' : 'error', status.detail);
+        else standby(count);
+      },
+    }).catch((err) => {
+      board.set('discord', 'error', errorMessage(err));
+      log.error(`discord: could not learn the shard count: ${errorMessage(err)}`);
+      return null;
+    });
+    if (!shards) return;
+    kept.push(shards);
+    await shards.settled;
+    if (!adapter.heldShards().length) standby(shards.count);
+  };
   await Promise.all(
     loaders.map(async ([platform, load]) => {
       if (!leases || !ONE_HOLDER.has(platform)) return connect(platform, load);
+      if (platform === 'discord') return holdDiscord(leases, load);
       const lease = keepLease(leases, `platform:${platform}`, {
         ttlMs: leaseMs,
         onGained: () => connect(platform, load),
