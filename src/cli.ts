@@ -23,8 +23,10 @@ const USAGE = `usage: threadloom <command>
                                into --out (default: <dataDir>/exports)
   doctor                       check config, database, migrations and providers
   migrate                      apply pending database migrations
-  backup                       back up the database now (into <dataDir>/backups) and verify the copy
-  restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path)
+  backup                       back up the database now (into <dataDir>/backups) and verify the copy;
+                               on PostgreSQL with pg_dump (THREADLOOM_PG_DUMP, else pg_dump on PATH)
+  restore <file-or-name>       restore a backup (a name from <dataDir>/backups or a file path); on
+                               PostgreSQL it says the pg_restore command to run instead
   export [--out <file>]        every Experience and conversation (all branches) as JSON, to stdout or a file
   migrate-to-postgres <url>    copy this installation's SQLite database into an empty PostgreSQL
                                database and check the copy; the SQLite file is left as it was`;
@@ -108,14 +110,29 @@ async function withBackups(work: (backups: BackupService) => Promise<number>): P
   const config = loadConfig();
   const database = openDatabaseFor(config);
   try {
-    return await work(new BackupService({ database, dataDir: config.dataDir, config: config.backups, log: quietLogger }));
+    return await work(new BackupService({ database, dataDir: config.dataDir, config: config.backups, log: quietLogger, databaseUrl: config.database.url }));
   } finally {
     await database.close();
   }
 }
 
+/** On PostgreSQL: pg_dump of the database, or why it cannot run here and what to install. */
+async function pgBackup(backups: BackupService): Promise<number> {
+  const tool = await backups.pgDump();
+  if (!tool?.ok) {
+    console.error(`threadloom backup: ${tool?.message ?? 'pg_dump is not available'}`);
+    return 1;
+  }
+  console.log(`backing up into ${backups.dir} with ${tool.path} (pg_dump ${tool.version}, PostgreSQL ${tool.server})`);
+  const entry = await backups.backupNow('manual');
+  console.log(`written: ${entry.name} (${entry.sizeBytes} bytes)`);
+  console.log(`to restore it, stop every Threadloom instance and run: ${backups.restoreCommand(path.join(backups.dir, entry.name))}`);
+  return 0;
+}
+
 function backup(): Promise<number> {
   return withBackups(async (backups) => {
+    if (backups.format === 'pgdump') return pgBackup(backups);
     console.log(`backing up into ${backups.dir}`);
     const entry = await backups.backupNow('manual');
     console.log(`written: ${entry.name} (${entry.sizeBytes} bytes)`);

@@ -82,7 +82,7 @@ export async function serve(config: Config, dataDirLock: DataDirLock): Promise<v
     await running.deps.search?.indexer.restart();
     await running.deps.knowledge?.indexer.restart();
   };
-  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored });
+  const backups = new BackupService({ database: running.database, dataDir: config.dataDir, config: config.backups, log, onRestored, databaseUrl: config.database.url, instance: running.instance });
   stopBackups = backups.startSchedule();
   try {
     admin = await startAdmin(adminContext(running, { backups }));

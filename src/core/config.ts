@@ -164,6 +164,8 @@ export const configSchema = z.strictObject({
       keepDaily: z.number().int().min(1).default(7),
       keepWeekly: z.number().int().min(0).default(4),
       enabled: z.boolean().default(true),
+      /** on PostgreSQL: the pg_dump to run (a path or a command on PATH); unset: `pg_dump` on PATH */
+      pgDump: z.string().min(1).optional(),
     })
     .prefault({}),
   /** spending limits per day and month: global, per platform, Experience, user and role */
@@ -289,6 +291,7 @@ const ENV_PATHS: ReadonlyArray<[string, string[], 'string' | 'number' | 'trust']
   ['THREADLOOM_ADMIN_PASSWORD', ['admin', 'password'], 'string'],
   ['THREADLOOM_ADMIN_TRUST_PROXY', ['admin', 'trustProxy'], 'trust'],
   ['THREADLOOM_BACKUP_SCHEDULE', ['backups', 'schedule'], 'string'],
+  ['THREADLOOM_PG_DUMP', ['backups', 'pgDump'], 'string'],
   ['DISCORD_TOKEN', ['discord', 'token'], 'string'],
   ['DISCORD_API_BASE_URL', ['discord', 'apiBaseURL'], 'string'],
   ['DISCORD_SHARDS', ['discord', 'shards'], 'number'],

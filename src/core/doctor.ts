@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { checkPgDump } from './backups/pg-dump.js';
 import { configPath, loadConfig, type Config } from './config.js';
 import { databaseFile, openDatabaseFor, type OpenedDatabase } from './db/open.js';
 import { redactedUrl } from './db/postgres.js';
@@ -23,6 +24,14 @@ async function databaseHealth(database: OpenedDatabase): Promise<{ ok: boolean; 
   return { ok: true, detail: `${database.where} (PostgreSQL ${server}, ${vector ? `pgvector ${vector}` : 'no pgvector extension'})` };
 }
 type Check = { ok: boolean; name: string; detail: string; warnOnly?: boolean };
+
+/** On PostgreSQL, backups are pg_dump's: which one, its version, and whether it can dump this server. */
+async function pgDumpCheck(database: OpenedDatabase, config: Config): Promise<Check | null> {
+  if (database.kind !== 'postgres') return null;
+  const tool = await checkPgDump(database.db, config.backups.pgDump);
+  if (!tool.ok) return { ok: false, warnOnly: true, name: 'backups', detail: `${tool.message}; until then backups fail` };
+  return { ok: true, name: 'backups', detail: `pg_dump ${tool.version} at ${tool.path} (dumps PostgreSQL ${tool.server})` };
+}
 
 const PROVIDER_TIMEOUT_MS = 5_000;
 
@@ -59,6 +68,8 @@ export async function runDoctor(env: Env, print: (line: string) => void): Promis
         name: 'migrations',
         detail: pending.length ? `${pending.length} pending (${pending.join(', ')}): run \`npm run migrate\` or start Threadloom` : 'up to date',
       });
+      const backups = await pgDumpCheck(database, config);
+      if (backups) report(backups);
     } finally {
       await database.close();
     }

@@ -20,17 +20,22 @@ import { formatBytes } from '../../core/format/figures.js';
  * "back up now" and restore (a listed backup, or an uploaded file) with progress over
  * server-sent events, and downloads. The BackupService does the work; a restore is checked,
  * preceded by a backup of the current database, and swapped in atomically.
+ *
+ * On PostgreSQL the backups are pg_dump archives: the page lists them, backs up now, serves
+ * downloads and says which pg_dump runs (or why none can), and gives the pg_restore command
+ * instead of a restore button: a restore there replaces the database every instance is using.
  */
 
 const EVENT_INTERVAL_MS = 100;
 
-const PHASES: Record<RestoreProgress['phase'] | 'copying' | 'verifying', string> = {
+const PHASES: Record<RestoreProgress['phase'] | 'copying' | 'verifying' | 'dumping', string> = {
   checking: 'Checking the backup (integrity, schema)',
   'pre-restore': 'Backing up the current database first',
   restoring: 'Swapping the restored database in',
   migrating: 'Bringing its schema up to date',
   copying: 'Copying the database',
   verifying: 'Verifying the copy (integrity check)',
+  dumping: 'Dumping the database with pg_dump',
 };
 
 function entryView(entry: BackupEntry): Record<string, unknown> {
@@ -42,6 +47,7 @@ function entryView(entry: BackupEntry): Record<string, unknown> {
     status: entry.status,
     message: entry.message,
     schemaVersion: entry.schemaVersion,
+    madeBy: entry.madeBy ?? null,
   };
 }
 
@@ -97,7 +103,23 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   async function listView(message: string | null = null): Promise<Record<string, unknown>> {
     const service = current();
-    return { backups: service ? (await service.list()).map(entryView) : [], busy: service?.busy ?? null, message };
+    return { backups: service ? (await service.list()).map(entryView) : [], busy: service?.busy ?? null, message, postgres: service?.format === 'pgdump' };
+  }
+
+  /** On PostgreSQL: which pg_dump runs (or why none can) and how to restore; nothing on SQLite. */
+  async function postgresView(service: BackupService | null): Promise<Record<string, unknown>> {
+    if (service?.format !== 'pgdump') return { postgres: false };
+    const tool = await service.pgDump();
+    return {
+      postgres: true,
+      pgDump: tool?.ok ? { ok: true, path: tool.path, version: tool.version, server: tool.server } : { ok: false, message: tool?.message ?? 'pg_dump is not available' },
+      restoreCommand: service.restoreCommand(path.join(service.dir, 'threadloom-….pgdump')),
+    };
+  }
+
+  /** A restore on PostgreSQL is pg_restore's, by hand: the refusal names the command. */
+  function refuseOnPostgres(service: BackupService, file?: string): void {
+    if (service.format === 'pgdump') throw service.restoreRefusal(file);
   }
 
   /** Runs a backup or restore with its progress streamed as rendered partials. */
@@ -157,6 +179,7 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
       folder: current()?.dir ?? null,
       maxUpload: formatBytes(current()?.maxUploadBytes ?? 0),
       ...(await listView()),
+      ...(await postgresView(current())),
     });
   });
 
@@ -164,6 +187,14 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
 
   app.post('/backups/now', async (request, reply) => {
     const service = backups();
+    if (service.format === 'pgdump') {
+      return withProgress(reply, 'Backing up', async (progress) => {
+        progress('dumping');
+        const entry = await service.backupNow('manual');
+        await audit(ctx, request, 'backup.create', `pg_dump: ${formatBytes(entry.sizeBytes)}`, entry.name);
+        return { ok: true, message: `Backed up with pg_dump: ${entry.name} (${formatBytes(entry.sizeBytes)}).`, entry };
+      });
+    }
     return withProgress(reply, 'Backing up', async (progress) => {
       progress('copying');
       const entry = await service.backupNow('manual', (p) => {
@@ -180,7 +211,7 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
   app.get<{ Params: { name: string } }>('/backups/:name/download', async (request, reply) => {
     const { stream, sizeBytes } = await backups().read(request.params.name);
     await audit(ctx, request, 'backup.download', null, request.params.name);
-    reply.header('content-type', 'application/vnd.sqlite3');
+    reply.header('content-type', request.params.name.endsWith('.pgdump') ? 'application/octet-stream' : 'application/vnd.sqlite3');
     reply.header('content-length', sizeBytes);
     reply.header('content-disposition', `attachment; filename="${request.params.name}"`);
     return reply.send(stream);
@@ -189,7 +220,7 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
   // two steps: without `confirm` equal to the backup's name, only the question comes back
   app.post<{ Params: { name: string } }>('/backups/:name/restore', async (request, reply) => {
     const name = request.params.name;
-    backups().pathOf(name);
+    refuseOnPostgres(backups(), backups().pathOf(name));
     const confirm = (request.body as Record<string, unknown> | undefined)?.confirm;
     if (confirm !== name) return reply.partial('backups-confirm-restore', { name });
     return restore(request, reply, { name }, name);
@@ -200,6 +231,8 @@ export function registerBackupsRoutes(app: FastifyInstance, ctx: AdminContext): 
     await uploads.register(multipart);
     uploads.post('/backups/upload', { config: { upload: true } }, async (request, reply) => {
       const service = backups();
+      // before a byte of the upload is stored
+      refuseOnPostgres(service);
       await mkdir(service.dir, { recursive: true });
       const staged = path.join(service.dir, `.upload-${randomUUID()}.partial`);
       const release = claimPartial(staged);

@@ -6,7 +6,7 @@ import { errorMessage, ThreadloomError } from '../errors.js';
 import { describeBackup, writeSidecar, type BackupEntry, type Sidecar } from './catalog.js';
 import { inspectDatabaseFile, makeSelfContained } from './inspect.js';
 import { claimPartial } from './partials.js';
-import { backupName, parseBackupName, sidecarName, type BackupName, type BackupReason } from './names.js';
+import { backupName, parseBackupName, sidecarName, type BackupFormat, type BackupName, type BackupReason } from './names.js';
 
 export interface PageProgress {
   pagesDone: number;
@@ -24,9 +24,10 @@ export interface BackupOptions {
   pagesPerStep?: number;
 }
 
-function freeName(dir: string, now: Date, reason: BackupReason): string {
+/** The first name for this second and reason that neither a backup nor a sidecar has taken. */
+export function freeName(dir: string, now: Date, reason: BackupReason, format: BackupFormat = 'sqlite'): string {
   for (let sequence = 1; ; sequence++) {
-    const name = backupName(now, reason, sequence);
+    const name = backupName(now, reason, sequence, format);
     if (!existsSync(path.join(dir, name)) && !existsSync(path.join(dir, sidecarName(name)))) return name;
   }
 }

@@ -2,7 +2,7 @@ import { lstat, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { ThreadloomError } from '../errors.js';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseBackupName, sidecarName, type BackupName } from './names.js';
+import { backupFormat, parseBackupName, sidecarName, type BackupFormat, type BackupName } from './names.js';
 
 /**
  * The backups folder is the catalog: each `threadloom-….sqlite` file plus a `<file>.json`
@@ -18,6 +18,8 @@ const sidecarSchema = z.object({
   verified: z.enum(['ok', 'failed']),
   message: z.string().nullable(),
   schemaVersion: z.string().nullable(),
+  /** what made it, when not this process's SQLite: e.g. "pg_dump 18.6 of PostgreSQL 18.6" */
+  madeBy: z.string().optional(),
 });
 export type Sidecar = z.infer<typeof sidecarSchema>;
 
@@ -32,6 +34,8 @@ export interface BackupEntry extends BackupName {
   /** newest migration applied in the backup */
   schemaVersion: string | null;
   durationMs: number | null;
+  /** what made it, for a pg_dump backup (the tool's and the server's versions) */
+  madeBy?: string;
 }
 
 export async function writeSidecar(dir: string, name: string, sidecar: Sidecar): Promise<void> {
@@ -77,7 +81,15 @@ export async function describeBackup(dir: string, parsed: BackupName): Promise<B
     const message = sidecar === 'missing' ? 'no verification record' : 'verification record unreadable';
     return { ...parsed, sizeBytes: size, status: 'unverified', message, schemaVersion: null, durationMs: null };
   }
-  return { ...parsed, sizeBytes: size, status: sidecar.verified, message: sidecar.message, schemaVersion: sidecar.schemaVersion, durationMs: sidecar.durationMs };
+  return {
+    ...parsed,
+    sizeBytes: size,
+    status: sidecar.verified,
+    message: sidecar.message,
+    schemaVersion: sidecar.schemaVersion,
+    durationMs: sidecar.durationMs,
+    ...(sidecar.madeBy ? { madeBy: sidecar.madeBy } : {}),
+  };
 }
 
 /** The names in the backups folder; none when it does not exist yet. */
@@ -90,10 +102,16 @@ export async function folderNames(dir: string): Promise<string[]> {
   }
 }
 
-/** Newest first; a folder that does not exist yet holds no backups. */
-export async function listBackups(dir: string): Promise<BackupEntry[]> {
+/**
+ * The backups of one format (the database in use), newest first; a folder that does not exist
+ * yet holds no backups.
+ */
+export async function listBackups(dir: string, format: BackupFormat = 'sqlite'): Promise<BackupEntry[]> {
   const files = await folderNames(dir);
-  const names = files.map(parseBackupName).filter((n): n is BackupName => n !== null);
+  const names = files
+    .filter((f) => backupFormat(f) === format)
+    .map(parseBackupName)
+    .filter((n): n is BackupName => n !== null);
   const entries: BackupEntry[] = [];
   for (const name of names) {
     try {

@@ -6,11 +6,17 @@ export type BackupReason = 'scheduled' | 'manual' | 'pre-restore';
 export const PROTECTED_REASONS: ReadonlySet<string> = new Set<BackupReason>(['manual', 'pre-restore']);
 
 /**
- * `threadloom-YYYYMMDD-HHMMSS[-reason][-n].sqlite`, UTC. The counter `n` only appears when two
- * backups with the same reason fall in the same second. Nothing else in the backups folder can be
- * referenced by name, so a name can never point outside it.
+ * What a backup file is: a copy of the SQLite file (`.sqlite`), or `pg_dump --format=custom` of
+ * the PostgreSQL database (`.pgdump`, restored with pg_restore).
  */
-const NAME_PATTERN = /^threadloom-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-([a-z]+(?:-[a-z]+)*))?(?:-(\d{1,4}))?\.sqlite$/;
+export type BackupFormat = 'sqlite' | 'pgdump';
+
+/**
+ * `threadloom-YYYYMMDD-HHMMSS[-reason][-n].sqlite` (or `.pgdump`), UTC. The counter `n` only
+ * appears when two backups with the same reason fall in the same second. Nothing else in the
+ * backups folder can be referenced by name, so a name can never point outside it.
+ */
+const NAME_PATTERN = /^threadloom-(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})(?:-([a-z]+(?:-[a-z]+)*))?(?:-(\d{1,4}))?\.(sqlite|pgdump)$/;
 
 export interface BackupName {
   name: string;
@@ -30,12 +36,20 @@ export function parseBackupName(name: string): BackupName | null {
   return { name, createdAt, reason: match[7] ?? null, sequence: match[8] ? Number(match[8]) : 1 };
 }
 
-/** The parsed name, or a ThreadloomError a user can act on. */
-export function requireBackupName(name: string): BackupName {
+/** The format a backup's name says it has (only meaningful for a name that parses). */
+export function backupFormat(name: string): BackupFormat {
+  return name.endsWith('.pgdump') ? 'pgdump' : 'sqlite';
+}
+
+/**
+ * The parsed name, or a ThreadloomError a user can act on. With `format`, a name of the other
+ * format is refused too: a SQLite installation has no pg_dump backups to serve, and the reverse.
+ */
+export function requireBackupName(name: string, format?: BackupFormat): BackupName {
   const parsed = parseBackupName(name);
-  if (!parsed) {
+  if (!parsed || (format && backupFormat(name) !== format)) {
     throw new ThreadloomError('invalid', `not a backup name: ${JSON.stringify(name)}`, {
-      userMessage: 'That is not the name of a backup (expected threadloom-YYYYMMDD-HHMMSS-reason.sqlite).',
+      userMessage: `That is not the name of a backup (expected threadloom-YYYYMMDD-HHMMSS-reason.${format ?? 'sqlite'}).`,
     });
   }
   return parsed;
@@ -46,8 +60,8 @@ function formatStamp(date: Date): string {
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}`;
 }
 
-export function backupName(createdAt: Date, reason: BackupReason, sequence = 1): string {
-  return `threadloom-${formatStamp(createdAt)}-${reason}${sequence > 1 ? `-${sequence}` : ''}.sqlite`;
+export function backupName(createdAt: Date, reason: BackupReason, sequence = 1, format: BackupFormat = 'sqlite'): string {
+  return `threadloom-${formatStamp(createdAt)}-${reason}${sequence > 1 ? `-${sequence}` : ''}.${format}`;
 }
 
 export function sidecarName(name: string): string {
