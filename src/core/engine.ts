@@ -7,7 +7,7 @@ import { withFields, type Logger } from './log.js';
 import type { Admission, Admittee, ChatEngine, ChatPlace, Greeting, Inbound, Reply } from './inbound.js';
 import type { PlatformDirectory } from './search/directory.js';
 import type { EngineDeps } from './turns/deps.js';
-import { claimEvent, releaseEvent } from './turns/gate.js';
+import { claimEvent, finishEvent, releaseEvent, releaseOrphanedClaims, type Claim } from './turns/gate.js';
 import { turnRateLimiter, type TurnRateLimiter } from './turns/rate-limit.js';
 import { KeyedQueue } from './turns/queue.js';
 import { mapPlatformMessages, nodeForPlatformMessage } from './conversations/platform-messages.js';
@@ -37,8 +37,11 @@ export class Engine implements CommandHost, ChatEngine {
   private readonly limiter: TurnRateLimiter;
   private readonly queue = new KeyedQueue();
   private closing = false;
+  /** this instance's name on its claims, when several share PostgreSQL */
+  private readonly claimant: string | null;
 
   constructor(private readonly deps: EngineDeps) {
+    this.claimant = deps.claimant ?? null;
     this.turns = new TurnRunner(deps);
     this.limiter = turnRateLimiter(deps.db, deps.config.limits.userTurnsPerMinute, () => deps.now().getTime());
   }
@@ -48,20 +51,35 @@ export class Engine implements CommandHost, ChatEngine {
     if (inbound.author.isBot || this.closing) return;
     // admitted and claimed in its place's turn, not before: their queries may finish in any order
     // (a pool of connections on PostgreSQL), and a thread's messages are answered in arrival order
-    const accepted = async (): Promise<boolean> => (await this.admit(inbound)) === 'admitted' && (await claimEvent(this.deps.db, inbound));
+    const accepted = async (): Promise<Claim> => ((await this.admit(inbound)) === 'admitted' ? claimEvent(this.deps.db, inbound, this.claimant) : 'no');
+    let claim: Claim = 'no';
     try {
       if (isStop(inbound)) {
-        if (await accepted()) await this.dispatch(inbound, reply);
-        return;
+        claim = await accepted();
+        if (claim !== 'no') await this.dispatch(inbound, reply, claim);
+      } else {
+        await this.queue.run(this.queueKey(inbound, reply), async () => {
+          // closing meanwhile: left unclaimed, for the catch-up after the restart
+          if (this.closing) return;
+          claim = await accepted();
+          if (claim !== 'no') await this.dispatch(inbound, reply, claim);
+        });
       }
-      await this.queue.run(this.queueKey(inbound, reply), async () => {
-        // closing meanwhile: left unclaimed, for the catch-up after the restart
-        if (this.closing || !(await accepted())) return;
-        await this.dispatch(inbound, reply);
-      });
     } catch (err) {
       await this.fail(err, inbound, reply);
     }
+    // handled, or told why not: no instance taking the platform over answers it again
+    if (claim !== 'no' && this.claimant !== null) await finishEvent(this.deps.db, inbound).catch(() => undefined);
+  }
+
+  /**
+   * Before a platform connects (PostgreSQL): its events claimed by instances that died before
+   * handling them are given back, so the catch-up on connecting answers them again.
+   */
+  async releaseOrphanedClaims(platform: string): Promise<void> {
+    if (this.claimant === null) return;
+    const released = await releaseOrphanedClaims(this.deps.db, platform, this.claimant);
+    if (released > 0) this.deps.log.info(`${platform}: ${released} events a stopped instance left unfinished are taken again`);
   }
 
   /**
@@ -73,7 +91,7 @@ export class Engine implements CommandHost, ChatEngine {
     return this.turns.drain(graceMs);
   }
 
-  private async dispatch(inbound: Inbound, reply: Reply): Promise<void> {
+  private async dispatch(inbound: Inbound, reply: Reply, claim: Claim): Promise<void> {
     if (this.closing && !isStop(inbound)) return releaseEvent(this.deps.db, inbound);
     switch (inbound.kind) {
       case 'command':
@@ -83,7 +101,7 @@ export class Engine implements CommandHost, ChatEngine {
       case 'edit':
         return this.edit(inbound, reply);
       case 'message':
-        return this.message(inbound, reply);
+        return claim === 'again' ? this.messageAgain(inbound, reply) : this.message(inbound, reply);
     }
   }
 
@@ -222,6 +240,20 @@ export class Engine implements CommandHost, ChatEngine {
     });
     await mapPlatformMessages(this.deps.db, inbound.platform, [inbound.messageId], userMessage.id, conversation.id);
     await this.turns.run({ conversation, parentId: userMessage.id, reply, ...this.asker(inbound) });
+  }
+
+  /**
+   * A message claimed again after the instance handling it died: stored already, it is answered
+   * from where it is (a cut-off answer stays beside the new one); with a finished answer, nothing
+   * is done; never stored, it is a message like any other.
+   */
+  private async messageAgain(inbound: Inbound, reply: Reply): Promise<void> {
+    const question = await nodeForPlatformMessage(this.deps.db, inbound.platform, inbound.messageId);
+    if (!question || question.role !== 'user') return this.message(inbound, reply);
+    if (await this.deps.conversations.hasFinishedAnswer(question.id)) return;
+    const conversation = await this.deps.conversations.get(question.conversation_id);
+    this.logFor(inbound).info('answering again a question whose answer was cut off when the instance writing it stopped', { message: question.id });
+    await this.turns.run({ conversation, parentId: question.id, reply, ...this.asker(inbound) });
   }
 
   /** An edited user message grows a branch and gets a fresh answer. */

@@ -82,6 +82,8 @@ export interface ConnectableAdapter {
 
 /** Starts an adapter and registers its optional capabilities with the engine. */
 export async function startAdapter(engine: Engine, adapter: ConnectableAdapter): Promise<void> {
+  // taking a platform over from a dead instance: what it claimed and never finished, the catch-up answers again
+  await engine.releaseOrphanedClaims(adapter.platform);
   await adapter.start();
   if (adapter.directory) engine.registerDirectory(adapter.platform, adapter.directory);
 }
@@ -177,6 +179,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       conversations: new ConversationService(database.db, instance),
       log,
       now: options.now ?? (() => new Date()),
+      ...(database.kind === 'postgres' ? { claimant: instance } : {}),
     };
     let secrets: SecretBox | null = null;
     const connections = new ConnectionService({

@@ -17,6 +17,7 @@ import type { Admittee } from '../../core/inbound.js';
 import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
 import { AdapterHealth } from '../health.js';
 import { attachmentsOf } from './attachments.js';
+import { catchUp } from './catch-up.js';
 import { createMatrixDirectory } from './directory.js';
 import { initQuietCrypto, quietGlobalSdkLogging, sdkLogger, resolveSession, setUpCrossSigning } from './client.js';
 import { MATRIX, eventInbound, placeFacts, type BotIdentity, type RoomEventLike } from './inbound.js';
@@ -165,7 +166,8 @@ export function createMatrixAdapter({ engine, config, log, sharedState }: Adapte
     });
   }
 
-  async function onEvent(matrix: MatrixClient, event: MatrixEvent, room: Room): Promise<void> {
+  /** `catchingUp`: an event from the history after a start, not from the sync */
+  async function onEvent(matrix: MatrixClient, event: MatrixEvent, room: Room, catchingUp = false): Promise<void> {
     const sender = event.getSender();
     if (!sender || sender === bot.userId || event.isRedacted()) return;
     if (Date.now() - event.getTs() > settings.catchUpMinutes * 60_000) return;
@@ -173,7 +175,8 @@ export function createMatrixAdapter({ engine, config, log, sharedState }: Adapte
     // before decrypting: nobody outside the allowlists is asked to re-send
     if (!engine.mayAct(someone(sender, room.roomId, direct))) return;
     // still m.room.encrypted: keys never came (or this client runs without crypto)
-    if (!(await decrypted(matrix, event)) || event.getType() === 'm.room.encrypted') return askToResend(matrix, room, event);
+    // from the history, an old message whose keys never came was asked about when it came
+    if (!(await decrypted(matrix, event)) || event.getType() === 'm.room.encrypted') return catchingUp ? undefined : askToResend(matrix, room, event);
     const type = event.getType();
     if (type !== 'm.room.message' && type !== 'm.reaction') return;
     const content = event.getOriginalContent() as Record<string, unknown>;
@@ -287,6 +290,11 @@ export function createMatrixAdapter({ engine, config, log, sharedState }: Adapte
         const profile = await matrix.getProfileInfo(session.userId).catch(() => ({ displayname: undefined }));
         bot.displayName = profile.displayname ?? session.userId.slice(1).split(':')[0]!;
         health.connected = true;
+        // what a stopped instance received and left unhandled, in the background
+        void catchUp(matrix, engine, { botUserId: session.userId, catchUpMinutes: settings.catchUpMinutes, log }, (event, room) => health.guard('event', () => onEvent(matrix, event, room, true))).then(
+          (seen) => seen > 0 && log.info(`matrix: catch-up went through ${seen} recent events`),
+          (err) => log.warn(`matrix: catch-up failed: ${errorMessage(err)}`),
+        );
         // it logs its own failure; Element shows the device as verified once it is done
         if (encryption) crossSigning = setUpCrossSigning(matrix, session, settings.password, log);
         log.info(`matrix: connected as ${session.userId} (${bot.displayName}), device ${session.deviceId}${encryption ? ', end-to-end encryption on' : ''}, ready in ${Math.round(performance.now() - startedAt)} ms`);

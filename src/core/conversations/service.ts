@@ -249,6 +249,15 @@ export class ConversationService {
     return answer ?? null;
   }
 
+  /** Whether a question got an answer written to its end (a cut-off one does not count). */
+  async hasFinishedAnswer(questionId: number): Promise<boolean> {
+    const question = await this.message(questionId);
+    for (const child of await childrenOf(this.db, question.conversation_id, question.id)) {
+      if (child.role === 'assistant' && (await this.answerOf(child))?.status === 'complete') return true;
+    }
+    return false;
+  }
+
   /**
    * The first answer of the turn `answerId` belongs to: a turn that called tools is a chain
    * (answer with calls → results → answer …) under one question, and regenerating or switching

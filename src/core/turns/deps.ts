@@ -33,4 +33,10 @@ export interface EngineDeps {
   approvals?: ApprovalDesk;
   /** each Experience's documents, retrieved as numbered sources; absent (tests that build deps by hand), none */
   knowledge?: KnowledgeService;
+  /**
+   * This instance's name when several share PostgreSQL: events it claims carry it until handled,
+   * so the instance taking a platform over can answer again what a dead one left unfinished.
+   * Absent (SQLite, one instance), claims carry no name.
+   */
+  claimant?: string;
 }
