@@ -14,6 +14,11 @@ import { errorMessage } from '../errors.js';
 /** Time for `pg_dump --version`, and for pg_dump to connect (PGCONNECT_TIMEOUT, unless set). */
 const VERSION_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_S = '10';
+/**
+ * How long pg_dump waits for a table's shared lock at its start: a migration holding an exclusive
+ * lock would otherwise hold the backup (and with it "a backup is already running") for as long.
+ */
+const LOCK_WAIT = '60s';
 /** How much of pg_dump's stderr a failure keeps (its last lines say what went wrong). */
 const STDERR_KEEP_CHARS = 4_000;
 
@@ -137,14 +142,15 @@ export function splitPassword(url: string): { dbname: string; password: string |
 
 /**
  * `pg_dump --format=custom` of the database at `url` into `file`. The password is passed in
- * PGPASSWORD, never on the command line; pg_dump never prompts (`--no-password`) and gives up
- * connecting after PGCONNECT_TIMEOUT. A failure throws pg_dump's own words, URLs redacted.
+ * PGPASSWORD, never on the command line; pg_dump never prompts (`--no-password`), gives up
+ * connecting after PGCONNECT_TIMEOUT and waiting for a lock after LOCK_WAIT. A failure throws
+ * pg_dump's own words, URLs redacted.
  */
 export async function runPgDump(pgDump: string, url: string, file: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const { dbname, password } = splitPassword(url);
   const childEnv: NodeJS.ProcessEnv = { ...env, PGCONNECT_TIMEOUT: env.PGCONNECT_TIMEOUT ?? CONNECT_TIMEOUT_S };
   if (password !== null) childEnv.PGPASSWORD = password;
-  const { code, stderr } = await run(pgDump, ['--format=custom', '--no-password', `--file=${file}`, `--dbname=${dbname}`], childEnv);
+  const { code, stderr } = await run(pgDump, ['--format=custom', '--no-password', `--lock-wait-timeout=${LOCK_WAIT}`, `--file=${file}`, `--dbname=${dbname}`], childEnv);
   if (code !== 0) {
     const said = stderr.trim().split('\n').slice(-3).join(' ').trim();
     throw new Error(`pg_dump exited with ${code}${said ? `: ${redactUrls(said, password)}` : ''}`);
