@@ -70,6 +70,7 @@ export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader
       adapter,
       ttlMs: leaseMs,
       log,
+      beforeConnect: () => runtime.engine.releaseOrphanedClaims('discord'),
       onChange(held, count) {
         const at = adapters.indexOf(adapter);
         if (held.length && at < 0) adapters.push(adapter);

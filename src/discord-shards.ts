@@ -29,14 +29,17 @@ export interface HoldShardsOptions {
   log: Logger;
   /** the held shards changed (none: standby) */
   onChange: (held: number[], count: number) => void;
+  /** before a gained shard connects: what a dead holder left unfinished is given back for the catch-up */
+  beforeConnect?: () => Promise<void>;
 }
 
 /**
  * Holds Discord's shards among the instances sharing the database, each under its own lease. Every
- * renewal period each instance looks at who holds what: a shard nobody holds is taken at once
- * (so none stays unheld while an instance lives), and an instance holding more than its share,
- * ceil(shards / live instances), gives one away when another live instance holds at least two
- * fewer; it does not take that shard back for two periods, so the other takes it.
+ * renewal period each instance looks at who holds what. A shard nobody holds is taken at once by
+ * an instance below its share, ceil(shards / live instances), and by any instance when it is still
+ * unheld a period later (so none stays unheld while an instance lives). An instance holding more
+ * than its share gives one away when another live instance holds at least two fewer, and does not
+ * take that shard back for two periods, so the other takes it.
  */
 export async function holdDiscordShards(options: HoldShardsOptions): Promise<HeldShards> {
   const { db, leases, adapter, ttlMs, log } = options;
@@ -46,6 +49,8 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
   const keepers = new Map<number, KeptLease>();
   /** shard → when this instance may take it again after giving it away */
   const givenAway = new Map<number, number>();
+  /** the shards nobody held at the last look */
+  let unheldBefore = new Set<number>();
   // instances start at different shards, so two starting together rarely reach for the same one
   const offset = [...me].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 0) % count;
   const order = [...Array(count).keys()].map((i) => (i + offset) % count);
@@ -60,6 +65,7 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
     const keeper = keepLease(leases, shardLease(id, count), {
       ttlMs,
       onGained: async () => {
+        await options.beforeConnect?.().catch((err) => log.warn(`discord: could not look for events a stopped instance left unfinished: ${errorMessage(err)}`));
         await adapter.holdShard(id, count).catch((err) => log.error(`discord: shard ${id} of ${count} could not connect: ${errorMessage(err)}`));
         report();
       },
@@ -102,13 +108,20 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
   async function balance(): Promise<void> {
     const { holders, live } = await look();
     const now = Date.now();
+    const share = Math.ceil(count / live.length);
     const started: KeptLease[] = [];
+    const unheld = new Set<number>();
     for (const id of order) {
       const holder = holders.get(id);
       const keeper = keepers.get(id);
       if (keeper && !keeper.held && holder && holder !== me) await giveUp(id); // another won it
-      else if (!keeper && !holder && (givenAway.get(id) ?? 0) <= now) started.push(take(id));
+      else if (!keeper && !holder && (givenAway.get(id) ?? 0) <= now) {
+        unheld.add(id);
+        // below its share an instance takes it now; at its share, when nobody took it in a whole period
+        if (keepers.size < share || unheldBefore.has(id)) started.push(take(id));
+      }
     }
+    unheldBefore = unheld;
     await Promise.all(started.map((k) => k.settled));
     const mine = held();
     // a shard whose connection failed (Discord unreachable) is tried again while it is held
@@ -117,7 +130,6 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
         await adapter.holdShard(id, count).then(report, (err) => log.error(`discord: shard ${id} of ${count} could not connect: ${errorMessage(err)}`));
       }
     }
-    const share = Math.ceil(count / live.length);
     const fewest = Math.min(...live.filter((name) => name !== me).map((name) => [...holders.values()].filter((h) => h === name).length));
     if (mine.length > share && fewest < mine.length - 1 && holders.size === count) {
       const id = mine.at(-1)!;
