@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { databaseFile } from '../../src/core/db/open.js';
 import { modelDefaults } from '../../src/core/settings.js';
 import { startFakeOpenAI, type FakeProviderServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
+import { storedInDatabase } from '../support/db.js';
 import { startBrowserAdmin, type BrowserAdmin } from '../support/browser-admin.js';
 import { describeInBrowser, signedInPage } from '../support/browser.js';
 
@@ -72,10 +71,9 @@ describeInBrowser('connections in Chromium', () => {
     await page.locator('#models-defaults').getByText('Saved.').waitFor();
     expect(await modelDefaults(world.rt.database.db, world.rt.deps.config)).toMatchObject({ defaultModel: 'lab/lab-model', fallbacks: ['openai/gpt-4o-mini'] });
 
-    // the key is nowhere in plain text: not the log, not the SQLite file
+    // the key is nowhere in plain text: not the log, not the database
     expect(JSON.stringify(world.rt.logs)).not.toContain(KEY);
-    world.rt.database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    expect(readFileSync(databaseFile(world.rt.dir)).includes(Buffer.from(KEY))).toBe(false);
+    expect(await storedInDatabase(world.rt.database, KEY)).toBe(false);
   });
 
   it('should fit a phone at 390 px', async () => {

@@ -7,6 +7,7 @@ import { addUtcDays as addDays, utcDay as dayOf } from '../../src/core/format/ut
 import type { FakeOllamaServer } from '../fakes/providers.js';
 import { ADMIN_PASSWORD } from '../support/admin.js';
 import { describeInBrowser, launchBrowser, signedInPage } from '../support/browser.js';
+import { BACKUPS_COPY_THE_SQLITE_FILE, sqliteOnly } from '../support/postgres.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 /** The Models, Usage and Backups pages in Chromium: progress over SSE, the chart, a restore. */
@@ -111,7 +112,7 @@ describeInBrowser('admin operations in Chromium', () => {
     expect(await textOf(page.locator('[data-figure="events"]'))).toBe('4');
   });
 
-  it('should back up, restore that backup, and show the data as it was', async () => {
+  sqliteOnly(BACKUPS_COPY_THE_SQLITE_FILE).it('should back up, restore that backup, and show the data as it was', async () => {
     const events = async () => textOf(page.locator('[data-figure="events"]'));
     await seedUsage();
     await page.goto('/usage');

@@ -3,7 +3,7 @@ import { ConversationService } from '../../src/core/conversations/service.js';
 import { instanceLease, recoverInterruptedAnswers } from '../../src/core/instances/interrupted.js';
 import { Leases } from '../../src/core/instances/leases.js';
 import { TestContext } from '../support/db.js';
-import { TEST_POSTGRES_URL } from '../support/postgres.js';
+import { TEST_POSTGRES_URL, sqliteOnly } from '../support/postgres.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -26,7 +26,7 @@ async function state(id: number) {
 }
 
 describe('answers cut off by a stopped instance', () => {
-  it.skipIf(TEST_POSTGRES_URL)('are all marked at the start on SQLite, where one process writes', async () => {
+  sqliteOnly('one process owns the SQLite file; on PostgreSQL the lease test below runs instead').it('are all marked at the start on SQLite, where one process writes', async () => {
     const cut = await streaming('a', 'Use docker image');
     const empty = await streaming('a', '');
     expect(await state(cut.id)).toEqual(['streaming', 'a']);

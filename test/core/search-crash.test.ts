@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../src/core/config.js';
+import { CLAIM_MS } from '../../src/core/search/pgvector.js';
 import { startFakeOllama } from '../fakes/providers.js';
 import { conceptEmbedder } from '../fakes/providers/concepts.js';
 import { startBotProcess, type BotProcess } from '../matrix/bot-process.js';
-import { TEST_POSTGRES_URL } from '../support/postgres.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 import { until } from '../support/wait.js';
 
@@ -23,9 +23,7 @@ afterEach(async () => {
 });
 
 describe('the search backfill after a crash', () => {
-  // SQLite only: the killed process is given the data dir alone, so it opens the SQLite file there,
-  // not the PostgreSQL database the test runtimes write to (claims on PostgreSQL: search.test.ts)
-  it.skipIf(TEST_POSTGRES_URL)('resumes after `kill -9` mid-batch, embedding each message exactly once over both runs', { timeout: 90_000 }, async () => {
+  it('resumes after `kill -9` mid-batch, embedding each message exactly once over both runs', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'threadloom-search-crash-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -46,6 +44,7 @@ describe('the search backfill after a crash', () => {
     const ollama = await startFakeOllama({ embedder: conceptEmbedder(GROUPS) });
     cleanup.push(() => ollama.close());
     ollama.scriptFor('embed', {}, {}, { stallBeforeHeadersMs: Infinity });
+    const database = before.deps.config.database.url;
     const configFile = path.join(dir, 'threadloom.config.yaml');
     writeFileSync(configFile, 'search: { batchSize: 2, concurrency: 1, intervalMs: 50 }\n');
     const bot: BotProcess = startBotProcess({
@@ -56,6 +55,8 @@ describe('the search backfill after a crash', () => {
       OLLAMA_HOST: ollama.url,
       THREADLOOM_ADMIN_PORT: '0',
       THREADLOOM_ADMIN_PASSWORD: 'a password for this test',
+      // on PostgreSQL the runtimes' database, which the process would not find in the data dir
+      ...(database ? { THREADLOOM_DATABASE_URL: database } : {}),
     });
     cleanup.push(() => bot.stop('SIGKILL'));
     await until(() => ollama.requests.filter((r) => r.path === '/api/embed').length === 3, 60_000).catch((err) => {
@@ -66,7 +67,10 @@ describe('the search backfill after a crash', () => {
     const firstRun = embedTexts(ollama.requests);
     expect(firstRun).toHaveLength(4);
 
-    const after: TestRuntime = await startTestRuntime({ dir, config: search('ollama/nomic-embed-text'), fakes: { ollama: { embedder: conceptEmbedder(GROUPS) } } });
+    // on PostgreSQL another instance may still be embedding the rows the killed process claimed, so
+    // they wait for its claim to run out: the restart looks from a clock past that
+    const afterClaims = database ? { now: () => new Date(Date.now() + CLAIM_MS) } : {};
+    const after: TestRuntime = await startTestRuntime({ dir, config: search('ollama/nomic-embed-text'), fakes: { ollama: { embedder: conceptEmbedder(GROUPS) } }, ...afterClaims });
     cleanup.push(() => after.shutdown());
     await until(async () => {
       const status = await after.deps.search!.indexer.status();

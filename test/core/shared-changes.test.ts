@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessFromConfig, saveAccess } from '../../src/core/platforms.js';
 import { homelabServer } from '../fakes/mcp/support.js';
-import { TEST_POSTGRES_URL } from '../support/postgres.js';
+import { TEST_POSTGRES_URL, sqliteOnly } from '../support/postgres.js';
 import { startTestRuntime, type TestRuntime } from '../support/runtime.js';
 
 const running: TestRuntime[] = [];
@@ -19,7 +19,7 @@ async function twoInstances(): Promise<[TestRuntime, TestRuntime]> {
 }
 
 describe('admin changes between instances', () => {
-  it.skipIf(TEST_POSTGRES_URL)('look for nothing on SQLite, where one process serves the file', async () => {
+  sqliteOnly('one process owns the SQLite file; on PostgreSQL the test below runs instead').it('look for nothing on SQLite, where one process serves the file', async () => {
     const a = await startTestRuntime();
     running.push(a);
     await a.changes.saved('access');

@@ -74,7 +74,8 @@ export const BACKUPS_COPY_THE_SQLITE_FILE = "backups and restores copy the SQLit
 /**
  * The one way a test skips itself on PostgreSQL, for a test about the SQLite file itself (the
  * online backup API, page copies, sqlite_master, pragmas, a damaged header, a full disk under the
- * file): `sqliteOnly('why').describe(…)` or `.it(…)` run on SQLite and are skipped on PostgreSQL,
+ * file), or about the one process that owns that file when a PostgreSQL twin of the test runs
+ * beside it: `sqliteOnly('why').describe(…)` or `.it(…)` run on SQLite and are skipped on PostgreSQL,
  * with the reason in their name. `grep -rn sqliteOnly test` lists every such skip; the README
  * says why each is there.
  */
