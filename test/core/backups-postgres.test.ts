@@ -137,6 +137,17 @@ describe.skipIf(!TEST_POSTGRES_URL || !pgToolsPresent())('backups on PostgreSQL'
       expect(check).toMatchObject({ ok: false, message: 'pg_dump is not installed (not on PATH): install postgresql-client-18, or set THREADLOOM_PG_DUMP to its path' });
     });
 
+    it('should say when the schedule starts, and at each firing, that this instance cannot back up', async () => {
+      const log = recordingLog();
+      const backups = service({ config: { ...CONFIG, pgDump: '/nonexistent/pg_dump' }, log });
+      const stop = backups.startSchedule();
+      for (let i = 0; i < 50 && !log.lines.some((l) => l.startsWith('warn')); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await stop();
+      expect(log.lines).toContain('warn scheduled backups cannot run on this instance: pg_dump not found at /nonexistent/pg_dump (backups.pgDump / THREADLOOM_PG_DUMP): install postgresql-client-18, or point backups.pgDump / THREADLOOM_PG_DUMP at its pg_dump');
+      expect(await backups.runScheduledSlot({ due: new Date('2026-12-03T03:00:00Z'), next: null })).toBeNull();
+      expect(log.lines.at(-1)).toMatch(/^error scheduled backup due 2026-12-03T03:00:00.000Z not taken here: pg_dump not found at \/nonexistent\/pg_dump/);
+    });
+
     // this machine's Debian ships pg_dump 15: the real refusal of an older pg_dump
     const systemPgDump = '/usr/lib/postgresql/15/bin/pg_dump';
     it.skipIf(!existsSync(systemPgDump))('should say which pg_dump is too old for the server and what to install', async () => {
