@@ -2,10 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createDiscordAdapter } from '../../src/bots/discord/index.js';
+import { connectPlatforms, type ConnectedPlatforms } from '../../src/connect-platforms.js';
+import type { Runtime } from '../../src/core/runtime.js';
 import { openPostgres } from '../../src/core/db/postgres.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { startFakeOpenAI } from '../fakes/providers.js';
 import { spawnThreadloom, type ThreadloomProcess } from '../support/process.js';
+import { adapterContext, startTestRuntime } from '../support/runtime.js';
 import { TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 
@@ -127,5 +131,42 @@ describe.skipIf(!TEST_POSTGRES_URL)('Discord shards across instances on PostgreS
     expect(questions.map((q) => answersTo(discord, q))).toEqual(questions.map(() => 1));
     // commands were registered by shard 0's holders only: the first instance, then the survivor
     expect(discord.rest.filter((r) => r.route.includes('commands') && r.method === 'PUT').length).toBeLessThanOrEqual(3);
+  });
+
+  it('shows on each dashboard the shards its instance holds, standby on a third, and moves a stopped one’s shard', { timeout: PATIENT }, async () => {
+    const server = await freshPostgresDatabase(TEST_POSTGRES_URL!);
+    cleanup.push(() => server.drop());
+    const discord = await startFakeDiscord({ guilds: GUILDS.map((id, i) => ({ id, name: `Guild ${i}`, channels: [{ id: CHANNELS[i]!, name: 'general' }] })) });
+    cleanup.push(() => discord.close());
+    const lease = 3_000;
+    const instance = async (): Promise<{ runtime: Runtime; platforms: ConnectedPlatforms }> => {
+      const rt = await startTestRuntime({
+        config: (c) => ({ ...c, database: { ...c.database, url: server.url, leaseMs: lease }, discord: { ...c.discord, token: 'fake-token', apiBaseURL: discord.apiUrl, shards: 2 } }),
+      });
+      const runtime = rt as unknown as Runtime;
+      const platforms = await connectPlatforms(runtime, [['discord', async () => createDiscordAdapter(adapterContext(runtime))]], runtime.deps.log, lease);
+      cleanup.push(() => rt.shutdown(), () => platforms.stop());
+      return { runtime, platforms };
+    };
+    const board = (i: { runtime: Runtime }) => i.runtime.platforms.get('discord');
+
+    const a = await instance();
+    expect(board(a)).toMatchObject({ state: 'connected', detail: expect.stringContaining('shards 0, 1 of 2') });
+    const b = await instance();
+    // the first gives one shard away within a few lease thirds, and the second takes it
+    await until(() => board(b).state === 'connected' && /shard \d of 2/.test(board(a).detail), 8 * lease);
+    const shardOfA = /shard (\d) of 2/.exec(board(a).detail)![1];
+    expect(board(b).detail).toContain(`shard ${1 - Number(shardOfA)} of 2`);
+    const c = await instance();
+    expect(board(c)).toMatchObject({ state: 'standby', detail: expect.stringContaining('holds none of the 2 shards') });
+    await new Promise((resolve) => setTimeout(resolve, lease));
+    expect(board(c).state).toBe('standby');
+
+    // a stops (its leases given back): its shard moves, and b and c end with one each
+    await a.platforms.stop();
+    await until(() => board(b).state === 'connected' && board(c).state === 'connected' && /shard \d of 2/.test(board(b).detail) && /shard \d of 2/.test(board(c).detail), 8 * lease);
+    const held = [b, c].map((i) => /shard (\d) of 2/.exec(board(i).detail)![1]).sort();
+    expect(held).toEqual(['0', '1']);
+    await until(() => discord.connectedShards.map(([id]) => id).sort().join() === '0,1', 4 * lease);
   });
 });
