@@ -51,7 +51,7 @@ export async function freshPostgresDatabase(serverUrl: string): Promise<{ url: s
 }
 
 function sqliteHandleOnly(what: string): never {
-  throw new Error(`this test reads ${what}, which only SQLite has: it is a SQLite-only test (see test/postgres/README.md)`);
+  throw new Error(`this test reads ${what}, which only SQLite has: read through kysely instead, or, if the test is about the SQLite file itself, make it sqliteOnly('why') (see test/postgres/README.md)`);
 }
 
 /**
