@@ -4,15 +4,19 @@ import { parseArgs } from 'node:util';
 import { CONSOLE_PLATFORM, consoleChannelId, createConsoleAdapter, type ResumedConversation } from './bots/console/index.js';
 import { parseBackupName } from './core/backups/names.js';
 import { BackupService } from './core/backups/service.js';
-import { loadConfig } from './core/config.js';
+import { loadConfig, type Config } from './core/config.js';
 import { writeFullExport } from './core/conversations/export-all.js';
 import { runDoctor } from './core/doctor.js';
 import { databaseFile, openDatabase, openDatabaseFor } from './core/db/open.js';
 import { openPostgres } from './core/db/postgres.js';
+import type { OpenedPostgresDatabase } from './core/db/opened.js';
 import { lockDataDir } from './core/data-dir-lock.js';
 import { moveToPostgres } from './core/move/to-postgres.js';
 import { migrateToLatest, pendingMigrations } from './core/db/migrate.js';
 import { ThreadloomError } from './core/errors.js';
+import { Leases } from './core/instances/leases.js';
+import { DatabasePlatformState, platformLease } from './core/instances/platform-state.js';
+import { loadSecretBox } from './core/secrets.js';
 import { startAdapter, startRuntime } from './core/runtime.js';
 import type { Logger } from './core/log.js';
 
@@ -186,12 +190,28 @@ async function migrateToPostgres(args: string[]): Promise<number> {
     const report = await moveToPostgres(source, target, (line) => console.log(line));
     const rows = report.tables.reduce((sum, t) => sum + t.rows, 0);
     console.log(`moved ${rows} rows in ${report.tables.length} tables in ${(report.ms / 1000).toFixed(1)} s; checked: every count, ${report.check.rollups} usage rollups, ${report.check.sampled} sampled rows`);
+    const matrix = await moveMatrix(config, target);
+    if (matrix.length) console.log(`matrix: moved its ${matrix.join(', ')} into the database, so the instances go on as the same device (every instance needs this data dir's THREADLOOM_SECRET_KEY)`);
     console.log(`to use it, set THREADLOOM_DATABASE_URL (or database.url in the config file) and start Threadloom; ${source.file} stays as it was`);
     return 0;
   } finally {
     await target.close();
     await source.close();
     lock.release();
+  }
+}
+
+/** The Matrix bot's session and crypto store, from the data dir into the database, under its lease for the moment. */
+async function moveMatrix(config: Config, target: OpenedPostgresDatabase): Promise<string[]> {
+  const { moveMatrixState } = await import('./bots/matrix/move.js');
+  const mover = `migrate-to-postgres:${process.pid}`;
+  const leases = new Leases(target.db, mover);
+  const lease = platformLease('matrix');
+  if (!(await leases.take(lease, 60_000))) throw new ThreadloomError('platform', 'an instance already holds Matrix on this database: stop it before moving');
+  try {
+    return await moveMatrixState(config.dataDir, new DatabasePlatformState(target.db, mover, lease, () => loadSecretBox(config.dataDir)), Boolean(config.matrix.storeKey));
+  } finally {
+    await leases.release(lease);
   }
 }
 

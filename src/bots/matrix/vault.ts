@@ -34,28 +34,28 @@ export function fileVault(dataDir: string): MatrixVault {
   };
 }
 
-const SESSION = 'matrix:session';
-const STORE = 'matrix:store';
-const STORE_KEY = 'matrix:store-key';
+export const MATRIX_SESSION = 'matrix:session';
+export const MATRIX_STORE = 'matrix:store';
+export const MATRIX_STORE_KEY = 'matrix:store-key';
 
 export function databaseVault(state: PlatformStateStore): MatrixVault {
   return {
     where: state.where,
     lock: () => () => undefined,
     // without MATRIX_STORE_KEY, a key made once and kept sealed with THREADLOOM_SECRET_KEY, which every instance shares
-    keys: async (configured) => (configured ? deriveStoreKeys(configured, 'config') : deriveStoreKeys(await state.secret(STORE_KEY), 'database')),
+    keys: async (configured) => (configured ? deriveStoreKeys(configured, 'config') : deriveStoreKeys(await state.secret(MATRIX_STORE_KEY), 'database')),
     async readSession(key) {
-      const sealed = await state.read(SESSION);
+      const sealed = await state.read(MATRIX_SESSION);
       return sealed ? (decryptJson(sealed, key) as MatrixSession) : null;
     },
-    saveSession: (key, session) => state.write(SESSION, encryptJson(session, key)),
+    saveSession: (key, session) => state.write(MATRIX_SESSION, encryptJson(session, key)),
     async retireStore(reason) {
-      const aside = `${STORE}:${new Date().toISOString()}:old`;
-      return (await state.moveAside(STORE, aside)) ? `${reason}: the old crypto store was kept aside as ${aside} in ${state.where}` : null;
+      const aside = `${MATRIX_STORE}:${new Date().toISOString()}:old`;
+      return (await state.moveAside(MATRIX_STORE, aside)) ? `${reason}: the old crypto store was kept aside as ${aside} in ${state.where}` : null;
     },
     snapshot: {
-      read: () => state.read(STORE),
-      write: (content) => state.write(STORE, content),
+      read: () => state.read(MATRIX_STORE),
+      write: (content) => state.write(MATRIX_STORE, content),
     },
   };
 }

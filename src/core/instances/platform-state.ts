@@ -28,6 +28,8 @@ export interface PlatformStateStore {
    * THREADLOOM_SECRET_KEY: made once by whichever instance asks first, then read by all.
    */
   secret(name: string): Promise<string>;
+  /** Keeps `value` as the secret `name` (sealed), replacing any: a secret brought from elsewhere. */
+  keepSecret(name: string, value: string): Promise<void>;
 }
 
 /** The lease of a platform one instance at a time connects: `platform:<name>`. */
@@ -73,6 +75,10 @@ export class DatabasePlatformState implements PlatformStateStore {
     const made = await this.read(name);
     if (!made) throw new ThreadloomError('platform', `could not make ${name}: this instance does not hold ${this.lease}`);
     return box.open(made.toString('utf8'));
+  }
+
+  async keepSecret(name: string, value: string): Promise<void> {
+    await this.write(name, Buffer.from(this.secrets().seal(value)));
   }
 
   /** One statement: insert or update `name` if this instance holds the unexpired lease. */
