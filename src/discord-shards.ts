@@ -49,6 +49,8 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
   const keepers = new Map<number, KeptLease>();
   /** shard → when this instance may take it again after giving it away */
   const givenAway = new Map<number, number>();
+  /** shards being connected after their lease was gained (a round must not connect them meanwhile) */
+  const gaining = new Set<number>();
   /** the shards nobody held at the last look */
   let unheldBefore = new Set<number>();
   // instances start at different shards, so two starting together rarely reach for the same one
@@ -65,8 +67,10 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
     const keeper = keepLease(leases, shardLease(id, count), {
       ttlMs,
       onGained: async () => {
+        gaining.add(id);
         await options.beforeConnect?.().catch((err) => log.warn(`discord: could not look for events a stopped instance left unfinished: ${errorMessage(err)}`));
         await adapter.holdShard(id, count).catch((err) => log.error(`discord: shard ${id} of ${count} could not connect: ${errorMessage(err)}`));
+        gaining.delete(id);
         report();
       },
       onLost: async (reason) => {
@@ -126,7 +130,7 @@ export async function holdDiscordShards(options: HoldShardsOptions): Promise<Hel
     const mine = held();
     // a shard whose connection failed (Discord unreachable) is tried again while it is held
     for (const id of mine) {
-      if (!adapter.heldShards().includes(id)) {
+      if (!gaining.has(id) && !adapter.heldShards().includes(id)) {
         await adapter.holdShard(id, count).then(report, (err) => log.error(`discord: shard ${id} of ${count} could not connect: ${errorMessage(err)}`));
       }
     }
