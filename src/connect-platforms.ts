@@ -61,7 +61,7 @@ export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader
   /** Discord's shards, each under its own lease: connected while this instance holds them */
   const holdDiscord = async (leases: Leases, load: () => Promise<ChatAdapter>): Promise<void> => {
     const standby = (count: number): void =>
-      board.set('discord', 'standby', `holds none of the ${count} shard${count === 1 ? '' : 's'}: other instances do; this one takes over any whose holder stops`);
+      board.set('discord', 'standby', count === 1 ? 'another instance holds it; this one takes over if that one stops' : `holds none of the ${count} shards: other instances do; this one takes over any whose holder stops`);
     board.set('discord', 'connecting', 'starting');
     const adapter = (await load()) as DiscordAdapter;
     const shards = await holdDiscordShards({
