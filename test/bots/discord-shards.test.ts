@@ -88,4 +88,15 @@ describe('Discord shards on one instance', () => {
     await answered(discord, CHANNEL_ON_1, 'still here');
     expect(discord.connections).toBe(connections);
   });
+
+  it('says which held shard could not connect', { timeout: 60_000 }, async () => {
+    const discord = await startFakeDiscord({ token: 'the-real-token' });
+    cleanup.push(() => discord.close());
+    const rt = await startTestRuntime({ config: (c) => ({ ...c, discord: { ...c.discord, token: 'a-wrong-token', apiBaseURL: discord.apiUrl, shards: 2 } }) });
+    cleanup.push(() => rt.shutdown());
+    const adapter = createDiscordAdapter(adapterContext(rt));
+    await expect(adapter.holdShard(1, 2)).rejects.toThrow();
+    expect(adapter.heldShards()).toEqual([]);
+    expect(adapter.status()).toMatchObject({ connected: false, detail: expect.stringContaining('shard 1 could not connect') });
+  });
 });

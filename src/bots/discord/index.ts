@@ -1,4 +1,5 @@
 import { Routes, type Client } from 'discord.js';
+import { errorMessage } from '../../core/errors.js';
 import type { PlatformDirectory } from '../../core/search/directory.js';
 import type { AdapterContext, AdapterStatus, ChatAdapter } from '../adapter.js';
 import { connectDiscord, describeShards, shardsLine, type DiscordConnection } from './connection.js';
@@ -35,6 +36,8 @@ export function createDiscordAdapter(context: AdapterContext): DiscordAdapter {
   /** connected now, by shard: `all` under ALL after start, else one per held shard */
   const connections = new Map<number, DiscordConnection>();
   const live = (): DiscordConnection[] => [...connections.values()];
+  /** held shards whose connection failed, and why (tried again by the holder) */
+  const failed = new Map<number, string>();
 
   const directory: PlatformDirectory = {
     // each client sees the channels of its own shards' guilds
@@ -70,8 +73,10 @@ export function createDiscordAdapter(context: AdapterContext): DiscordAdapter {
       connections.set(id, connection);
       try {
         await connection.start();
+        failed.delete(id);
       } catch (err) {
         connections.delete(id);
+        failed.set(id, errorMessage(err));
         await connection.stop().catch(() => undefined);
         throw err;
       }
@@ -79,6 +84,7 @@ export function createDiscordAdapter(context: AdapterContext): DiscordAdapter {
     async releaseShard(id) {
       const connection = connections.get(id);
       connections.delete(id);
+      failed.delete(id);
       await connection?.stop();
     },
     heldShards: () => [...connections.keys()].filter((id) => id !== ALL).sort((a, b) => a - b),
@@ -89,9 +95,12 @@ export function createDiscordAdapter(context: AdapterContext): DiscordAdapter {
     async stop() {
       const stopping = live();
       connections.clear();
+      failed.clear();
       await Promise.all(stopping.map((c) => c.stop()));
     },
     status(): AdapterStatus {
+      const [failure] = failed;
+      if (failure) return { connected: false, detail: `shard ${failure[0]} could not connect: ${failure[1]}` };
       const statuses = live().map((c) => c.status());
       if (!statuses.length) return { connected: false, detail: 'holds no shard' };
       const down = statuses.find((s) => !s.connected);
