@@ -188,7 +188,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions = {})
       secrets: () => (secrets ??= loadSecretBox(config.dataDir, options.env ?? process.env)),
     });
     await connections.loadAll();
-    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log, changes });
+    const budgets = new BudgetService({ db: database.db, config, prices: deps.prices, localProviders, now: deps.now, log, changes, instance });
     await budgets.start();
     changes.on('budgets', () => budgets.reload());
     changes.on('connections', () => connections.loadAll());

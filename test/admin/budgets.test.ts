@@ -185,10 +185,10 @@ describe('Usage page: budgets', () => {
   it('should show what answers in flight hold', async () => {
     await seed();
     const budgets = await rt.budgets.budgetsFor({ platform: 'discord', id: '81234' }, null);
-    const release = rt.budgets.hold(budgets, NOW, { tokens: 1500, usd: 0.02 });
+    const release = await rt.budgets.hold(budgets, NOW, { tokens: 1500, usd: 0.02 });
     const held = row(table((await session.get('/usage')).body, 'budgets-table'), 'user:discord:81234|daily|tokens');
     expect(held).toContain('<td class="num" data-in-flight>1,500 tokens</td>');
-    release();
+    await release();
     expect(row(table((await session.get('/usage')).body, 'budgets-table'), 'user:discord:81234|daily|tokens')).toContain('data-in-flight>—</td>');
   });
 

@@ -351,7 +351,8 @@ describe(BudgetService.name, () => {
       const channels = Array.from({ length: TURNS }, (_, i) => `dm-${i + 1}`);
       for (const channel of channels) await conversation('ada', channel);
       const usage = answerUsage(hold);
-      rt.openai.script(...channels.map(() => ({ answer: 'answer: go', usage, delayMs: 20, chunkSize: 2 })));
+      // slow enough to be all in flight together, also on PostgreSQL, where the checks take turns under a lock
+      rt.openai.script(...channels.map(() => ({ answer: 'answer: go', usage, delayMs: 250, chunkSize: 2 })));
       const replies = channels.map(() => new RecordingReply());
       await Promise.all(channels.map((channel, i) => rt.engine.handle(inbound('go', { channelId: channel }), replies[i]!)));
 

@@ -35,6 +35,8 @@ export interface BudgetBookOptions {
   log: Logger;
   /** tells other instances sharing the database that limits or allowances changed */
   changes?: { saved(topic: 'budgets'): Promise<void> };
+  /** this instance's name on the holds other instances sharing PostgreSQL see */
+  instance?: string;
 }
 
 export function providerOf(modelId: string): string {
@@ -56,7 +58,7 @@ export class BudgetBook {
   readonly totals: RunningTotals;
 
   constructor(readonly options: BudgetBookOptions) {
-    this.totals = new RunningTotals(options.db, options.now);
+    this.totals = new RunningTotals(options.db, options.now, options.instance);
     this.currentRules = new BudgetRules(options.config.budgets, new Map());
   }
 
@@ -138,10 +140,12 @@ export class BudgetBook {
     return { ...budget, periodId: window.id, used, inFlight, extra: extra[budget.unit], percent: Math.round((used / allowance) * 1000) / 10, resetsAt: window.end.toISOString() };
   }
 
-  hold(budgets: readonly Budget[], now: Date, spend: Spend): () => void {
-    return this.totals.hold(
+  /** `check` on fresh totals, then holds `spend` against each budget (see RunningTotals.reserve). */
+  reserve(budgets: readonly Budget[], now: Date, spend: Spend, check: () => void = () => undefined): Promise<() => Promise<void>> {
+    return this.totals.reserve(
       budgets.map((b): { scope: BudgetScope; window: PeriodWindow } => ({ scope: b.scope, window: windowOf(b.period, now) })),
       spend,
+      check,
     );
   }
 

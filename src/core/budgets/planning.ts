@@ -87,7 +87,7 @@ export async function planTurn(
  * cost, and the lines to show under the answer.
  */
 export class TurnBudget {
-  private releaseHold: (() => void) | null = null;
+  private releaseHold: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly book: BudgetBook,
@@ -112,14 +112,15 @@ export class TurnBudget {
     await book.ensure(this.budgets, now);
     const usd = book.options.prices.cost(this.choice.modelId, { inputTokens: promptTokens, outputTokens: this.answerTokens });
     const need: Spend = { tokens: promptTokens + this.answerTokens, usd };
-    // nothing awaits from the check to the hold: turns running at once each see the others' holds
+    // checked and held at once: turns running at once (on any instance) each see the others' holds
     const extra = book.extraFor(this.identity, now);
-    for (const budget of this.budgets) {
-      const use = book.use(budget, extra, now);
-      if (use.used + use.inFlight + need[use.unit] > use.limit + use.extra) throw refusal(use, now, need[use.unit]);
-    }
     this.release();
-    this.releaseHold = book.hold(this.budgets, now, need);
+    this.releaseHold = await book.reserve(this.budgets, now, need, () => {
+      for (const budget of this.budgets) {
+        const use = book.use(budget, extra, now);
+        if (use.used + use.inFlight + need[use.unit] > use.limit + use.extra) throw refusal(use, now, need[use.unit]);
+      }
+    });
   }
 
   /** After the usage is recorded: the cheaper-model line and any first warnings of this period. */
@@ -138,7 +139,7 @@ export class TurnBudget {
 
   /** Lets go of the hold; the recorded usage has taken its place. */
   release(): void {
-    this.releaseHold?.();
+    void this.releaseHold?.();
     this.releaseHold = null;
   }
 }

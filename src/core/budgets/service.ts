@@ -58,8 +58,8 @@ export class BudgetService {
   }
 
   /** Holds `spend` against these budgets, as an answer being written does; returns the release. */
-  hold(budgets: readonly Budget[], now: Date, spend: Spend): () => void {
-    return this.book.hold(budgets, now, spend);
+  hold(budgets: readonly Budget[], now: Date, spend: Spend): Promise<() => Promise<void>> {
+    return this.book.reserve(budgets, now, spend);
   }
 
   statusFor(user: BudgetIdentity, experience: BudgetExperience | null): Promise<BudgetUse[]> {

@@ -41,6 +41,19 @@ export interface BudgetWarningTable {
   warned_at: Generated<string>;
 }
 
+/** What an answer being written may still spend, seen by every instance sharing PostgreSQL. */
+export interface BudgetHoldTable {
+  id: Generated<number>;
+  /** the instance writing the answer: its holds go when its lease lapses */
+  holder: string;
+  /** `<scope key>|<period id>` */
+  budget_key: string;
+  tokens: number;
+  usd: number;
+  /** ms since the epoch (the database's clock): a hold never outlives this */
+  expires_at: number;
+}
+
 export type BudgetLimitRow = Selectable<BudgetLimitTable>;
 export type BudgetGrantRow = Selectable<BudgetGrantTable>;
 export type BudgetWarningRow = Selectable<BudgetWarningTable>;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import { isPostgres } from '../db/dialect.js';
+import { isPostgres, nowMs } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
+import type { DbExecutor } from '../db/types.js';
 import type { NewUsageEventRow } from '../usage/table.js';
 import { observeUsage } from '../usage/ledger.js';
 import { BUDGET_PERIODS, windowOf, type PeriodWindow } from './periods.js';
@@ -33,6 +34,22 @@ export interface Spend {
 
 const ZERO: Spend = { tokens: 0, usd: 0 };
 
+/** A hold outlives no answer: a turn is cut long before (and a dead instance's go with its lease). */
+const HOLD_MAX_MS = 30 * 60_000;
+
+/** What every live instance's answers hold in one (scope, period). */
+async function readHolds(db: DbExecutor, key: string): Promise<Spend> {
+  const row = await db
+    .selectFrom('budget_holds')
+    .select([sql<number>`coalesce(sum(tokens), 0)`.as('tokens'), sql<number>`coalesce(sum(usd), 0)`.as('usd')])
+    .where('budget_key', '=', key)
+    .where('expires_at', '>', nowMs(db))
+    // an instance killed mid-answer: its holds go as its lease lapses
+    .where('holder', 'not in', (eb) => eb.selectFrom('leases').select(sql<string>`substr(name, 10)`.as('instance')).where('name', 'like', 'instance:%').where('expires_at', '<=', nowMs(db)))
+    .executeTakeFirstOrThrow();
+  return { tokens: Number(row.tokens), usd: Number(row.usd) };
+}
+
 function add(map: Map<string, Spend>, key: string, spend: Spend): void {
   const entry = map.get(key) ?? { tokens: 0, usd: 0 };
   entry.tokens += spend.tokens;
@@ -57,8 +74,8 @@ function scopesOf(row: NewUsageEventRow): BudgetScope[] {
  * still spend.
  *
  * On PostgreSQL other instances write to the same ledger, and this process sees only its own
- * writes: there each check reads the period's spend afresh (what every instance recorded), and
- * only the holds stay this process's own.
+ * writes: there each check reads the period's spend afresh from the usage rollups (what every
+ * instance recorded), and only the holds stay this process's own.
  */
 export class RunningTotals {
   private startId = 0;
@@ -72,9 +89,14 @@ export class RunningTotals {
   /** several instances may share the ledger: read it at each check */
   private readonly shared: boolean;
 
+  /** shared: what every instance's answers hold, as last read */
+  private readonly sharedHeld = new Map<string, Spend>();
+
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
+    /** this instance's name on its holds when the ledger is shared */
+    private readonly holder = 'threadloom',
   ) {
     this.shared = isPostgres(db);
   }
@@ -97,7 +119,9 @@ export class RunningTotals {
     this.rollOver(window);
     const key = `${scopeKey(scope)}|${window.id}`;
     if (this.shared) {
-      this.baselines.set(key, await this.read(scope, window, false));
+      const [spent, held] = await Promise.all([this.readRollup(scope, window, this.db), readHolds(this.db, key)]);
+      this.baselines.set(key, spent);
+      this.sharedHeld.set(key, held);
       return;
     }
     if (this.baselines.has(key)) return;
@@ -126,14 +150,51 @@ export class RunningTotals {
     return { tokens: base.tokens + seen.tokens, usd: base.usd + seen.usd };
   }
 
-  /** What answers being written may still spend. */
+  /** What answers being written may still spend (on every instance, when the ledger is shared). */
   inFlight(scope: BudgetScope, window: PeriodWindow): Spend {
+    if (this.shared) return { ...(this.sharedHeld.get(`${scopeKey(scope)}|${window.id}`) ?? ZERO) };
     const entry = this.held.get(`${scopeKey(scope)}|${window.id}`);
     return entry ? { tokens: entry.tokens, usd: entry.usd } : { ...ZERO };
   }
 
-  /** Holds `spend` in each (scope, period) until the returned function is called (once). */
-  hold(places: ReadonlyArray<{ scope: BudgetScope; window: PeriodWindow }>, spend: Spend): () => void {
+  /**
+   * `check` (which throws to refuse) on fresh totals, then holds `spend` in each (scope, period)
+   * until the returned function is called. Shared: under a lock per (scope, period) in the
+   * database, so instances checking at once each see the others' holds; one instance: in memory,
+   * with nothing awaited between the check and the hold.
+   */
+  async reserve(places: ReadonlyArray<{ scope: BudgetScope; window: PeriodWindow }>, spend: Spend, check: () => void): Promise<() => Promise<void>> {
+    if (!this.shared || places.length === 0) {
+      check();
+      const release = this.hold(places, spend);
+      return async () => release();
+    }
+    const keyed = new Map(places.map((p) => [`${scopeKey(p.scope)}|${p.window.id}`, p]));
+    const keys = [...keyed.keys()].sort();
+    const ids = await this.db.transaction().execute(async (trx) => {
+      // in one order, so two instances locking the same budgets never wait on each other in a circle
+      for (const key of keys) await sql`SELECT pg_advisory_xact_lock(hashtext(${`budget:${key}`}))`.execute(trx);
+      for (const key of keys) {
+        const { scope, window } = keyed.get(key)!;
+        const [spent, held] = await Promise.all([this.readRollup(scope, window, trx), readHolds(trx, key)]);
+        this.baselines.set(key, spent);
+        this.sharedHeld.set(key, held);
+      }
+      check();
+      const rows = await trx
+        .insertInto('budget_holds')
+        .values(keys.map((key) => ({ holder: this.holder, budget_key: key, tokens: spend.tokens, usd: spend.usd, expires_at: sql<number>`${nowMs(trx)} + ${HOLD_MAX_MS}` })))
+        .returning('id')
+        .execute();
+      return rows.map((r) => r.id);
+    });
+    let released: Promise<void> | null = null;
+    // a hold that cannot be deleted (the database gone a moment) lapses with its expiry
+    return () => (released ??= this.db.deleteFrom('budget_holds').where('id', 'in', ids).execute().then(() => undefined, () => undefined));
+  }
+
+  /** Holds `spend` in each (scope, period), in memory, until the returned function is called (once). */
+  private hold(places: ReadonlyArray<{ scope: BudgetScope; window: PeriodWindow }>, spend: Spend): () => void {
     const keys = [...new Set(places.map((p) => `${scopeKey(p.scope)}|${p.window.id}`))];
     for (const key of keys) {
       const entry = this.held.get(key) ?? { tokens: 0, usd: 0, holds: 0 };
@@ -186,6 +247,7 @@ export class RunningTotals {
 
   /** The period's spend in the ledger; `beforeStart`: only rows that existed at start. */
   private async read(scope: BudgetScope, window: PeriodWindow, beforeStart: boolean): Promise<Spend> {
+    if (this.shared) return this.readRollup(scope, window, this.db);
     const row = await this.db
       .selectFrom('usage_events')
       .select([sql<number>`coalesce(sum(tokens_in + tokens_out), 0)`.as('tokens'), sql<number>`coalesce(sum(cost_usd), 0)`.as('usd')])
@@ -206,5 +268,21 @@ export class RunningTotals {
       })
       .executeTakeFirstOrThrow();
     return { tokens: Number(row.tokens), usd: Number(row.usd) };
+  }
+
+  /**
+   * The period's spend from the usage rollups, which PostgreSQL's triggers keep with every ledger
+   * row (UTC days and months, as budget periods are): one primary-key range, where summing the
+   * ledger would read every event of the month on each check.
+   */
+  private async readRollup(scope: BudgetScope, window: PeriodWindow, db: DbExecutor): Promise<Spend> {
+    const daily = window.period === 'daily';
+    const table = scope.kind === 'user' ? (daily ? 'usage_user_daily' : 'usage_user_monthly') : daily ? 'usage_daily' : 'usage_monthly';
+    const filters = [sql`${sql.ref(daily ? 'day' : 'month')} = ${window.id}`];
+    if (scope.kind === 'platform' || scope.kind === 'user') filters.push(sql`platform = ${scope.platform}`);
+    if (scope.kind === 'user') filters.push(sql`user_id = ${scope.userId}`);
+    if (scope.kind === 'experience') filters.push(sql`experience_id = ${scope.experienceId}`);
+    const { rows } = await sql<Spend>`SELECT coalesce(sum(tokens_in + tokens_out), 0) AS tokens, coalesce(sum(cost_usd), 0) AS usd FROM ${sql.table(table)} WHERE ${sql.join(filters, sql` AND `)}`.execute(db);
+    return { tokens: Number(rows[0]?.tokens ?? 0), usd: Number(rows[0]?.usd ?? 0) };
   }
 }

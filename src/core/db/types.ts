@@ -3,7 +3,7 @@ import type { AdminSessionTable } from '../admin-sessions.table.js';
 import type { ApiTokenTable } from '../api-tokens.table.js';
 import type { AuditLogTable } from '../audit.table.js';
 import type { BindingTable } from '../bindings/table.js';
-import type { BudgetGrantTable, BudgetLimitTable, BudgetWarningTable } from '../budgets/table.js';
+import type { BudgetGrantTable, BudgetHoldTable, BudgetLimitTable, BudgetWarningTable } from '../budgets/table.js';
 import type { ProviderConnectionTable } from '../connections/table.js';
 import type { AttachmentTable, ConversationTable, MessageTable, PlatformMessageTable, SummaryTable } from '../conversations/table.js';
 import type { ExperienceTable } from '../experiences/table.js';
@@ -51,6 +51,7 @@ export interface Database {
   budget_limits: BudgetLimitTable;
   budget_grants: BudgetGrantTable;
   budget_warnings: BudgetWarningTable;
+  budget_holds: BudgetHoldTable;
   models: ModelTable;
   settings: SettingTable;
   audit_log: AuditLogTable;
