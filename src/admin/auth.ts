@@ -3,7 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { audit } from './audit.js';
 import type { AdminContext } from './context.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
-import { LoginLimiter, LOCKOUT_MS, MAX_FAILURES, minutes } from './lockout.js';
+import { FAILURE_WINDOW_MS, LoginLimiter, LOCKOUT_MS, MAX_FAILURES, minutes } from './lockout.js';
+import { SharedLoginFailures } from './lockout-shared.js';
+import { isPostgres } from '../core/db/dialect.js';
 import { checkAdminPassword } from './password.js';
 import { sameToken, SESSION_COOKIE, SessionStore, type Session } from './sessions.js';
 
@@ -55,7 +57,8 @@ function safeNext(value: unknown): string {
 export function registerAuth(app: FastifyInstance, ctx: AdminContext): { sessions: SessionStore; limiter: LoginLimiter } {
   const clock = () => ctx.now().getTime();
   const sessions = new SessionStore(ctx.runtime.deps.db, clock);
-  const limiter = new LoginLimiter(clock);
+  const db = ctx.runtime.deps.db;
+  const limiter = new LoginLimiter(clock, isPostgres(db) ? new SharedLoginFailures(db, FAILURE_WINDOW_MS) : null);
 
   app.decorateRequest('session', null);
   app.decorate('adminAuth', { sessions, limiter });
@@ -77,6 +80,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
     if (!header?.startsWith('Basic ')) return false;
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
     const password = decoded.slice(decoded.indexOf(':') + 1);
+    await limiter.refresh(request.ip);
     const start = limiter.begin(request.ip);
     if (!start.ok) return false;
     if (await checkAdminPassword(ctx, password)) {
@@ -131,6 +135,7 @@ export function registerAuth(app: FastifyInstance, ctx: AdminContext): { session
       return loginPage(request, reply, 403, 'The sign-in form had expired. Try again.');
     }
     const address = request.ip;
+    await limiter.refresh(address);
     // counted before the password check awaits, so parallel guesses cannot all slip past the lock
     const start = limiter.begin(address);
     if (!start.ok) {

@@ -10,3 +10,15 @@ export interface AdminSessionTable {
   last_seen_at: string;
   flash: string | null;
 }
+
+/**
+ * Wrong admin passwords per address (migration 2026-12-03T1270), read and written only when
+ * several instances share PostgreSQL; the repository is src/admin/lockout-shared.ts.
+ */
+export interface LoginFailureTable {
+  address: string;
+  /** ms since the epoch */
+  at: number;
+  /** set on the failure that locked the address: until when */
+  locked_until: number | null;
+}

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, cookieFrom, formBody, loginForm, postLogin, startTestAdmin, type TestAdmin } from '../support/admin.js';
+import { TEST_POSTGRES_URL } from '../support/postgres.js';
 
 /** What an attacker on the LAN, or a reverse proxy in front, does to the login. */
 
@@ -103,5 +104,29 @@ describe('behind a reverse proxy', () => {
     // the audit log has the client's address
     const row = await admin.rt.deps.db.selectFrom('audit_log').select(['action', 'actor']).where('action', '=', 'login').executeTakeFirst();
     expect(JSON.stringify(row)).toContain('203.0.113.6');
+  });
+});
+
+describe.skipIf(!TEST_POSTGRES_URL)('login lockout across instances on PostgreSQL', () => {
+  let second: TestAdmin | undefined;
+  afterEach(async () => {
+    await second?.close();
+    second = undefined;
+  });
+
+  it('should lock an address after five wrong passwords in all, whichever instances checked them, and free it on all after a success', async () => {
+    admin = await startTestAdmin();
+    // another instance on the same database, as behind a load balancer
+    second = await startTestAdmin({ dir: admin.rt.dir });
+    const instances = [admin.app, second.app];
+    for (let i = 0; i < 4; i++) expect((await postLogin(instances[i % 2]!, `wrong ${i}`, '192.168.9.9')).statusCode).toBe(401);
+    // one try left, on whichever instance
+    expect((await postLogin(second.app, 'wrong again', '192.168.9.9')).statusCode).toBe(429);
+    for (const app of instances) expect((await postLogin(app, ADMIN_PASSWORD, '192.168.9.9')).statusCode).toBe(429);
+
+    // another address: a success on one instance clears what the other had counted
+    for (let i = 0; i < 3; i++) expect((await postLogin(admin.app, `wrong ${i}`, '192.168.9.10')).statusCode).toBe(401);
+    expect((await postLogin(second.app, ADMIN_PASSWORD, '192.168.9.10')).statusCode).toBe(303);
+    for (let i = 0; i < 4; i++) expect((await postLogin(admin.app, `wrong ${i}`, '192.168.9.10')).statusCode).toBe(401);
   });
 });

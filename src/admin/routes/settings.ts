@@ -126,6 +126,7 @@ export function registerSettingsRoutes(app: FastifyInstance, ctx: AdminContext):
     if (Object.keys(errors).length) return page(reply, currentValues(), {}, errors);
 
     // the current password is a guess like any sign-in: it counts toward the same lockout
+    await limiter.refresh(request.ip);
     const start = limiter.begin(request.ip);
     if (!start.ok) {
       reply.code(429).header('retry-after', String(Math.ceil(start.lockedForMs / 1000)));

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { AdminSessionTable } from '../admin-sessions.table.js';
+import type { AdminSessionTable, LoginFailureTable } from '../admin-sessions.table.js';
 import type { ApiTokenTable } from '../api-tokens.table.js';
 import type { AuditLogTable } from '../audit.table.js';
 import type { BindingTable } from '../bindings/table.js';
@@ -57,6 +57,7 @@ export interface Database {
   audit_log: AuditLogTable;
   api_tokens: ApiTokenTable;
   admin_sessions: AdminSessionTable;
+  login_failures: LoginFailureTable;
   provider_connections: ProviderConnectionTable;
   mcp_servers: McpServerTable;
   knowledge_documents: KnowledgeDocumentTable;
