@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDiscordAdapter } from '../../src/bots/discord/index.js';
 import { connectPlatforms, type ConnectedPlatforms } from '../../src/connect-platforms.js';
@@ -8,7 +5,8 @@ import type { Runtime } from '../../src/core/runtime.js';
 import { openPostgres } from '../../src/core/db/postgres.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { startFakeOpenAI } from '../fakes/providers.js';
-import { spawnThreadloom, type ThreadloomProcess } from '../support/process.js';
+import type { ThreadloomProcess } from '../support/process.js';
+import { startInstance } from '../support/instances.js';
 import { adapterContext, startTestRuntime } from '../support/runtime.js';
 import { TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/postgres.js';
 import { until } from '../support/wait.js';
@@ -64,20 +62,9 @@ describe.skipIf(!TEST_POSTGRES_URL)('Discord shards across instances on PostgreS
     };
     const connected = (): string[] => discord.connectedShards.map(([id, count]) => `${id}/${count}`).sort();
     const instance = (name: string): ThreadloomProcess => {
-      const dataDir = mkdtempSync(path.join(tmpdir(), `threadloom-shards-${name}-`));
-      cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const p = spawnThreadloom('src/main.ts', [], {
-        THREADLOOM_DATA_DIR: dataDir,
-        THREADLOOM_DATABASE_URL: server.url,
-        THREADLOOM_LEASE_MS: String(LEASE_MS),
-        THREADLOOM_ADMIN_PORT: '0',
-        THREADLOOM_LOG_FORMAT: 'json',
-        THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
-        OPENAI_API_KEY: 'sk-test-not-real',
-        OPENAI_BASE_URL: provider.url,
-        DISCORD_TOKEN: 'shards-token',
-        DISCORD_API_BASE_URL: discord.apiUrl,
-        DISCORD_SHARDS: '2',
+      const p = startInstance(name, {
+        databaseUrl: server.url, leaseMs: LEASE_MS, providerUrl: provider.url, cleanup,
+        env: { DISCORD_TOKEN: 'shards-token', DISCORD_API_BASE_URL: discord.apiUrl, DISCORD_SHARDS: '2' },
       });
       started.push(p);
       return p;

@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { startFakeOpenAI } from '../fakes/providers.js';
 import { openPostgres } from '../../src/core/db/postgres.js';
-import { spawnThreadloom, type ThreadloomProcess } from '../support/process.js';
+import type { ThreadloomProcess } from '../support/process.js';
+import { startInstance } from '../support/instances.js';
 import { TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 
@@ -40,20 +38,7 @@ describe.skipIf(!TEST_POSTGRES_URL)('several instances on PostgreSQL', () => {
     const [discord, provider] = await Promise.all([startFakeDiscord(), startFakeOpenAI({ models: ['*'] })]);
     cleanup.push(() => discord.close(), () => provider.close());
     const instance = (name: string): ThreadloomProcess => {
-      const dataDir = mkdtempSync(path.join(tmpdir(), `threadloom-instance-${name}-`));
-      cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const p = spawnThreadloom('src/main.ts', [], {
-        THREADLOOM_DATA_DIR: dataDir,
-        THREADLOOM_DATABASE_URL: server.url,
-        THREADLOOM_LEASE_MS: String(LEASE_MS),
-        THREADLOOM_ADMIN_PORT: '0',
-        THREADLOOM_LOG_FORMAT: 'json',
-        THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
-        OPENAI_API_KEY: 'sk-test-not-real',
-        OPENAI_BASE_URL: provider.url,
-        DISCORD_TOKEN: 'failover-token',
-        DISCORD_API_BASE_URL: discord.apiUrl,
-      });
+      const p = startInstance(name, { databaseUrl: server.url, leaseMs: LEASE_MS, providerUrl: provider.url, cleanup, env: { DISCORD_TOKEN: 'failover-token', DISCORD_API_BASE_URL: discord.apiUrl } });
       started.push(p);
       return p;
     };

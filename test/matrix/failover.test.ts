@@ -7,7 +7,8 @@ import { openPostgres } from '../../src/core/db/postgres.js';
 import { startFakeDiscord, type FakeDiscord } from '../fakes/discord/index.js';
 import { startFakeOpenAI } from '../fakes/providers.js';
 import { startFakeSlack, type FakeSlack } from '../fakes/slack/index.js';
-import { spawnThreadloom, type ThreadloomProcess } from '../support/process.js';
+import type { ThreadloomProcess } from '../support/process.js';
+import { startInstance } from '../support/instances.js';
 import { TEST_POSTGRES_URL, freshPostgresDatabase } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 import { SYNAPSE_SHARED_SECRET, SYNAPSE_URL } from './homeserver.js';
@@ -64,28 +65,21 @@ describe.skipIf(!TEST_POSTGRES_URL || !SYNAPSE_URL)('three instances on PostgreS
       `limits:\n  userTurnsPerMinute: 600\nutilityModel: utility/gpt-4o-mini\nproviders:\n  utility:\n    kind: openai\n    baseURL: ${utility.url}\n    apiKey: sk-utility-not-real\n`,
     );
     const instance = (name: string): ThreadloomProcess => {
-      const dataDir = mkdtempSync(path.join(tmpdir(), `threadloom-instance-${name}-`));
-      cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
-      const p = spawnThreadloom('src/main.ts', [], {
-        THREADLOOM_CONFIG: path.join(shared, 'threadloom.config.yaml'),
-        THREADLOOM_DATA_DIR: dataDir,
-        THREADLOOM_DATABASE_URL: server.url,
-        THREADLOOM_LEASE_MS: String(LEASE_MS),
-        // every instance alike: what one seals (the Matrix store key) the others open
-        THREADLOOM_SECRET_KEY: 'the-same-secret-key-on-every-instance',
-        THREADLOOM_ADMIN_PORT: '0',
-        THREADLOOM_LOG_FORMAT: 'json',
-        THREADLOOM_DEFAULT_MODEL: 'openai/gpt-4o-mini',
-        OPENAI_API_KEY: 'sk-test-not-real',
-        OPENAI_BASE_URL: provider.url,
-        DISCORD_TOKEN: 'failover-token',
-        DISCORD_API_BASE_URL: discord.apiUrl,
-        SLACK_BOT_TOKEN: slack.botToken,
-        SLACK_APP_TOKEN: slack.appToken,
-        SLACK_API_URL: slack.apiUrl,
-        MATRIX_HOMESERVER_URL: SYNAPSE_URL,
-        MATRIX_USER_ID: botUser.userId,
-        MATRIX_PASSWORD: 'bot-password-123',
+      const p = startInstance(name, {
+        databaseUrl: server.url, leaseMs: LEASE_MS, providerUrl: provider.url, cleanup,
+        env: {
+          THREADLOOM_CONFIG: path.join(shared, 'threadloom.config.yaml'),
+          // every instance alike: what one seals (the Matrix store key) the others open
+          THREADLOOM_SECRET_KEY: 'the-same-secret-key-on-every-instance',
+          DISCORD_TOKEN: 'failover-token',
+          DISCORD_API_BASE_URL: discord.apiUrl,
+          SLACK_BOT_TOKEN: slack.botToken,
+          SLACK_APP_TOKEN: slack.appToken,
+          SLACK_API_URL: slack.apiUrl,
+          MATRIX_HOMESERVER_URL: SYNAPSE_URL,
+          MATRIX_USER_ID: botUser.userId,
+          MATRIX_PASSWORD: 'bot-password-123',
+        },
       });
       started.push(p);
       return p;
