@@ -30,6 +30,8 @@ export function pgRestore(args: string[], file: string, password?: string | null
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // pg_restore may stop reading before the end (--list reads the table of contents only): its exit code says how it went
+    child.stdin.on('error', () => undefined);
     createReadStream(file).pipe(child.stdin);
   });
 }
