@@ -114,7 +114,10 @@ export class TurnBudget {
     const need: Spend = { tokens: promptTokens + this.answerTokens, usd };
     // checked and held at once: turns running at once (on any instance) each see the others' holds
     const extra = book.extraFor(this.identity, now);
-    this.release();
+    // this turn's earlier hold (a round before its tools ran) is gone before the check counts holds
+    const previous = this.releaseHold;
+    this.releaseHold = null;
+    await previous?.();
     this.releaseHold = await book.reserve(this.budgets, now, need, () => {
       for (const budget of this.budgets) {
         const use = book.use(budget, extra, now);
