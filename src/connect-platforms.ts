@@ -4,6 +4,7 @@ import { holdDiscordShards } from './discord-shards.js';
 import { errorMessage, ThreadloomError } from './core/errors.js';
 import { keepLease, type KeptLease } from './core/instances/keeper.js';
 import { Leases } from './core/instances/leases.js';
+import { platformLease } from './core/instances/platform-state.js';
 import type { Logger } from './core/log.js';
 import { startAdapter, stopAdapter, type Runtime } from './core/runtime.js';
 
@@ -95,7 +96,7 @@ export async function connectPlatforms(runtime: Runtime, loaders: PlatformLoader
     loaders.map(async ([platform, load]) => {
       if (!leases || !ONE_HOLDER.has(platform)) return connect(platform, load);
       if (platform === 'discord') return holdDiscord(leases, load);
-      const lease = keepLease(leases, `platform:${platform}`, {
+      const lease = keepLease(leases, platformLease(platform), {
         ttlMs: leaseMs,
         onGained: () => connect(platform, load),
         onLost: async (reason) => {

@@ -4,13 +4,14 @@ import type { Db } from './core/db/open.js';
 import { errorMessage } from './core/errors.js';
 import { keepLease, type KeptLease } from './core/instances/keeper.js';
 import type { Leases } from './core/instances/leases.js';
+import { platformLease } from './core/instances/platform-state.js';
 import type { Logger } from './core/log.js';
 
 /**
  * The lease of Discord shard `id` of `count`. One shard keeps the name the whole connection had
  * before shards, so instances of an older release and this one never both connect during an upgrade.
  */
-export const shardLease = (id: number, count: number): string => (count === 1 ? 'platform:discord' : `platform:discord:shard:${id}`);
+export const shardLease = (id: number, count: number): string => (count === 1 ? platformLease('discord') : `${platformLease('discord')}:shard:${id}`);
 
 export interface HeldShards {
   /** the shard count split among the instances */

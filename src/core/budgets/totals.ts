@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { isPostgres, nowMs } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
 import type { DbExecutor } from '../db/types.js';
+import { instancesWhoseLease } from '../instances/interrupted.js';
 import type { NewUsageEventRow } from '../usage/table.js';
 import { observeUsage } from '../usage/ledger.js';
 import { BUDGET_PERIODS, windowOf, type PeriodWindow } from './periods.js';
@@ -45,7 +46,7 @@ async function readHolds(db: DbExecutor, key: string): Promise<Spend> {
     .where('budget_key', '=', key)
     .where('expires_at', '>', nowMs(db))
     // an instance killed mid-answer: its holds go as its lease lapses
-    .where('holder', 'not in', (eb) => eb.selectFrom('leases').select(sql<string>`substr(name, 10)`.as('instance')).where('name', 'like', 'instance:%').where('expires_at', '<=', nowMs(db)))
+    .where('holder', 'not in', instancesWhoseLease(db, 'lapsed'))
     .executeTakeFirstOrThrow();
   return { tokens: Number(row.tokens), usd: Number(row.usd) };
 }

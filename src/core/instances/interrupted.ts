@@ -1,5 +1,7 @@
+import { sql } from 'kysely';
 import { isPostgres, nowMs } from '../db/dialect.js';
 import type { Db } from '../db/open.js';
+import type { DbExecutor } from '../db/types.js';
 
 const INTERRUPTED = 'interrupted: Threadloom stopped while answering';
 
@@ -21,7 +23,7 @@ export async function recoverInterruptedAnswers(db: Db): Promise<number> {
         qb.where((eb) =>
           eb.or([
             eb('writer', 'is', null),
-            eb('writer', 'not in', eb.selectFrom('leases').select((l) => l.fn<string>('substr', [l.ref('name'), l.val(10)]).as('instance')).where('name', 'like', 'instance:%').where('expires_at', '>', nowMs(db))),
+            eb('writer', 'not in', instancesWhoseLease(db, 'runs')),
           ]),
         ),
       )
@@ -31,5 +33,16 @@ export async function recoverInterruptedAnswers(db: Db): Promise<number> {
   return Number(partial.numUpdatedRows) + Number(empty.numUpdatedRows);
 }
 
+const INSTANCE_PREFIX = 'instance:';
+
 /** The lease that says an instance is alive: `instance:<name>`. */
-export const instanceLease = (name: string): string => `instance:${name}`;
+export const instanceLease = (name: string): string => `${INSTANCE_PREFIX}${name}`;
+
+/** The names of the instances whose lease still runs, or has lapsed: a subquery for `in` / `not in`. */
+export function instancesWhoseLease(db: DbExecutor, state: 'runs' | 'lapsed') {
+  return db
+    .selectFrom('leases')
+    .select(sql<string>`substr(name, ${sql.lit(INSTANCE_PREFIX.length + 1)})`.as('instance'))
+    .where('name', 'like', `${INSTANCE_PREFIX}%`)
+    .where('expires_at', state === 'runs' ? '>' : '<=', nowMs(db));
+}
